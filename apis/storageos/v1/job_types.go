@@ -1,0 +1,98 @@
+package v1
+
+import (
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// JobSpec is a task run once on every selected node by a DaemonSet. The task's container prints
+// completionWord when it is done and then stays running, so that the DaemonSet does not restart it.
+type JobSpec struct {
+	// Image is the container image that runs the task.
+	// +required
+	Image ImageReference `json:"image"`
+
+	// Args are passed to the container.
+	// +optional
+	Args []string `json:"args,omitempty"`
+
+	// HostPath is the path on the host mounted into the container.
+	// +required
+	HostPath AbsolutePath `json:"hostPath"`
+
+	// MountPath is where hostPath is mounted in the container.
+	// +required
+	MountPath AbsolutePath `json:"mountPath"`
+
+	// CompletionWord is what the container prints to its log when the task is done on its node.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=256
+	CompletionWord string `json:"completionWord"`
+
+	// LabelSelector are labels added to the job's pods and used to select them.
+	// +optional
+	LabelSelector map[string]string `json:"labelSelector,omitempty"`
+
+	// NodeSelectorTerms select the nodes the job runs on; every node when empty.
+	// +optional
+	NodeSelectorTerms []corev1.NodeSelectorTerm `json:"nodeSelectorTerms,omitempty"`
+
+	// Tolerations are added to the job's pods.
+	// +optional
+	Tolerations []corev1.Toleration `json:"tolerations,omitempty"`
+}
+
+// JobStatus is the progress of a job.
+type JobStatus struct {
+	// Completed is true once the pod on every selected node has printed completionWord.
+	// +optional
+	Completed bool `json:"completed,omitempty"`
+
+	// NodesCompleted is how many nodes have finished the task.
+	// +optional
+	NodesCompleted int32 `json:"nodesCompleted,omitempty"`
+
+	// NodesTotal is how many nodes the task must run on.
+	// +optional
+	NodesTotal int32 `json:"nodesTotal,omitempty"`
+
+	// Conditions are the latest observations of the job's state.
+	// +listType=map
+	// +listMapKey=type
+	// +optional
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+
+	// ObservedGeneration is the generation of the spec the status was last reconciled for.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+}
+
+// Job runs a task once on every selected node (jobs.storageos.com), for example cleaning up
+// /var/lib/storageos or pre-pulling an image before an upgrade.
+//
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:categories=storageos
+// +kubebuilder:printcolumn:name="COMPLETED",type="boolean",JSONPath=".status.completed"
+// +kubebuilder:printcolumn:name="DONE",type="integer",JSONPath=".status.nodesCompleted"
+// +kubebuilder:printcolumn:name="NODES",type="integer",JSONPath=".status.nodesTotal"
+// +kubebuilder:printcolumn:name="IMAGE",type="string",JSONPath=".spec.image",priority=1
+// +kubebuilder:printcolumn:name="AGE",type="date",JSONPath=".metadata.creationTimestamp"
+type Job struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// +required
+	Spec   JobSpec   `json:"spec"`
+	Status JobStatus `json:"status,omitempty"`
+}
+
+// JobList is a list of Jobs.
+//
+// +kubebuilder:object:root=true
+type JobList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []Job `json:"items"`
+}

@@ -1,0 +1,383 @@
+package v1
+
+import (
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// StorageOSClusterSpec is the desired StorageOS deployment. Every field and default is the one documented
+// for the original StorageOS cluster-operator.
+//
+// +kubebuilder:validation:XValidation:rule="!(has(self.disableTCMU) && self.disableTCMU && has(self.forceTCMU) && self.forceTCMU)",message="disableTCMU and forceTCMU cannot both be true",fieldPath=".forceTCMU"
+// +kubebuilder:validation:XValidation:rule="has(self.tlsEtcdSecretRefName) == has(self.tlsEtcdSecretRefNamespace)",message="tlsEtcdSecretRefName and tlsEtcdSecretRefNamespace must be set together",fieldPath=".tlsEtcdSecretRefName"
+// +kubebuilder:validation:XValidation:rule="!has(self.tlsEtcdSecretRefName) || (has(self.kvBackend) && has(self.kvBackend.backend) && self.kvBackend.backend == 'etcd')",message="tlsEtcdSecretRefName requires kvBackend.backend: etcd (the TLS secret is for an external etcd)",fieldPath=".tlsEtcdSecretRefName"
+type StorageOSClusterSpec struct {
+	// SecretRefName is the name of the Secret holding the StorageOS API credentials
+	// (apiUsername, apiPassword) and, optionally, CSI credentials and the ingress TLS certificate.
+	// +required
+	SecretRefName ObjectName `json:"secretRefName"`
+
+	// SecretRefNamespace is the namespace of the Secret named by secretRefName.
+	// +required
+	SecretRefNamespace NamespaceName `json:"secretRefNamespace"`
+
+	// Namespace is where the StorageOS cluster's resources are created. It cannot be changed once set:
+	// moving a running storage cluster between namespaces would take every volume offline.
+	// +kubebuilder:default=storageos
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="namespace is immutable: delete and recreate the StorageOSCluster to move it"
+	// +optional
+	Namespace NamespaceName `json:"namespace,omitempty"`
+
+	// Images are the container images of the cluster's components.
+	// +kubebuilder:default={}
+	// +optional
+	Images ContainerImages `json:"images,omitempty"`
+
+	// CSI configures the Container Storage Interface driver.
+	// +kubebuilder:default={}
+	// +optional
+	CSI StorageOSClusterCSI `json:"csi,omitempty"`
+
+	// Service is the Service in front of the StorageOS API.
+	// +kubebuilder:default={}
+	// +optional
+	Service StorageOSClusterService `json:"service,omitempty"`
+
+	// Ingress exposes the StorageOS API outside the cluster.
+	// +kubebuilder:default={}
+	// +optional
+	Ingress StorageOSClusterIngress `json:"ingress,omitempty"`
+
+	// SharedDir is the host path shared with the kubelet when it runs as a container.
+	// +kubebuilder:default="/var/lib/kubelet/plugins/kubernetes.io~storageos"
+	// +optional
+	SharedDir AbsolutePath `json:"sharedDir,omitempty"`
+
+	// KVBackend selects the key-value store: the embedded one, or an external etcd.
+	// +kubebuilder:default={}
+	// +optional
+	KVBackend StorageOSClusterKVBackend `json:"kvBackend,omitempty"`
+
+	// TLSEtcdSecretRefName is the name of the Secret holding the TLS certificates of the external etcd.
+	// +optional
+	TLSEtcdSecretRefName ObjectName `json:"tlsEtcdSecretRefName,omitempty"`
+
+	// TLSEtcdSecretRefNamespace is the namespace of the Secret named by tlsEtcdSecretRefName.
+	// +optional
+	TLSEtcdSecretRefNamespace NamespaceName `json:"tlsEtcdSecretRefNamespace,omitempty"`
+
+	// Pause stops the operator from changing the cluster's resources, for maintenance and upgrades.
+	// +optional
+	Pause bool `json:"pause,omitempty"`
+
+	// Debug enables debug logging on every StorageOS node.
+	// +optional
+	Debug bool `json:"debug,omitempty"`
+
+	// DisableFencing disables fencing of pods on failed nodes.
+	// +optional
+	DisableFencing bool `json:"disableFencing,omitempty"`
+
+	// DisableTelemetry disables telemetry reports.
+	// +optional
+	DisableTelemetry bool `json:"disableTelemetry,omitempty"`
+
+	// DisableTCMU disables TCMU to allow co-existence with other storage systems, at a cost in performance.
+	// +optional
+	DisableTCMU bool `json:"disableTCMU,omitempty"`
+
+	// ForceTCMU makes StorageOS abort startup when TCMU cannot be enabled.
+	// +optional
+	ForceTCMU bool `json:"forceTCMU,omitempty"`
+
+	// DisableScheduler disables the StorageOS scheduler extender, which places pods near their data.
+	// +optional
+	DisableScheduler bool `json:"disableScheduler,omitempty"`
+
+	// NodeSelectorTerms select the nodes StorageOS runs on.
+	// +optional
+	NodeSelectorTerms []corev1.NodeSelectorTerm `json:"nodeSelectorTerms,omitempty"`
+
+	// Tolerations are added to the StorageOS pods.
+	// +optional
+	Tolerations []corev1.Toleration `json:"tolerations,omitempty"`
+
+	// Resources are the resource requirements of the StorageOS node container.
+	// +optional
+	Resources corev1.ResourceRequirements `json:"resources,omitempty"`
+
+	// K8sDistro names the Kubernetes distribution in use, for example rancher, eks or openshift.
+	// +kubebuilder:validation:MaxLength=63
+	// +optional
+	K8sDistro string `json:"k8sDistro,omitempty"`
+
+	// StorageClassName is the name of the StorageClass created for StorageOS volumes.
+	// +kubebuilder:default=fast
+	// +optional
+	StorageClassName ObjectName `json:"storageClassName,omitempty"`
+}
+
+// ContainerImages are the images of a StorageOS cluster's components. The CSI sidecar images and the
+// scheduler image have no schema default: the cluster-manager picks them for the cluster's Kubernetes version.
+type ContainerImages struct {
+	// NodeContainer is the StorageOS node image.
+	// +kubebuilder:default="storageos/node:v2.1.0"
+	// +optional
+	NodeContainer ImageReference `json:"nodeContainer,omitempty"`
+
+	// InitContainer is the StorageOS init image.
+	// +kubebuilder:default="storageos/init:1.0.0"
+	// +optional
+	InitContainer ImageReference `json:"initContainer,omitempty"`
+
+	// CSINodeDriverRegistrarContainer is the CSI node driver registrar image.
+	// +optional
+	CSINodeDriverRegistrarContainer ImageReference `json:"csiNodeDriverRegistrarContainer,omitempty"`
+
+	// CSIClusterDriverRegistrarContainer is the CSI cluster driver registrar image.
+	// +optional
+	CSIClusterDriverRegistrarContainer ImageReference `json:"csiClusterDriverRegistrarContainer,omitempty"`
+
+	// CSIExternalProvisionerContainer is the CSI external provisioner image.
+	// +optional
+	CSIExternalProvisionerContainer ImageReference `json:"csiExternalProvisionerContainer,omitempty"`
+
+	// CSIExternalAttacherContainer is the CSI external attacher image.
+	// +optional
+	CSIExternalAttacherContainer ImageReference `json:"csiExternalAttacherContainer,omitempty"`
+
+	// CSIExternalResizerContainer is the CSI external resizer image.
+	// +optional
+	CSIExternalResizerContainer ImageReference `json:"csiExternalResizerContainer,omitempty"`
+
+	// CSILivenessProbeContainer is the CSI liveness probe image.
+	// +optional
+	CSILivenessProbeContainer ImageReference `json:"csiLivenessProbeContainer,omitempty"`
+
+	// KubeSchedulerContainer is the kube-scheduler image that runs the StorageOS scheduler extender.
+	// +optional
+	KubeSchedulerContainer ImageReference `json:"kubeSchedulerContainer,omitempty"`
+}
+
+// CSIDeploymentStrategy is how the CSI helpers (provisioner, attacher, resizer) are deployed.
+// +kubebuilder:validation:Enum=statefulset;deployment
+type CSIDeploymentStrategy string
+
+const (
+	CSIDeploymentStrategyStatefulSet CSIDeploymentStrategy = "statefulset"
+	CSIDeploymentStrategyDeployment  CSIDeploymentStrategy = "deployment"
+)
+
+// StorageOSClusterCSI configures the CSI driver. The credential flags need csi.enable.
+//
+// +kubebuilder:validation:XValidation:rule="!(has(self.enableProvisionCreds) && self.enableProvisionCreds) || (has(self.enable) && self.enable)",message="csi.enableProvisionCreds requires csi.enable: true",fieldPath=".enableProvisionCreds"
+// +kubebuilder:validation:XValidation:rule="!(has(self.enableControllerPublishCreds) && self.enableControllerPublishCreds) || (has(self.enable) && self.enable)",message="csi.enableControllerPublishCreds requires csi.enable: true",fieldPath=".enableControllerPublishCreds"
+// +kubebuilder:validation:XValidation:rule="!(has(self.enableNodePublishCreds) && self.enableNodePublishCreds) || (has(self.enable) && self.enable)",message="csi.enableNodePublishCreds requires csi.enable: true",fieldPath=".enableNodePublishCreds"
+// +kubebuilder:validation:XValidation:rule="!(has(self.enableControllerExpandCreds) && self.enableControllerExpandCreds) || (has(self.enable) && self.enable)",message="csi.enableControllerExpandCreds requires csi.enable: true",fieldPath=".enableControllerExpandCreds"
+type StorageOSClusterCSI struct {
+	// Enable sets up StorageOS as a CSI driver.
+	// +optional
+	Enable bool `json:"enable,omitempty"`
+
+	// EnableProvisionCreds passes the csiProvisionUsername/csiProvisionPassword credentials on provisioning.
+	// +optional
+	EnableProvisionCreds bool `json:"enableProvisionCreds,omitempty"`
+
+	// EnableControllerPublishCreds passes the csiControllerPublish credentials on attach.
+	// +optional
+	EnableControllerPublishCreds bool `json:"enableControllerPublishCreds,omitempty"`
+
+	// EnableNodePublishCreds passes the csiNodePublish credentials on mount.
+	// +optional
+	EnableNodePublishCreds bool `json:"enableNodePublishCreds,omitempty"`
+
+	// EnableControllerExpandCreds passes the csiControllerExpand credentials on resize.
+	// +optional
+	EnableControllerExpandCreds bool `json:"enableControllerExpandCreds,omitempty"`
+
+	// DeploymentStrategy deploys the CSI helpers as a StatefulSet or a Deployment.
+	// +kubebuilder:default=statefulset
+	// +optional
+	DeploymentStrategy CSIDeploymentStrategy `json:"deploymentStrategy,omitempty"`
+}
+
+// StorageOSClusterService is the Service in front of the StorageOS API.
+type StorageOSClusterService struct {
+	// Name of the Service.
+	// +kubebuilder:default=storageos
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-z]([-a-z0-9]*[a-z0-9])?$`
+	// +optional
+	Name string `json:"name,omitempty"`
+
+	// Type of the Service.
+	// +kubebuilder:default=ClusterIP
+	// +kubebuilder:validation:Enum=ClusterIP;NodePort;LoadBalancer
+	// +optional
+	Type corev1.ServiceType `json:"type,omitempty"`
+
+	// ExternalPort is the port the Service exposes.
+	// +kubebuilder:default=5705
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=65535
+	// +optional
+	ExternalPort int32 `json:"externalPort,omitempty"`
+
+	// InternalPort is the StorageOS API port on the node pods.
+	// +kubebuilder:default=5705
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=65535
+	// +optional
+	InternalPort int32 `json:"internalPort,omitempty"`
+
+	// Annotations are added to the Service.
+	// +optional
+	Annotations map[string]string `json:"annotations,omitempty"`
+}
+
+// StorageOSClusterIngress exposes the StorageOS API through an Ingress.
+//
+// +kubebuilder:validation:XValidation:rule="!(has(self.tls) && self.tls) || (has(self.enable) && self.enable)",message="ingress.tls requires ingress.enable: true",fieldPath=".tls"
+type StorageOSClusterIngress struct {
+	// Enable creates the Ingress.
+	// +optional
+	Enable bool `json:"enable,omitempty"`
+
+	// Hostname the Ingress serves.
+	// +kubebuilder:default="storageos.local"
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
+	// +optional
+	Hostname string `json:"hostname,omitempty"`
+
+	// TLS serves the Ingress over TLS, with tls.crt and tls.key from the secret named by secretRefName.
+	// +optional
+	TLS bool `json:"tls,omitempty"`
+
+	// Annotations are added to the Ingress.
+	// +optional
+	Annotations map[string]string `json:"annotations,omitempty"`
+}
+
+// KVBackendType names a key-value store StorageOS can use.
+// +kubebuilder:validation:Enum=embedded;etcd
+type KVBackendType string
+
+const (
+	KVBackendEmbedded KVBackendType = "embedded"
+	KVBackendEtcd     KVBackendType = "etcd"
+)
+
+// StorageOSClusterKVBackend selects the key-value store.
+//
+// +kubebuilder:validation:XValidation:rule="!has(self.backend) || self.backend != 'etcd' || (has(self.address) && self.address != '')",message="kvBackend.address is required when kvBackend.backend is etcd",fieldPath=".address"
+type StorageOSClusterKVBackend struct {
+	// Address is a comma-separated list of host:port addresses of the external key-value store,
+	// for example 1.2.3.4:2379,2.3.4.5:2379. An http:// or https:// scheme may prefix each address.
+	// +kubebuilder:validation:MaxLength=4096
+	// +kubebuilder:validation:XValidation:rule=`self.matches('^((https?://)?([a-zA-Z0-9]([-a-zA-Z0-9]*[a-zA-Z0-9])?([.][a-zA-Z0-9]([-a-zA-Z0-9]*[a-zA-Z0-9])?)*|[[][0-9a-fA-F:.]+[]]):([1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))(,(https?://)?([a-zA-Z0-9]([-a-zA-Z0-9]*[a-zA-Z0-9])?([.][a-zA-Z0-9]([-a-zA-Z0-9]*[a-zA-Z0-9])?)*|[[][0-9a-fA-F:.]+[]]):([1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))*$')`,message="kvBackend.address must be a comma-separated list of host:port addresses with ports 1-65535, e.g. 1.2.3.4:2379,2.3.4.5:2379"
+	// +optional
+	Address string `json:"address,omitempty"`
+
+	// Backend is the key-value store: embedded, or etcd for an external etcd at address.
+	// +kubebuilder:default=embedded
+	// +optional
+	Backend KVBackendType `json:"backend,omitempty"`
+}
+
+// ClusterPhase is the seed's summary of a cluster's state; conditions carry the detail.
+type ClusterPhase string
+
+const (
+	ClusterPhaseCreating    ClusterPhase = "Creating"
+	ClusterPhaseRunning     ClusterPhase = "Running"
+	ClusterPhasePending     ClusterPhase = "Pending"
+	ClusterPhaseTerminating ClusterPhase = "Terminating"
+)
+
+// NodeHealthState is a StorageOS node's health as the StorageOS API reports it.
+type NodeHealthState string
+
+const (
+	NodeHealthOnline  NodeHealthState = "online"
+	NodeHealthOffline NodeHealthState = "offline"
+	NodeHealthUnknown NodeHealthState = "unknown"
+)
+
+// NodeHealth is the health of one StorageOS node.
+type NodeHealth struct {
+	// Health is online, offline or unknown.
+	// +optional
+	Health NodeHealthState `json:"health,omitempty"`
+}
+
+// MembersStatus lists the StorageOS nodes by readiness.
+type MembersStatus struct {
+	// Ready are the nodes whose StorageOS pod is ready.
+	// +optional
+	Ready []string `json:"ready,omitempty"`
+
+	// Unready are the nodes whose StorageOS pod is not ready.
+	// +optional
+	Unready []string `json:"unready,omitempty"`
+}
+
+// StorageOSClusterStatus is the observed state of a StorageOS cluster.
+type StorageOSClusterStatus struct {
+	// Phase is Creating, Running, Pending or Terminating, derived from the conditions.
+	// +optional
+	Phase ClusterPhase `json:"phase,omitempty"`
+
+	// Ready is the number of ready StorageOS node pods out of the desired number, e.g. "3/3".
+	// +optional
+	Ready string `json:"ready,omitempty"`
+
+	// Nodes are the names of the nodes StorageOS runs on.
+	// +optional
+	Nodes []string `json:"nodes,omitempty"`
+
+	// NodeHealthStatus is the health of each StorageOS node, by node name.
+	// +optional
+	NodeHealthStatus map[string]NodeHealth `json:"nodeHealthStatus,omitempty"`
+
+	// Members are the StorageOS nodes by readiness.
+	// +optional
+	Members MembersStatus `json:"members,omitempty"`
+
+	// Conditions are the latest observations of the cluster's state.
+	// +listType=map
+	// +listMapKey=type
+	// +optional
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+
+	// ObservedGeneration is the generation of the spec the status was last fully reconciled for.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+}
+
+// StorageOSCluster is a StorageOS storage cluster deployed by the cluster-manager.
+//
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:shortName=stos,categories=storageos
+// +kubebuilder:printcolumn:name="READY",type="string",JSONPath=".status.ready"
+// +kubebuilder:printcolumn:name="STATUS",type="string",JSONPath=".status.phase"
+// +kubebuilder:printcolumn:name="AGE",type="date",JSONPath=".metadata.creationTimestamp"
+type StorageOSCluster struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// +required
+	Spec   StorageOSClusterSpec   `json:"spec"`
+	Status StorageOSClusterStatus `json:"status,omitempty"`
+}
+
+// StorageOSClusterList is a list of StorageOSClusters.
+//
+// +kubebuilder:object:root=true
+type StorageOSClusterList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []StorageOSCluster `json:"items"`
+}

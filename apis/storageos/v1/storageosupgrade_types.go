@@ -1,0 +1,108 @@
+package v1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// StorageOSUpgradeSpec is the StorageOS version to upgrade the cluster to.
+type StorageOSUpgradeSpec struct {
+	// NewImage is the StorageOS node container image to upgrade to. It cannot be changed once the
+	// upgrade exists: an upgrade in flight must finish or be deleted before another image is chosen.
+	// +required
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="newImage is immutable: create a new StorageOSUpgrade for another image"
+	NewImage ImageReference `json:"newImage"`
+}
+
+// UpgradePhase is the step an upgrade has reached. Each step is written before it acts, so an
+// upgrade-manager that restarts resumes from here.
+type UpgradePhase string
+
+const (
+	UpgradePhasePending      UpgradePhase = "Pending"
+	UpgradePhasePullingImage UpgradePhase = "PullingImage"
+	UpgradePhasePausing      UpgradePhase = "Pausing"
+	UpgradePhaseScalingDown  UpgradePhase = "ScalingDown"
+	UpgradePhaseUpgrading    UpgradePhase = "Upgrading"
+	UpgradePhaseScalingUp    UpgradePhase = "ScalingUp"
+	UpgradePhaseCompleted    UpgradePhase = "Completed"
+	UpgradePhaseFailed       UpgradePhase = "Failed"
+)
+
+// WorkloadKind is a kind of application workload the upgrade scales down.
+// +kubebuilder:validation:Enum=Deployment;StatefulSet
+type WorkloadKind string
+
+const (
+	WorkloadKindDeployment  WorkloadKind = "Deployment"
+	WorkloadKindStatefulSet WorkloadKind = "StatefulSet"
+)
+
+// ScaledWorkload is an application the upgrade scaled down, with the replica count to restore.
+type ScaledWorkload struct {
+	// Kind is Deployment or StatefulSet.
+	Kind WorkloadKind `json:"kind"`
+	// Namespace of the workload.
+	Namespace string `json:"namespace"`
+	// Name of the workload.
+	Name string `json:"name"`
+	// Replicas is the workload's replica count before the upgrade scaled it down.
+	// +kubebuilder:validation:Minimum=0
+	Replicas int32 `json:"replicas"`
+}
+
+// StorageOSUpgradeStatus is the progress of an upgrade.
+type StorageOSUpgradeStatus struct {
+	// Phase is the step the upgrade has reached.
+	// +optional
+	Phase UpgradePhase `json:"phase,omitempty"`
+
+	// Completed is true once the cluster runs newImage and every application is scaled back.
+	// +optional
+	Completed bool `json:"completed,omitempty"`
+
+	// Workloads are the applications scaled down for the upgrade and their original replica counts.
+	// +listType=map
+	// +listMapKey=kind
+	// +listMapKey=namespace
+	// +listMapKey=name
+	// +optional
+	Workloads []ScaledWorkload `json:"workloads,omitempty"`
+
+	// Conditions are the latest observations of the upgrade's state.
+	// +listType=map
+	// +listMapKey=type
+	// +optional
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+
+	// ObservedGeneration is the generation of the spec the status was last reconciled for.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+}
+
+// StorageOSUpgrade is an offline upgrade of the StorageOS cluster to a new node image. Delete it once
+// completed to take the cluster out of maintenance mode.
+//
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:categories=storageos
+// +kubebuilder:printcolumn:name="IMAGE",type="string",JSONPath=".spec.newImage"
+// +kubebuilder:printcolumn:name="STATUS",type="string",JSONPath=".status.phase"
+// +kubebuilder:printcolumn:name="COMPLETED",type="boolean",JSONPath=".status.completed"
+// +kubebuilder:printcolumn:name="AGE",type="date",JSONPath=".metadata.creationTimestamp"
+type StorageOSUpgrade struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// +required
+	Spec   StorageOSUpgradeSpec   `json:"spec"`
+	Status StorageOSUpgradeStatus `json:"status,omitempty"`
+}
+
+// StorageOSUpgradeList is a list of StorageOSUpgrades.
+//
+// +kubebuilder:object:root=true
+type StorageOSUpgradeList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []StorageOSUpgrade `json:"items"`
+}

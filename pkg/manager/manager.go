@@ -1,0 +1,98 @@
+package manager
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+
+	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+)
+
+// The metrics endpoint is protected by delegated authentication and authorization: a scraper's bearer token is
+// checked with a TokenReview and its access to /metrics with a SubjectAccessReview.
+// +kubebuilder:rbac:groups=authentication.k8s.io,resources=tokenreviews,verbs=create
+// +kubebuilder:rbac:groups=authorization.k8s.io,resources=subjectaccessreviews,verbs=create
+
+// New builds a manager from the options, with /healthz and /readyz checks registered.
+func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
+	var tlsOpts []func(*tls.Config)
+	if !o.EnableHTTP2 {
+		tlsOpts = append(tlsOpts, func(c *tls.Config) { c.NextProtos = []string{"http/1.1"} })
+	}
+	metrics := metricsserver.Options{
+		BindAddress:   o.MetricsBindAddress,
+		SecureServing: o.SecureMetrics,
+		TLSOpts:       tlsOpts,
+		CertDir:       o.MetricsCertDir,
+	}
+	if o.SecureMetrics {
+		metrics.FilterProvider = filters.WithAuthenticationAndAuthorization
+	}
+
+	shutdown := o.GracefulShutdownTimeout
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:                  NewScheme(),
+		Metrics:                 metrics,
+		HealthProbeBindAddress:  o.HealthProbeBindAddress,
+		LeaderElection:          o.LeaderElectionID != "" && o.LeaderElect,
+		LeaderElectionID:        o.LeaderElectionID,
+		LeaderElectionNamespace: o.LeaderElectionNamespace,
+		// The binary exits as soon as the manager stops, so releasing the Lease on the way out is safe and
+		// lets the next replica take over at once instead of waiting for the Lease to expire.
+		LeaderElectionReleaseOnCancel: true,
+		GracefulShutdownTimeout:       &shutdown,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("creating manager: %w", err)
+	}
+	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
+		return nil, fmt.Errorf("adding health check: %w", err)
+	}
+	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
+		return nil, fmt.Errorf("adding readiness check: %w", err)
+	}
+	return mgr, nil
+}
+
+// SetupFunc registers a binary's controllers, webhooks and extra checks on its manager.
+type SetupFunc func(ctx context.Context, mgr ctrl.Manager) error
+
+// Run sets up logging, builds the manager against the kubeconfig from --kubeconfig, $KUBECONFIG or the
+// in-cluster config, calls setup and runs the manager until ctx is cancelled. It returns the process exit
+// code: 0 after a graceful shutdown, 1 on any error.
+func Run(ctx context.Context, o Options, setup SetupFunc) int {
+	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&o.Zap)))
+	log := ctrl.Log.WithName(o.Name)
+
+	cfg, err := ctrl.GetConfig()
+	if err != nil {
+		log.Error(err, "Unable to load a kubeconfig")
+		return 1
+	}
+	cfg.UserAgent = "storageos-" + o.Name
+	mgr, err := New(cfg, o)
+	if err != nil {
+		log.Error(err, "Unable to set up the manager")
+		return 1
+	}
+	if setup != nil {
+		if err := setup(ctx, mgr); err != nil {
+			log.Error(err, "Unable to set up the controllers")
+			return 1
+		}
+	}
+
+	log.Info("Starting manager", "leaderElection", o.LeaderElectionID != "" && o.LeaderElect,
+		"leaderElectionID", o.LeaderElectionID)
+	if err := mgr.Start(ctx); err != nil {
+		log.Error(err, "Manager stopped with an error")
+		return 1
+	}
+	log.Info("Manager stopped")
+	return 0
+}
