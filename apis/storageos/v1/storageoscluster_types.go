@@ -271,7 +271,7 @@ const (
 
 // StorageOSClusterKVBackend selects the key-value store.
 //
-// +kubebuilder:validation:XValidation:rule="!has(self.backend) || self.backend != 'etcd' || (has(self.address) && self.address != '')",message="kvBackend.address is required when kvBackend.backend is etcd",fieldPath=".address"
+// +kubebuilder:validation:XValidation:rule="!has(self.backend) || self.backend != 'etcd' || (has(self.address) && size(self.address) > 0)",message="kvBackend.address is required when kvBackend.backend is etcd",fieldPath=".address"
 type StorageOSClusterKVBackend struct {
 	// Address is a comma-separated list of host:port addresses of the external key-value store,
 	// for example 1.2.3.4:2379,2.3.4.5:2379. An http:// or https:// scheme may prefix each address.
