@@ -1,11 +1,12 @@
 package v1
 
 // ImageReference is a container image reference as container runtimes accept it:
-// [registry[:port]/]path[:tag][@digest], for example "storageos/node:v2.1.0".
+// [registry[:port]/]path[:tag][@digest], for example "storageos/node:v2.1.0". As in Docker's reference grammar,
+// the first component is a registry only when it has a dot or a port or is localhost; the path is lowercase.
 //
 // +kubebuilder:validation:MinLength=1
 // +kubebuilder:validation:MaxLength=512
-// +kubebuilder:validation:XValidation:rule=`self.matches('^(([a-zA-Z0-9]|[a-zA-Z0-9][-a-zA-Z0-9]*[a-zA-Z0-9])([.]([a-zA-Z0-9]|[a-zA-Z0-9][-a-zA-Z0-9]*[a-zA-Z0-9]))*(:[0-9]+)?/)?[a-z0-9]+(([._]|__|-+)[a-z0-9]+)*(/[a-z0-9]+(([._]|__|-+)[a-z0-9]+)*)*(:[A-Za-z0-9_][-A-Za-z0-9_.]{0,127})?(@[A-Za-z][A-Za-z0-9]*([-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?$')`,message="must be a container image reference such as storageos/node:v2.1.0 ([registry/]repository[:tag][@digest], lowercase repository)"
+// +kubebuilder:validation:XValidation:rule=`self.matches('^((([a-zA-Z0-9]|[a-zA-Z0-9][-a-zA-Z0-9]*[a-zA-Z0-9])([.]([a-zA-Z0-9]|[a-zA-Z0-9][-a-zA-Z0-9]*[a-zA-Z0-9]))+(:[0-9]+)?|([a-zA-Z0-9]|[a-zA-Z0-9][-a-zA-Z0-9]*[a-zA-Z0-9]):[0-9]+|localhost)/)?[a-z0-9]+(([._]|__|-+)[a-z0-9]+)*(/[a-z0-9]+(([._]|__|-+)[a-z0-9]+)*)*(:[A-Za-z0-9_][-A-Za-z0-9_.]{0,127})?(@[A-Za-z][A-Za-z0-9]*([-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?$')`,message="must be a container image reference such as storageos/node:v2.1.0 ([registry/]repository[:tag][@digest], lowercase repository)"
 type ImageReference string
 
 // AbsolutePath is an absolute filesystem path on a node or in a container.

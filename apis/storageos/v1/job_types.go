@@ -47,7 +47,7 @@ type JobSpec struct {
 type JobStatus struct {
 	// Completed is true once the pod on every selected node has printed completionWord.
 	// +optional
-	Completed bool `json:"completed,omitempty"`
+	Completed bool `json:"completed"`
 
 	// NodesCompleted is how many nodes have finished the task.
 	// +optional

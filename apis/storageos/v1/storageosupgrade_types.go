@@ -58,7 +58,7 @@ type StorageOSUpgradeStatus struct {
 
 	// Completed is true once the cluster runs newImage and every application is scaled back.
 	// +optional
-	Completed bool `json:"completed,omitempty"`
+	Completed bool `json:"completed"`
 
 	// Workloads are the applications scaled down for the upgrade and their original replica counts.
 	// +listType=map

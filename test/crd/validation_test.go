@@ -1,0 +1,206 @@
+package crd
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	storageosv1 "github.com/storageos/cluster-operator/apis/storageos/v1"
+)
+
+// indent indents every line of a YAML fragment so it nests under "spec:".
+func indent(fragment string) string {
+	lines := strings.Split(strings.TrimSpace(fragment), "\n")
+	for i, l := range lines {
+		lines[i] = "  " + l
+	}
+	return strings.Join(lines, "\n")
+}
+
+// cluster is a StorageOSCluster with the two required fields and the given spec fields.
+func cluster(spec string) string {
+	return "apiVersion: storageos.com/v1\nkind: StorageOSCluster\nmetadata:\n  name: example\nspec:\n" +
+		indent("secretRefName: storageos-api\nsecretRefNamespace: default\n"+spec) + "\n"
+}
+
+func upgrade(spec string) string {
+	return "apiVersion: storageos.com/v1\nkind: StorageOSUpgrade\nmetadata:\n  name: example\nspec:\n" + indent(spec) + "\n"
+}
+
+const validJobSpec = "image: darkowlzz/cleanup:v0.0.2\nhostPath: /var/lib\nmountPath: /var/lib\ncompletionWord: done\n"
+
+// job is a valid Job with the spec field named by the prefix of each edit removed, or replaced when the
+// edit has a value ("mountPath: var/lib").
+func job(edits ...string) string {
+	spec := validJobSpec
+	for _, edit := range edits {
+		key := strings.SplitN(edit, ":", 2)[0] + ":"
+		var kept []string
+		for _, line := range strings.Split(strings.TrimSpace(spec), "\n") {
+			if !strings.HasPrefix(line, key) {
+				kept = append(kept, line)
+			}
+		}
+		if strings.TrimSpace(strings.TrimPrefix(edit, key)) != "" {
+			kept = append(kept, edit)
+		}
+		spec = strings.Join(kept, "\n")
+	}
+	return "apiVersion: storageos.com/v1\nkind: Job\nmetadata:\n  name: example\nspec:\n" + indent(spec) + "\n"
+}
+
+func TestInvalidObjectsAreRejectedNamingTheField(t *testing.T) {
+	cases := []struct {
+		name     string
+		manifest string
+		field    string // the field path the API server's error must name
+		message  string // what it must say about it
+	}{
+		{"disableTCMU and forceTCMU both true", cluster("disableTCMU: true\nforceTCMU: true"),
+			"spec.forceTCMU", "disableTCMU and forceTCMU cannot both be true"},
+		{"csi.deploymentStrategy not statefulset or deployment", cluster("csi:\n  deploymentStrategy: daemonset"),
+			"spec.csi.deploymentStrategy", `supported values: "statefulset", "deployment"`},
+		{"service.type not a Service type", cluster("service:\n  type: Internal"),
+			"spec.service.type", `supported values: "ClusterIP", "NodePort", "LoadBalancer"`},
+		{"service.externalPort below 1", cluster("service:\n  externalPort: 0"),
+			"spec.service.externalPort", "greater than or equal to 1"},
+		{"service.internalPort above 65535", cluster("service:\n  internalPort: 65536"),
+			"spec.service.internalPort", "less than or equal to 65535"},
+		{"service.name not a DNS label", cluster("service:\n  name: 5705-api"),
+			"spec.service.name", "should match"},
+		{"kvBackend.backend not embedded or etcd", cluster("kvBackend:\n  backend: consul"),
+			"spec.kvBackend.backend", `supported values: "embedded", "etcd"`},
+		{"kvBackend etcd without address", cluster("kvBackend:\n  backend: etcd"),
+			"spec.kvBackend.address", "kvBackend.address is required when kvBackend.backend is etcd"},
+		{"kvBackend.address without a port", cluster("kvBackend:\n  backend: etcd\n  address: 10.0.0.1"),
+			"spec.kvBackend.address", "comma-separated list of host:port addresses"},
+		{"kvBackend.address with port 0", cluster("kvBackend:\n  backend: etcd\n  address: 10.0.0.1:2379,10.0.0.2:0"),
+			"spec.kvBackend.address", "ports 1-65535"},
+		{"kvBackend.address with port 70000", cluster("kvBackend:\n  backend: etcd\n  address: etcd:70000"),
+			"spec.kvBackend.address", "ports 1-65535"},
+		{"kvBackend.address separated by spaces", cluster("kvBackend:\n  backend: etcd\n  address: 10.0.0.1:2379 10.0.0.2:2379"),
+			"spec.kvBackend.address", "comma-separated list of host:port addresses"},
+		{"ingress.tls without ingress.enable", cluster("ingress:\n  tls: true"),
+			"spec.ingress.tls", "ingress.tls requires ingress.enable: true"},
+		{"ingress.hostname not a hostname", cluster("ingress:\n  enable: true\n  hostname: storage os"),
+			"spec.ingress.hostname", "should match"},
+		{"missing secretRefName", strings.Replace(cluster(""), "  secretRefName: storageos-api\n", "", 1),
+			"spec.secretRefName", "Required value"},
+		{"missing secretRefNamespace", strings.Replace(cluster(""), "  secretRefNamespace: default\n", "", 1),
+			"spec.secretRefNamespace", "Required value"},
+		{"secretRefNamespace not a namespace name", strings.Replace(cluster(""), "secretRefNamespace: default", "secretRefNamespace: Default_NS", 1),
+			"spec.secretRefNamespace", "should match"},
+		{"csi.enableProvisionCreds while csi.enable is false", cluster("csi:\n  enableProvisionCreds: true"),
+			"spec.csi.enableProvisionCreds", "csi.enableProvisionCreds requires csi.enable: true"},
+		{"csi.enableControllerPublishCreds while csi.enable is false", cluster("csi:\n  enable: false\n  enableControllerPublishCreds: true"),
+			"spec.csi.enableControllerPublishCreds", "csi.enableControllerPublishCreds requires csi.enable: true"},
+		{"csi.enableNodePublishCreds while csi.enable is false", cluster("csi:\n  enableNodePublishCreds: true"),
+			"spec.csi.enableNodePublishCreds", "csi.enableNodePublishCreds requires csi.enable: true"},
+		{"csi.enableControllerExpandCreds while csi.enable is false", cluster("csi:\n  enableControllerExpandCreds: true"),
+			"spec.csi.enableControllerExpandCreds", "csi.enableControllerExpandCreds requires csi.enable: true"},
+		{"images.nodeContainer not an image reference", cluster("images:\n  nodeContainer: StorageOS/Node::latest"),
+			"spec.images.nodeContainer", "must be a container image reference"},
+		{"images.csiExternalProvisionerContainer with spaces", cluster("images:\n  csiExternalProvisionerContainer: quay.io/k8scsi/csi provisioner"),
+			"spec.images.csiExternalProvisionerContainer", "must be a container image reference"},
+		{"sharedDir relative", cluster("sharedDir: var/lib/kubelet"),
+			"spec.sharedDir", "must be an absolute path"},
+		{"tlsEtcdSecretRefName without its namespace", cluster("kvBackend:\n  backend: etcd\n  address: 10.0.0.1:2379\ntlsEtcdSecretRefName: etcd-tls"),
+			"spec.tlsEtcdSecretRefName", "tlsEtcdSecretRefName and tlsEtcdSecretRefNamespace must be set together"},
+		{"tlsEtcdSecretRefName with the embedded backend", cluster("tlsEtcdSecretRefName: etcd-tls\ntlsEtcdSecretRefNamespace: default"),
+			"spec.tlsEtcdSecretRefName", "requires kvBackend.backend: etcd"},
+		{"storageClassName not a DNS subdomain", cluster("storageClassName: Fast"),
+			"spec.storageClassName", "should match"},
+		{"namespace not a namespace name", cluster("namespace: storage_os"),
+			"spec.namespace", "should match"},
+		{"upgrade without newImage", upgrade("{}"),
+			"spec.newImage", "Required value"},
+		{"upgrade with a malformed newImage", upgrade("newImage: storageos/node:v2.1.0:v2.2.0"),
+			"spec.newImage", "must be a container image reference"},
+		{"upgrade with an uppercase newImage", upgrade("newImage: StorageOS/node:v2.2.0"),
+			"spec.newImage", "must be a container image reference"},
+		{"job without image", job("image:"), "spec.image", "Required value"},
+		{"job without completionWord", job("completionWord:"), "spec.completionWord", "Required value"},
+		{"job with an empty completionWord", job(`completionWord: ""`), "spec.completionWord", "at least 1 chars long"},
+		{"job without hostPath", job("hostPath:"), "spec.hostPath", "Required value"},
+		{"job without mountPath", job("mountPath:"), "spec.mountPath", "Required value"},
+		{"job with a relative mountPath", job("mountPath: var/lib"), "spec.mountPath", "must be an absolute path"},
+		{"job with a relative hostPath", job("hostPath: ./var/lib"), "spec.hostPath", "must be an absolute path"},
+		{"job with a malformed image", job("image: cleanup@latest"), "spec.image", "must be a container image reference"},
+	}
+	require.GreaterOrEqual(t, len(cases), 20)
+
+	ns := testEnv.CreateNamespace(t)
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := createYAML(context.Background(), ns, []byte(tc.manifest))
+			require.Error(t, err, "the API server accepted:\n%s", tc.manifest)
+			assert.True(t, apierrors.IsInvalid(err), "want an Invalid error, got %v", err)
+			assert.Contains(t, err.Error(), tc.field+":", "the error must name the field")
+			assert.Contains(t, err.Error(), tc.message)
+		})
+	}
+}
+
+// The rules must not reject what users legitimately write.
+func TestValidEdgeCasesAreAccepted(t *testing.T) {
+	digest := "sha256:" + strings.Repeat("ab", 32)
+	cases := map[string]string{
+		"external etcd with hostnames, schemes and IPv6": cluster("kvBackend:\n  backend: etcd\n  address: 10.0.0.1:2379,https://etcd-0.etcd.svc:2379,http://[fd00::1]:65535"),
+		"etcd TLS secret with the etcd backend":          cluster("kvBackend:\n  backend: etcd\n  address: etcd:2379\ntlsEtcdSecretRefName: etcd-tls\ntlsEtcdSecretRefNamespace: storageos"),
+		"every CSI credential with csi.enable":           cluster("csi:\n  enable: true\n  deploymentStrategy: deployment\n  enableProvisionCreds: true\n  enableControllerPublishCreds: true\n  enableNodePublishCreds: true\n  enableControllerExpandCreds: true"),
+		"TLS ingress with a wildcard host":               cluster("ingress:\n  enable: true\n  tls: true\n  hostname: '*.storageos.example.com'"),
+		"images from a private registry":                 cluster("images:\n  nodeContainer: registry.example.com:5000/storageos/node:v2.2.0\n  initContainer: registry.example.com/storageos/init@" + digest + "\n  kubeSchedulerContainer: registry.k8s.io/kube-scheduler:v1.37.2\n  csiLivenessProbeContainer: localhost:5000/livenessprobe:v2"),
+		"NodePort service":                               cluster("service:\n  type: NodePort\n  externalPort: 65535\n  internalPort: 1"),
+		"disableTCMU alone":                              cluster("disableTCMU: true\nforceTCMU: false"),
+		"upgrade to an image by digest":                  upgrade("newImage: storageos/node@" + digest),
+		"job with every field": job("args: [\"/var/lib/storageos\"]", "labelSelector: {app: cleanup}",
+			"tolerations: [{operator: Exists}]"),
+	}
+	ns := testEnv.CreateNamespace(t)
+	i := 0
+	for name, manifest := range cases {
+		i++
+		manifest := strings.Replace(manifest, "name: example", fmt.Sprintf("name: valid-%d", i), 1)
+		t.Run(name, func(t *testing.T) {
+			_, err := createYAML(context.Background(), ns, []byte(manifest))
+			assert.NoError(t, err, "the API server must accept:\n%s", manifest)
+		})
+	}
+}
+
+func TestImmutableFieldsRejectChanges(t *testing.T) {
+	ctx := context.Background()
+	ns := testEnv.CreateNamespace(t)
+
+	up := &storageosv1.StorageOSUpgrade{}
+	up.Name, up.Namespace = "upgrade", ns
+	up.Spec.NewImage = "storageos/node:v2.2.0"
+	require.NoError(t, testEnv.Client.Create(ctx, up))
+	up.Spec.NewImage = "storageos/node:v2.3.0"
+	err := testEnv.Client.Update(ctx, up)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "spec.newImage:")
+	assert.Contains(t, err.Error(), "newImage is immutable")
+
+	c := &storageosv1.StorageOSCluster{}
+	c.Name, c.Namespace = "cluster", ns
+	c.Spec.SecretRefName, c.Spec.SecretRefNamespace = "storageos-api", "default"
+	require.NoError(t, testEnv.Client.Create(ctx, c))
+	assert.Equal(t, storageosv1.NamespaceName("storageos"), c.Spec.Namespace, "the default is returned on create")
+	c.Spec.Namespace = "storageos-moved"
+	err = testEnv.Client.Update(ctx, c)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "spec.namespace:")
+	assert.Contains(t, err.Error(), "namespace is immutable")
+
+	// Other fields stay editable: the rule guards the namespace only.
+	require.NoError(t, testEnv.Client.Get(ctx, client.ObjectKeyFromObject(c), c))
+	c.Spec.Debug = true
+	assert.NoError(t, testEnv.Client.Update(ctx, c))
+}
