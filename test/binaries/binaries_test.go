@@ -1,0 +1,202 @@
+package binaries
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"io"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	authenticationv1 "k8s.io/api/authentication/v1"
+	coordinationv1 "k8s.io/api/coordination/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+)
+
+// binaries maps each binary to the Lease it takes; the webhook serves from every replica and takes none.
+var binaries = []struct {
+	name  string
+	lease string
+}{
+	{"cluster-manager", "cluster-manager.storageos.com"},
+	{"upgrade-manager", "upgrade-manager.storageos.com"},
+	{"job-manager", "job-manager.storageos.com"},
+	{"scheduler-webhook", ""},
+}
+
+var httpClient = &http.Client{
+	Timeout: 10 * time.Second,
+	// The metrics server's certificate is self-signed when no --metrics-cert-path is given.
+	Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}, //nolint:gosec // test only
+}
+
+func get(url, token string) (int, string, error) {
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		return 0, "", err
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := httpClient.Do(req)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body), err
+}
+
+func TestEveryBinaryServesProbesTakesItsLeaseAndStopsOnSIGTERM(t *testing.T) {
+	for _, b := range binaries {
+		t.Run(b.name, func(t *testing.T) {
+			ctx := context.Background()
+			ns := testEnv.CreateNamespace(t)
+			args := []string{"--health-probe-bind-address=127.0.0.1:0", "--metrics-bind-address=0"}
+			if b.lease != "" {
+				args = append(args, "--leader-elect", "--leader-election-namespace="+ns)
+			}
+			p := startBinary(t, b.name, args...)
+			addr := p.healthProbeAddr(t)
+
+			for _, path := range []string{"/healthz", "/readyz"} {
+				waitFor(t, startDeadline, path+" to answer 200", func() bool {
+					code, _, err := get("http://"+addr+path, "")
+					return err == nil && code == http.StatusOK
+				})
+			}
+
+			lease := &coordinationv1.Lease{}
+			if b.lease != "" {
+				waitFor(t, startDeadline, "the Lease "+b.lease+" to be held", func() bool {
+					err := testEnv.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: b.lease}, lease)
+					return err == nil && lease.Spec.HolderIdentity != nil && *lease.Spec.HolderIdentity != ""
+				})
+			} else {
+				var leases coordinationv1.LeaseList
+				require.NoError(t, testEnv.Client.List(ctx, &leases, client.InNamespace(ns)))
+				assert.Empty(t, leases.Items, "the webhook must not run leader election")
+			}
+
+			assert.Equal(t, 0, p.stop(t), "a graceful shutdown exits 0")
+
+			for _, e := range p.logLines(t) {
+				assert.NotEqual(t, "Serving metrics server", e["msg"], "--metrics-bind-address=0 disables metrics")
+			}
+			if b.lease != "" {
+				// The Lease is released on the way out, so another replica can take over at once.
+				require.NoError(t, testEnv.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: b.lease}, lease))
+				assert.True(t, lease.Spec.HolderIdentity == nil || *lease.Spec.HolderIdentity == "",
+					"the Lease is still held by %v after shutdown", lease.Spec.HolderIdentity)
+			}
+		})
+	}
+}
+
+// Only the second replica to start waits: two leader-elected replicas never act at once.
+func TestSecondReplicaWaitsForTheLease(t *testing.T) {
+	ctx := context.Background()
+	ns := testEnv.CreateNamespace(t)
+	args := []string{"--health-probe-bind-address=127.0.0.1:0", "--metrics-bind-address=0",
+		"--leader-elect", "--leader-election-namespace=" + ns}
+	first := startBinary(t, "job-manager", args...)
+	lease := &coordinationv1.Lease{}
+	var holder string
+	waitFor(t, startDeadline, "the first replica to take the Lease", func() bool {
+		err := testEnv.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "job-manager.storageos.com"}, lease)
+		if err == nil && lease.Spec.HolderIdentity != nil {
+			holder = *lease.Spec.HolderIdentity
+		}
+		return holder != ""
+	})
+
+	second := startBinary(t, "job-manager", args...)
+	second.healthProbeAddr(t) // running and serving probes while it waits
+	require.NoError(t, testEnv.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "job-manager.storageos.com"}, lease))
+	assert.Equal(t, holder, *lease.Spec.HolderIdentity, "the second replica must not take a held Lease")
+
+	require.Equal(t, 0, first.stop(t))
+	waitFor(t, startDeadline, "the second replica to take over the released Lease", func() bool {
+		err := testEnv.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "job-manager.storageos.com"}, lease)
+		return err == nil && lease.Spec.HolderIdentity != nil && *lease.Spec.HolderIdentity != "" &&
+			*lease.Spec.HolderIdentity != holder
+	})
+	assert.Equal(t, 0, second.stop(t))
+}
+
+// Metrics are served over HTTPS and only to callers Kubernetes authenticates and authorises for /metrics.
+func TestMetricsRequireAuthenticationAndAuthorization(t *testing.T) {
+	ns := testEnv.CreateNamespace(t)
+	addr := freeAddr(t)
+	p := startBinary(t, "cluster-manager", "--health-probe-bind-address=127.0.0.1:0", "--metrics-bind-address="+addr)
+	p.healthProbeAddr(t)
+	url := "https://" + addr + "/metrics"
+
+	reader := serviceAccountToken(t, ns, "metrics-reader", true)
+	stranger := serviceAccountToken(t, ns, "stranger", false)
+
+	var code int
+	var body string
+	waitFor(t, startDeadline, "an authorised scrape to succeed", func() bool {
+		var err error
+		code, body, err = get(url, reader)
+		return err == nil && code == http.StatusOK
+	})
+	assert.Contains(t, body, "# TYPE", "a Prometheus exposition")
+
+	code, _, err := get(url, "")
+	require.NoError(t, err)
+	assert.Equal(t, http.StatusUnauthorized, code, "no token")
+
+	// controller-runtime's filter answers 500 rather than 401 when the TokenReview rejects a token; what
+	// matters is that the metrics are refused.
+	code, body, err = get(url, "not-a-token")
+	require.NoError(t, err)
+	assert.NotEqual(t, http.StatusOK, code, "a token the API server does not know")
+	assert.NotContains(t, body, "# TYPE")
+
+	code, _, err = get(url, stranger)
+	require.NoError(t, err)
+	assert.Equal(t, http.StatusForbidden, code, "an authenticated caller without get on /metrics")
+
+	code, _, err = get("http://"+addr+"/metrics", reader)
+	if err == nil {
+		assert.NotEqual(t, http.StatusOK, code, "metrics must not be served over plain HTTP")
+	}
+	assert.Equal(t, 0, p.stop(t))
+}
+
+// serviceAccountToken creates a ServiceAccount, optionally allowed to read /metrics, and returns a token for it.
+func serviceAccountToken(t *testing.T, ns, name string, canReadMetrics bool) string {
+	t.Helper()
+	ctx := context.Background()
+	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns}}
+	require.NoError(t, testEnv.Client.Create(ctx, sa))
+	if canReadMetrics {
+		role := &rbacv1.ClusterRole{
+			ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("%s-%s", ns, name)},
+			Rules:      []rbacv1.PolicyRule{{NonResourceURLs: []string{"/metrics"}, Verbs: []string{"get"}}},
+		}
+		require.NoError(t, testEnv.Client.Create(ctx, role))
+		binding := &rbacv1.ClusterRoleBinding{
+			ObjectMeta: metav1.ObjectMeta{Name: role.Name},
+			RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: role.Name},
+			Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: name, Namespace: ns}},
+		}
+		require.NoError(t, testEnv.Client.Create(ctx, binding))
+		t.Cleanup(func() {
+			_ = testEnv.Client.Delete(ctx, binding)
+			_ = testEnv.Client.Delete(ctx, role)
+		})
+	}
+	tr := &authenticationv1.TokenRequest{}
+	require.NoError(t, testEnv.Client.SubResource("token").Create(ctx, sa, tr))
+	require.NotEmpty(t, tr.Status.Token)
+	return tr.Status.Token
+}
