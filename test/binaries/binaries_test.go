@@ -74,6 +74,9 @@ func TestEveryBinaryServesProbesTakesItsLeaseAndStopsOnSIGTERM(t *testing.T) {
 
 			lease := &coordinationv1.Lease{}
 			if b.lease != "" {
+				// The log, not the Lease object, says the process knows it leads: a Lease created by a request
+				// whose answer never arrived is held by a process that does not know it.
+				p.waitForLog(t, "Successfully acquired lease")
 				waitFor(t, startDeadline, "the Lease "+b.lease+" to be held", func() bool {
 					err := testEnv.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: b.lease}, lease)
 					return err == nil && lease.Spec.HolderIdentity != nil && *lease.Spec.HolderIdentity != ""
@@ -106,6 +109,7 @@ func TestSecondReplicaWaitsForTheLease(t *testing.T) {
 	args := []string{"--health-probe-bind-address=127.0.0.1:0", "--metrics-bind-address=0",
 		"--leader-elect", "--leader-election-namespace=" + ns}
 	first := startBinary(t, "job-manager", args...)
+	first.waitForLog(t, "Successfully acquired lease")
 	lease := &coordinationv1.Lease{}
 	var holder string
 	waitFor(t, startDeadline, "the first replica to take the Lease", func() bool {
@@ -127,6 +131,7 @@ func TestSecondReplicaWaitsForTheLease(t *testing.T) {
 		return err == nil && lease.Spec.HolderIdentity != nil && *lease.Spec.HolderIdentity != "" &&
 			*lease.Spec.HolderIdentity != holder
 	})
+	second.waitForLog(t, "Successfully acquired lease")
 	assert.Equal(t, 0, second.stop(t))
 }
 

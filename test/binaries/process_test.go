@@ -116,6 +116,19 @@ func (p *process) healthProbeAddr(t *testing.T) string {
 	return addr
 }
 
+// waitForLog waits until the process has logged msg.
+func (p *process) waitForLog(t *testing.T, msg string) {
+	t.Helper()
+	waitFor(t, startDeadline, "the log "+msg, func() bool {
+		for _, e := range p.logLines(t) {
+			if e["msg"] == msg {
+				return true
+			}
+		}
+		return false
+	})
+}
+
 // waitFor polls cond until it holds or the deadline passes.
 func waitFor(t *testing.T, deadline time.Duration, what string, cond func() bool) {
 	t.Helper()
