@@ -2,8 +2,6 @@ package crd
 
 import (
 	"context"
-	"regexp"
-	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -12,11 +10,6 @@ import (
 	storageosv1 "github.com/storageos/cluster-operator/apis/storageos/v1"
 )
 
-// columns splits a kubectl table line into its cells.
-func columns(line string) []string {
-	return regexp.MustCompile(`\s{2,}`).Split(strings.TrimSpace(line), -1)
-}
-
 // kubectl get storageoscluster must print what the seed README shows:
 //
 //	NAME                       READY     STATUS    AGE
@@ -24,23 +17,18 @@ func columns(line string) []string {
 func TestKubectlGetStorageOSClusterPrintsTheSeedColumns(t *testing.T) {
 	ctx := context.Background()
 	ns := testEnv.CreateNamespace(t)
-	c := &storageosv1.StorageOSCluster{}
-	c.Name, c.Namespace = "example-storageoscluster", ns
-	c.Spec.SecretRefName, c.Spec.SecretRefNamespace = "storageos-api", "default"
+	c := newCluster(ns, "example-storageoscluster")
 	require.NoError(t, testEnv.Client.Create(ctx, c))
 	c.Status.Ready, c.Status.Phase = "3/3", storageosv1.ClusterPhaseRunning
 	require.NoError(t, testEnv.Client.Status().Update(ctx, c))
 
 	for _, resource := range []string{"storageoscluster", "stos", "storageosclusters.storageos.com"} {
-		out, err := testEnv.Kubectl(ctx, "get", resource, "-n", ns)
-		require.NoError(t, err)
-		lines := strings.Split(strings.TrimSpace(out), "\n")
-		require.Len(t, lines, 2, out)
-		assert.Equal(t, []string{"NAME", "READY", "STATUS", "AGE"}, columns(lines[0]), "kubectl get %s", resource)
-		row := columns(lines[1])
-		require.Len(t, row, 4, out)
-		assert.Equal(t, []string{"example-storageoscluster", "3/3", "Running"}, row[:3])
-		assert.Regexp(t, `^\d+s$`, row[3])
+		header, rows := kubectlTable(t, resource, "-n", ns)
+		assert.Equal(t, []string{"NAME", "READY", "STATUS", "AGE"}, header, "kubectl get %s", resource)
+		require.Len(t, rows, 1)
+		require.Len(t, rows[0], 4)
+		assert.Equal(t, []string{"example-storageoscluster", "3/3", "Running"}, rows[0][:3])
+		assert.Regexp(t, `^\d+s$`, rows[0][3])
 	}
 }
 
@@ -54,33 +42,27 @@ func TestKubectlGetJobShowsCompletion(t *testing.T) {
 	j.Status = storageosv1.JobStatus{Completed: true, NodesCompleted: 3, NodesTotal: 3}
 	require.NoError(t, testEnv.Client.Status().Update(ctx, j))
 
-	out, err := testEnv.Kubectl(ctx, "get", "jobs.storageos.com", "-n", ns)
-	require.NoError(t, err)
-	lines := strings.Split(strings.TrimSpace(out), "\n")
-	require.Len(t, lines, 2, out)
-	assert.Equal(t, []string{"NAME", "COMPLETED", "DONE", "NODES", "AGE"}, columns(lines[0]))
-	assert.Equal(t, []string{"cleanup-job", "true", "3", "3"}, columns(lines[1])[:4])
+	header, rows := kubectlTable(t, "jobs.storageos.com", "-n", ns)
+	assert.Equal(t, []string{"NAME", "COMPLETED", "DONE", "NODES", "AGE"}, header)
+	require.Len(t, rows, 1)
+	assert.Equal(t, []string{"cleanup-job", "true", "3", "3"}, rows[0][:4])
 
-	out, err = testEnv.Kubectl(ctx, "get", "jobs.storageos.com", "-n", ns, "-o", "wide")
-	require.NoError(t, err)
-	assert.Contains(t, strings.Split(out, "\n")[0], "IMAGE")
-	assert.Contains(t, out, "darkowlzz/cleanup:v0.0.2")
+	header, rows = kubectlTable(t, "jobs.storageos.com", "-n", ns, "-o", "wide")
+	assert.Equal(t, []string{"NAME", "COMPLETED", "DONE", "NODES", "IMAGE", "AGE"}, header)
+	require.Len(t, rows, 1)
+	assert.Equal(t, "darkowlzz/cleanup:v0.0.2", rows[0][4])
 }
 
 func TestKubectlGetStorageOSUpgradeShowsProgress(t *testing.T) {
 	ctx := context.Background()
 	ns := testEnv.CreateNamespace(t)
-	u := &storageosv1.StorageOSUpgrade{}
-	u.Name, u.Namespace = "example-storageosupgrade", ns
-	u.Spec.NewImage = "storageos/node:1.0.0"
+	u := newUpgrade(ns, "example-storageosupgrade", "storageos/node:1.0.0")
 	require.NoError(t, testEnv.Client.Create(ctx, u))
 	u.Status.Phase = storageosv1.UpgradePhaseScalingDown
 	require.NoError(t, testEnv.Client.Status().Update(ctx, u))
 
-	out, err := testEnv.Kubectl(ctx, "get", "storageosupgrades", "-n", ns)
-	require.NoError(t, err)
-	lines := strings.Split(strings.TrimSpace(out), "\n")
-	require.Len(t, lines, 2, out)
-	assert.Equal(t, []string{"NAME", "IMAGE", "STATUS", "COMPLETED", "AGE"}, columns(lines[0]))
-	assert.Equal(t, []string{"example-storageosupgrade", "storageos/node:1.0.0", "ScalingDown", "false"}, columns(lines[1])[:4])
+	header, rows := kubectlTable(t, "storageosupgrades", "-n", ns)
+	assert.Equal(t, []string{"NAME", "IMAGE", "STATUS", "COMPLETED", "AGE"}, header)
+	require.Len(t, rows, 1)
+	assert.Equal(t, []string{"example-storageosupgrade", "storageos/node:1.0.0", "ScalingDown", "false"}, rows[0][:4])
 }

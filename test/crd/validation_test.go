@@ -178,9 +178,7 @@ func TestImmutableFieldsRejectChanges(t *testing.T) {
 	ctx := context.Background()
 	ns := testEnv.CreateNamespace(t)
 
-	up := &storageosv1.StorageOSUpgrade{}
-	up.Name, up.Namespace = "upgrade", ns
-	up.Spec.NewImage = "storageos/node:v2.2.0"
+	up := newUpgrade(ns, "upgrade", "storageos/node:v2.2.0")
 	require.NoError(t, testEnv.Client.Create(ctx, up))
 	up.Spec.NewImage = "storageos/node:v2.3.0"
 	err := testEnv.Client.Update(ctx, up)
@@ -188,9 +186,7 @@ func TestImmutableFieldsRejectChanges(t *testing.T) {
 	assert.Contains(t, err.Error(), "spec.newImage:")
 	assert.Contains(t, err.Error(), "newImage is immutable")
 
-	c := &storageosv1.StorageOSCluster{}
-	c.Name, c.Namespace = "cluster", ns
-	c.Spec.SecretRefName, c.Spec.SecretRefNamespace = "storageos-api", "default"
+	c := newCluster(ns, "cluster")
 	require.NoError(t, testEnv.Client.Create(ctx, c))
 	assert.Equal(t, storageosv1.NamespaceName("storageos"), c.Spec.Namespace, "the default is returned on create")
 	c.Spec.Namespace = "storageos-moved"
