@@ -13,7 +13,9 @@ KUBECTL ?= $(ENVTEST_DIR)/kubectl
 
 GO ?= go
 export GOTOOLCHAIN := local
-GOTEST_FLAGS ?= -timeout 40m
+# -count=1: the binaries tests build ./cmd/... in a subprocess and kubectl reads config/, neither of which Go's
+# test cache sees, so a cached pass could hide a broken binary or manifest.
+GOTEST_FLAGS ?= -count=1 -timeout 40m
 # Every binary gets its own ClusterRole, generated from the +kubebuilder:rbac markers of the packages it runs.
 RBAC_PATHS_cluster-manager := ./cmd/cluster-manager/...;./pkg/manager/...
 RBAC_PATHS_upgrade-manager := ./cmd/upgrade-manager/...;./pkg/manager/...
@@ -54,7 +56,7 @@ vet: ## Run go vet on both modules.
 	cd apis && $(GO) vet ./...
 
 .PHONY: test
-test: fmt vet controller-gen envtest-bins ## Run every test against a real kube-apiserver (builds it the first time, ~15 min).
+test: fmt vet controller-gen envtest-bins ## Run every test against a real kube-apiserver (the first run builds it: ~20 min).
 	KUBEBUILDER_ASSETS="$(ENVTEST_DIR)" CONTROLLER_GEN="$(CONTROLLER_GEN)" $(GO) test $(GOTEST_FLAGS) ./...
 
 ##@ Build
@@ -66,18 +68,21 @@ build: $(addprefix build-,$(BINARIES)) ## Build the four binaries into bin/.
 build-%: ## Build one binary into bin/, e.g. make build-cluster-manager.
 	$(GO) build -o $(LOCALBIN)/$* ./cmd/$*
 
+.PHONY: run
+run: run-cluster-manager ## Run the cluster-manager against the current kubeconfig.
+
 .PHONY: run-%
-run-%: ## Run one binary against the current kubeconfig, e.g. make run-cluster-manager ARGS=--zap-devel.
+run-%: ## Run one binary against the current kubeconfig (metrics off, probes on a free port), e.g. make run-job-manager ARGS=--zap-devel.
 	$(GO) run ./cmd/$* --health-probe-bind-address=:0 --metrics-bind-address=0 $(ARGS)
 
 ##@ Deployment
 
 .PHONY: install
-install: manifests envtest-bins ## Install the CRDs into the cluster of the current kubeconfig.
+install: manifests kubectl ## Install the CRDs into the cluster of the current kubeconfig.
 	$(KUBECTL) apply --server-side -k config/crd
 
 .PHONY: uninstall
-uninstall: manifests envtest-bins ## Remove the CRDs (and every StorageOS object) from the cluster of the current kubeconfig.
+uninstall: manifests kubectl ## Remove the CRDs (and every StorageOS object) from the cluster of the current kubeconfig.
 	$(KUBECTL) delete --ignore-not-found -k config/crd
 
 ##@ Dependencies
@@ -85,6 +90,10 @@ uninstall: manifests envtest-bins ## Remove the CRDs (and every StorageOS object
 .PHONY: envtest-bins
 envtest-bins: ## Build kube-apiserver, etcd and kubectl from Go modules into bin/k8s/<version>/ (once).
 	hack/k8stools/build.sh
+
+.PHONY: kubectl
+kubectl: ## Build only kubectl from Go modules into bin/k8s/<version>/ (once), for install and uninstall.
+	hack/k8stools/build.sh kubectl
 
 .PHONY: envtest-path
 envtest-path: ## Print the directory of the control-plane binaries (the value of KUBEBUILDER_ASSETS).

@@ -4,8 +4,10 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"time"
 
 	"k8s.io/client-go/rest"
+	"k8s.io/klog/v2"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
@@ -34,7 +36,6 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 		metrics.FilterProvider = filters.WithAuthenticationAndAuthorization
 	}
 
-	shutdown := o.GracefulShutdownTimeout
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                  NewScheme(),
 		Metrics:                 metrics,
@@ -42,10 +43,13 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 		LeaderElection:          o.LeaderElectionID != "" && o.LeaderElect,
 		LeaderElectionID:        o.LeaderElectionID,
 		LeaderElectionNamespace: o.LeaderElectionNamespace,
+		LeaseDuration:           positive(o.LeaseDuration),
+		RenewDeadline:           positive(o.RenewDeadline),
+		RetryPeriod:             positive(o.RetryPeriod),
 		// The binary exits as soon as the manager stops, so releasing the Lease on the way out is safe and
 		// lets the next replica take over at once instead of waiting for the Lease to expire.
 		LeaderElectionReleaseOnCancel: true,
-		GracefulShutdownTimeout:       &shutdown,
+		GracefulShutdownTimeout:       positive(o.GracefulShutdownTimeout),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("creating manager: %w", err)
@@ -66,7 +70,10 @@ type SetupFunc func(ctx context.Context, mgr ctrl.Manager) error
 // in-cluster config, calls setup and runs the manager until ctx is cancelled. It returns the process exit
 // code: 0 after a graceful shutdown, 1 on any error.
 func Run(ctx context.Context, o Options, setup SetupFunc) int {
-	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&o.Zap)))
+	logger := zap.New(zap.UseFlagOptions(&o.Zap))
+	ctrl.SetLogger(logger)
+	// client-go logs through klog; send it to the same logger so every line has the same format.
+	klog.SetLogger(logger)
 	log := ctrl.Log.WithName(o.Name)
 
 	cfg, err := ctrl.GetConfig()
@@ -95,4 +102,12 @@ func Run(ctx context.Context, o Options, setup SetupFunc) int {
 	}
 	log.Info("Manager stopped")
 	return 0
+}
+
+// positive returns a pointer to d, or nil for controller-runtime's default when d is not set.
+func positive(d time.Duration) *time.Duration {
+	if d <= 0 {
+		return nil
+	}
+	return &d
 }

@@ -22,6 +22,11 @@ type Options struct {
 	LeaderElect bool
 	// LeaderElectionNamespace is where the Lease lives; in a pod it defaults to the pod's namespace.
 	LeaderElectionNamespace string
+	// LeaseDuration, RenewDeadline and RetryPeriod tune leader election as in kube-controller-manager: a
+	// leader that cannot renew within RenewDeadline stops, and a candidate retries every RetryPeriod.
+	LeaseDuration time.Duration
+	RenewDeadline time.Duration
+	RetryPeriod   time.Duration
 
 	// MetricsBindAddress is where metrics are served; "0" disables them.
 	MetricsBindAddress string
@@ -51,6 +56,9 @@ func NewOptions(name, leaderElectionID string) Options {
 		MetricsBindAddress:      ":8443",
 		SecureMetrics:           true,
 		HealthProbeBindAddress:  ":8081",
+		LeaseDuration:           15 * time.Second,
+		RenewDeadline:           10 * time.Second,
+		RetryPeriod:             2 * time.Second,
 		GracefulShutdownTimeout: 30 * time.Second,
 		Zap:                     zap.Options{Development: false},
 	}
@@ -74,6 +82,12 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 			"Elect a leader through a Lease, so that only one replica acts at a time.")
 		fs.StringVar(&o.LeaderElectionNamespace, "leader-election-namespace", o.LeaderElectionNamespace,
 			"Namespace of the leader election Lease; defaults to the pod's namespace when running in a cluster.")
+		fs.DurationVar(&o.LeaseDuration, "leader-elect-lease-duration", o.LeaseDuration,
+			"How long a non-leader waits after the last renewal before taking the Lease.")
+		fs.DurationVar(&o.RenewDeadline, "leader-elect-renew-deadline", o.RenewDeadline,
+			"How long the leader retries renewing the Lease before it stops leading (and exits).")
+		fs.DurationVar(&o.RetryPeriod, "leader-elect-retry-period", o.RetryPeriod,
+			"How often a candidate tries to take the Lease and the leader renews it.")
 	}
 	o.Zap.BindFlags(fs)
 }

@@ -81,10 +81,6 @@ func TestEveryBinaryServesProbesTakesItsLeaseAndStopsOnSIGTERM(t *testing.T) {
 					err := testEnv.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: b.lease}, lease)
 					return err == nil && lease.Spec.HolderIdentity != nil && *lease.Spec.HolderIdentity != ""
 				})
-			} else {
-				var leases coordinationv1.LeaseList
-				require.NoError(t, testEnv.Client.List(ctx, &leases, client.InNamespace(ns)))
-				assert.Empty(t, leases.Items, "the webhook must not run leader election")
 			}
 
 			assert.Equal(t, 0, p.stop(t), "a graceful shutdown exits 0")
@@ -100,6 +96,18 @@ func TestEveryBinaryServesProbesTakesItsLeaseAndStopsOnSIGTERM(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Every replica of the webhook serves, so it has no leader election to turn on.
+func TestWebhookRefusesLeaderElection(t *testing.T) {
+	p := startBinary(t, "scheduler-webhook", "--leader-elect")
+	select {
+	case <-p.done:
+	case <-time.After(stopDeadline):
+		t.Fatal("the webhook accepted --leader-elect")
+	}
+	assert.Equal(t, 2, p.exitCode(t), "an unknown flag is a usage error")
+	assert.Contains(t, p.logs.String(), "flag provided but not defined: -leader-elect")
 }
 
 // Only the second replica to start waits: two leader-elected replicas never act at once.
@@ -121,9 +129,15 @@ func TestSecondReplicaWaitsForTheLease(t *testing.T) {
 	})
 
 	second := startBinary(t, "job-manager", args...)
-	second.healthProbeAddr(t) // running and serving probes while it waits
-	require.NoError(t, testEnv.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "job-manager.storageos.com"}, lease))
-	assert.Equal(t, holder, *lease.Spec.HolderIdentity, "the second replica must not take a held Lease")
+	second.waitForLog(t, "Attempting to acquire leader lease...")
+	// Over more than one retry period (2s) the held Lease stays with the first replica.
+	assert.Never(t, func() bool {
+		err := testEnv.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "job-manager.storageos.com"}, lease)
+		return err != nil || lease.Spec.HolderIdentity == nil || *lease.Spec.HolderIdentity != holder
+	}, 5*time.Second, pollInterval, "the second replica must not take a held Lease")
+	for _, e := range second.logLines(t) {
+		require.NotEqual(t, "Successfully acquired lease", e["msg"])
+	}
 
 	require.Equal(t, 0, first.stop(t))
 	waitFor(t, startDeadline, "the second replica to take over the released Lease", func() bool {
@@ -138,9 +152,7 @@ func TestSecondReplicaWaitsForTheLease(t *testing.T) {
 // Metrics are served over HTTPS and only to callers Kubernetes authenticates and authorises for /metrics.
 func TestMetricsRequireAuthenticationAndAuthorization(t *testing.T) {
 	ns := testEnv.CreateNamespace(t)
-	addr := freeAddr(t)
-	p := startBinary(t, "cluster-manager", "--health-probe-bind-address=127.0.0.1:0", "--metrics-bind-address="+addr)
-	p.healthProbeAddr(t)
+	p, addr := startWithMetrics(t, "cluster-manager")
 	url := "https://" + addr + "/metrics"
 
 	reader := serviceAccountToken(t, ns, "metrics-reader", true)

@@ -69,6 +69,12 @@ func (p *process) stop(t *testing.T) int {
 	case <-time.After(stopDeadline):
 		t.Fatalf("still running %s after SIGTERM", stopDeadline)
 	}
+	return p.exitCode(t)
+}
+
+// exitCode is the exit code of a process that has exited.
+func (p *process) exitCode(t *testing.T) int {
+	t.Helper()
 	var exitErr *exec.ExitError
 	if errors.As(p.err, &exitErr) {
 		return exitErr.ExitCode()
@@ -139,6 +145,38 @@ func waitFor(t *testing.T, deadline time.Duration, what string, cond func() bool
 		case <-ctx.Done():
 			t.Fatalf("timed out after %s waiting for %s", deadline, what)
 		case <-time.After(pollInterval):
+		}
+	}
+}
+
+// startWithMetrics starts a binary with its metrics server on a free loopback port and returns it with that
+// address. The port is free when chosen but may be taken before the binary binds it (other test packages start
+// API servers in parallel), so a bind failure is retried on another port.
+func startWithMetrics(t *testing.T, name string) (*process, string) {
+	t.Helper()
+	for attempt := 1; ; attempt++ {
+		addr := freeAddr(t)
+		p := startBinary(t, name, "--health-probe-bind-address=127.0.0.1:0", "--metrics-bind-address="+addr)
+		var exited bool
+		waitFor(t, startDeadline, "the metrics server to start", func() bool {
+			select {
+			case <-p.done:
+				exited = true
+				return true
+			default:
+			}
+			for _, e := range p.logLines(t) {
+				if e["msg"] == "Serving metrics server" {
+					return true
+				}
+			}
+			return false
+		})
+		if !exited {
+			return p, addr
+		}
+		if attempt == 3 || !strings.Contains(p.logs.String(), "address already in use") {
+			t.Fatalf("%s exited before serving metrics: %v\n%s", name, p.err, p.logs.String())
 		}
 	}
 }

@@ -132,6 +132,10 @@ func TestInvalidObjectsAreRejectedNamingTheField(t *testing.T) {
 		{"job with a relative mountPath", job("mountPath: var/lib"), "spec.mountPath", "must be an absolute path"},
 		{"job with a relative hostPath", job("hostPath: ./var/lib"), "spec.hostPath", "must be an absolute path"},
 		{"job with a malformed image", job("image: cleanup@latest"), "spec.image", "must be a container image reference"},
+		{"job with a labelSelector key that is not a label key", job("labelSelector: {'bad key': cleanup}"),
+			"spec.labelSelector", "labelSelector keys must be label keys"},
+		{"job with a labelSelector value that is not a label value", job("labelSelector: {app: 'clean up'}"),
+			"spec.labelSelector.app", "should match"},
 	}
 	require.GreaterOrEqual(t, len(cases), 20)
 
@@ -159,7 +163,7 @@ func TestValidEdgeCasesAreAccepted(t *testing.T) {
 		"NodePort service":                               cluster("service:\n  type: NodePort\n  externalPort: 65535\n  internalPort: 1"),
 		"disableTCMU alone":                              cluster("disableTCMU: true\nforceTCMU: false"),
 		"upgrade to an image by digest":                  upgrade("newImage: storageos/node@" + digest),
-		"job with every field": job("args: [\"/var/lib/storageos\"]", "labelSelector: {app: cleanup}",
+		"job with every field": job("args: [\"/var/lib/storageos\"]", "labelSelector: {app: cleanup, storageos.com/task: clean-up_1.0}",
 			"tolerations: [{operator: Exists}]"),
 	}
 	ns := testEnv.CreateNamespace(t)

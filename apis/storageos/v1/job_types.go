@@ -31,8 +31,10 @@ type JobSpec struct {
 	CompletionWord string `json:"completionWord"`
 
 	// LabelSelector are labels added to the job's pods and used to select them.
+	// +kubebuilder:validation:MaxProperties=64
+	// +kubebuilder:validation:XValidation:rule=`self.all(k, size(k) <= 317 && k.matches('^([a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$'))`,message="labelSelector keys must be label keys: [prefix/]name, name at most 63 alphanumerics, '-', '_' or '.'"
 	// +optional
-	LabelSelector map[string]string `json:"labelSelector,omitempty"`
+	LabelSelector map[string]LabelValue `json:"labelSelector,omitempty"`
 
 	// NodeSelectorTerms select the nodes the job runs on; every node when empty.
 	// +optional

@@ -16,6 +16,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
@@ -118,6 +119,14 @@ func Run(m *testing.M, env **Environment) {
 		}
 	}
 	os.Exit(code)
+}
+
+// NewManager builds a manager with the binaries' shared setup (pkg/manager) against this environment. Metrics
+// and probes are off so that several managers can run side by side in one test binary.
+func (e *Environment) NewManager(o manager.Options) (ctrl.Manager, error) {
+	o.MetricsBindAddress = "0"
+	o.HealthProbeBindAddress = "0"
+	return manager.New(e.Config, o)
 }
 
 // Kubectl runs the kubectl built with the control plane against this environment and returns its output.

@@ -36,7 +36,7 @@ func RepoRoot() (string, error) {
 func AssetsDir(root string) (string, error) {
 	dir := os.Getenv("KUBEBUILDER_ASSETS")
 	if dir == "" {
-		version, err := kubernetesVersion(filepath.Join(root, "hack", "k8stools", "go.mod"))
+		version, err := KubernetesVersion(root)
 		if err != nil {
 			return "", err
 		}
@@ -50,8 +50,9 @@ func AssetsDir(root string) (string, error) {
 	return dir, nil
 }
 
-// kubernetesVersion reads the k8s.io/kubernetes version the tools module builds, without its leading v.
-func kubernetesVersion(goMod string) (string, error) {
+// KubernetesVersion is the k8s.io/kubernetes version hack/k8stools builds, without its leading v.
+func KubernetesVersion(root string) (string, error) {
+	goMod := filepath.Join(root, "hack", "k8stools", "go.mod")
 	f, err := os.Open(goMod)
 	if err != nil {
 		return "", err
