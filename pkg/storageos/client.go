@@ -37,7 +37,9 @@ type UnavailableError struct {
 	Err error
 }
 
-func (e *UnavailableError) Error() string { return fmt.Sprintf("storageos API unavailable (%s): %v", e.Op, e.Err) }
+func (e *UnavailableError) Error() string {
+	return fmt.Sprintf("storageos API unavailable (%s): %v", e.Op, e.Err)
+}
 func (e *UnavailableError) Unwrap() error { return e.Err }
 
 // IsUnavailable reports whether err means the API is unreachable, timing out or failing.
