@@ -1,0 +1,116 @@
+package desired
+
+import (
+	"strconv"
+
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+)
+
+// configObjects: the secrets copied from the cluster's API secret, the etcd TLS copy and the node ConfigMap.
+func configObjects(in Input) []client.Object {
+	spec := in.Cluster.Spec
+	objs := []client.Object{
+		credentialSecret(in, InitSecretName, "apiUsername", "apiPassword"),
+	}
+	if spec.CSI.Enable {
+		for _, c := range enabledCredentials(in) {
+			objs = append(objs, credentialSecret(in, c.Name, c.UsernameKey, c.PasswordKey))
+		}
+	}
+	if spec.Ingress.Enable && spec.Ingress.TLS {
+		objs = append(objs, &corev1.Secret{
+			ObjectMeta: meta(in, OperandConfig, IngressTLSSecretName),
+			Type:       corev1.SecretTypeTLS,
+			Data: map[string][]byte{
+				corev1.TLSCertKey:       in.APISecret[corev1.TLSCertKey],
+				corev1.TLSPrivateKeyKey: in.APISecret[corev1.TLSPrivateKeyKey],
+			},
+		})
+	}
+	if in.EtcdTLSSecret != nil {
+		objs = append(objs, &corev1.Secret{
+			ObjectMeta: meta(in, OperandConfig, EtcdTLSSecretName),
+			Type:       in.EtcdTLSSecret.Type,
+			Data:       in.EtcdTLSSecret.Data,
+		})
+	}
+	objs = append(objs, &corev1.ConfigMap{ObjectMeta: meta(in, OperandConfig, NodeConfigMapName), Data: nodeEnv(in)})
+	return objs
+}
+
+// enabledCredentials are the CSI credential secrets the csi.enable*Creds flags ask for.
+func enabledCredentials(in Input) []CredentialSecret {
+	csi := in.Cluster.Spec.CSI
+	var out []CredentialSecret
+	for _, c := range []struct {
+		on     bool
+		secret CredentialSecret
+	}{
+		{csi.EnableProvisionCreds, ProvisionCreds},
+		{csi.EnableControllerPublishCreds, ControllerPublishCreds},
+		{csi.EnableNodePublishCreds, NodePublishCreds},
+		{csi.EnableControllerExpandCreds, ControllerExpandCreds},
+	} {
+		if c.on {
+			out = append(out, c.secret)
+		}
+	}
+	return out
+}
+
+// credentialSecret copies a username and password from the API secret into the keys the consumers read.
+func credentialSecret(in Input, name, usernameKey, passwordKey string) *corev1.Secret {
+	return &corev1.Secret{
+		ObjectMeta: meta(in, OperandConfig, name),
+		Type:       corev1.SecretTypeOpaque,
+		Data: map[string][]byte{
+			"username": in.APISecret[usernameKey],
+			"password": in.APISecret[passwordKey],
+		},
+	}
+}
+
+// nodeEnv is the StorageOS node's environment, shared by its init and node containers through envFrom.
+func nodeEnv(in Input) map[string]string {
+	spec := in.Cluster.Spec
+	env := map[string]string{
+		"K8S_NAMESPACE":                 namespace(in),
+		"DISABLE_TELEMETRY":             strconv.FormatBool(spec.DisableTelemetry),
+		"DISABLE_VERSION_CHECK":         strconv.FormatBool(spec.DisableTelemetry),
+		"DISABLE_CRASH_REPORTING":       strconv.FormatBool(spec.DisableTelemetry),
+		"DISABLE_FENCING":               strconv.FormatBool(spec.DisableFencing),
+		"K8S_ENABLE_SCHEDULER_EXTENDER": strconv.FormatBool(!spec.DisableScheduler),
+		"LOG_FORMAT":                    "json",
+		"LOG_LEVEL":                     "info",
+		"RECOMMENDED_MAX_PIDS_LIMIT":    "32768",
+	}
+	if spec.Debug {
+		env["LOG_LEVEL"] = "debug"
+	}
+	if spec.KVBackend.Backend == "etcd" {
+		env["ETCD_ENDPOINTS"] = spec.KVBackend.Address
+	}
+	if in.EtcdTLSSecret != nil {
+		env["ETCD_TLS_CLIENT_CA"] = etcdTLSMountPath + "/etcd-client-ca.crt"
+		env["ETCD_TLS_CLIENT_KEY"] = etcdTLSMountPath + "/etcd-client.key"
+		env["ETCD_TLS_CLIENT_CERT"] = etcdTLSMountPath + "/etcd-client.crt"
+	}
+	if spec.DisableTCMU {
+		env["DISABLE_TCMU"] = "true"
+	}
+	if spec.ForceTCMU {
+		env["FORCE_TCMU"] = "true"
+	}
+	if spec.K8sDistro != "" {
+		env["K8S_DISTRO"] = spec.K8sDistro
+	}
+	if spec.SharedDir != "" {
+		env["DEVICE_DIR"] = string(spec.SharedDir) + "/devices"
+	}
+	if spec.CSI.Enable {
+		env["CSI_ENDPOINT"] = "unix://" + csiSocket
+		env["CSI_VERSION"] = "v1"
+	}
+	return env
+}
