@@ -38,6 +38,7 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                  NewScheme(),
+		Cache:                   o.Cache,
 		Metrics:                 metrics,
 		HealthProbeBindAddress:  o.HealthProbeBindAddress,
 		LeaderElection:          o.LeaderElectionID != "" && o.LeaderElect,

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"time"
 
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 )
 
@@ -43,6 +44,9 @@ type Options struct {
 
 	// GracefulShutdownTimeout bounds how long running work may take to stop after SIGTERM.
 	GracefulShutdownTimeout time.Duration
+
+	// Cache limits what the manager caches; binaries set it from their controllers' needs, not from flags.
+	Cache cache.Options
 
 	// Zap configures logging: JSON by default, --zap-devel for human-readable output.
 	Zap zap.Options

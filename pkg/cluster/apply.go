@@ -1,0 +1,123 @@
+package cluster
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"sync"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
+)
+
+// FieldOwner is the server-side apply field manager of everything the cluster-manager writes.
+const FieldOwner = "storageos-cluster-manager"
+
+// applier applies desired objects with server-side apply and does not send an object again while neither its
+// desired state nor the live object (its resourceVersion, as the cache sees it) has changed since the last
+// apply. The memory is only an optimisation: after a restart every object is applied once more, which is a
+// no-op on the server.
+type applier struct {
+	client client.Client
+	scheme *runtime.Scheme
+
+	mu   sync.Mutex
+	last map[string]appliedState
+}
+
+type appliedState struct {
+	desiredHash     string
+	resourceVersion string
+}
+
+func newApplier(c client.Client, scheme *runtime.Scheme) *applier {
+	return &applier{client: c, scheme: scheme, last: map[string]appliedState{}}
+}
+
+// recreatable kinds have immutable fields (a StorageClass's provisioner and parameters, a CSIDriver's spec) that
+// a spec edit may change. Replacing them is harmless: existing volumes do not depend on the objects.
+var recreatable = map[schema.GroupKind]bool{
+	{Group: "storage.k8s.io", Kind: "StorageClass"}: true,
+	{Group: "storage.k8s.io", Kind: "CSIDriver"}:    true,
+}
+
+// apply makes the live object match obj in the fields this field owner manages. It reports whether a request
+// was sent.
+func (a *applier) apply(ctx context.Context, obj client.Object) (bool, error) {
+	u, gvk, err := a.toUnstructured(obj)
+	if err != nil {
+		return false, err
+	}
+	raw, err := json.Marshal(u.Object)
+	if err != nil {
+		return false, err
+	}
+	sum := sha256.Sum256(raw)
+	hash := hex.EncodeToString(sum[:])
+	key := objectKey(gvk, obj)
+
+	// A typed object, so the read is served from the informer cache.
+	live := obj.DeepCopyObject().(client.Object)
+	err = a.client.Get(ctx, client.ObjectKeyFromObject(obj), live)
+	switch {
+	case err == nil:
+		a.mu.Lock()
+		prev, ok := a.last[key]
+		a.mu.Unlock()
+		if ok && prev.desiredHash == hash && prev.resourceVersion == live.GetResourceVersion() {
+			return false, nil
+		}
+	case !apierrors.IsNotFound(err):
+		return false, err
+	}
+
+	err = a.client.Apply(ctx, client.ApplyConfigurationFromUnstructured(u), client.FieldOwner(FieldOwner), client.ForceOwnership)
+	if apierrors.IsInvalid(err) && recreatable[gvk.GroupKind()] {
+		if err := client.IgnoreNotFound(a.client.Delete(ctx, obj.DeepCopyObject().(client.Object))); err != nil {
+			return true, fmt.Errorf("replacing %s %s: %w", gvk.Kind, obj.GetName(), err)
+		}
+		u, _, _ = a.toUnstructured(obj)
+		err = a.client.Apply(ctx, client.ApplyConfigurationFromUnstructured(u), client.FieldOwner(FieldOwner), client.ForceOwnership)
+	}
+	if err != nil {
+		return true, fmt.Errorf("applying %s %s: %w", gvk.Kind, client.ObjectKeyFromObject(obj), err)
+	}
+	a.mu.Lock()
+	a.last[key] = appliedState{desiredHash: hash, resourceVersion: u.GetResourceVersion()}
+	a.mu.Unlock()
+	return true, nil
+}
+
+// forget drops the memory of an object that was deleted.
+func (a *applier) forget(gvk schema.GroupVersionKind, obj client.Object) {
+	a.mu.Lock()
+	delete(a.last, objectKey(gvk, obj))
+	a.mu.Unlock()
+}
+
+func (a *applier) toUnstructured(obj client.Object) (*unstructured.Unstructured, schema.GroupVersionKind, error) {
+	gvk, err := apiutil.GVKForObject(obj, a.scheme)
+	if err != nil {
+		return nil, gvk, err
+	}
+	content, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
+	if err != nil {
+		return nil, gvk, err
+	}
+	u := &unstructured.Unstructured{Object: content}
+	u.SetGroupVersionKind(gvk)
+	// Typed objects carry an empty creationTimestamp and status; applying them would claim those fields.
+	unstructured.RemoveNestedField(u.Object, "metadata", "creationTimestamp")
+	unstructured.RemoveNestedField(u.Object, "status")
+	return u, gvk, nil
+}
+
+func objectKey(gvk schema.GroupVersionKind, obj client.Object) string {
+	return gvk.GroupKind().String() + "/" + obj.GetNamespace() + "/" + obj.GetName()
+}

@@ -1,0 +1,229 @@
+// Package cluster is the cluster-manager's controller: it turns a StorageOSCluster into a running StorageOS
+// deployment, keeps it converged with the spec, reports its state and removes it all on delete.
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/discovery"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/recorder"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	storageosv1 "github.com/storageos/cluster-operator/apis/storageos/v1"
+	"github.com/storageos/cluster-operator/pkg/cluster/desired"
+	"github.com/storageos/cluster-operator/pkg/storageos"
+)
+
+// Finalizer holds a StorageOSCluster until everything it deployed, cluster-scoped objects included, is gone.
+const Finalizer = "storageos.com/cluster-cleanup"
+
+// Reconciler reconciles StorageOSClusters.
+type Reconciler struct {
+	Client client.Client
+	// APIReader reads the secrets the cluster references, which live in namespaces the cache does not watch.
+	APIReader   client.Reader
+	Scheme      *runtime.Scheme
+	Recorder    recorder.EventRecorder
+	KubeVersion desired.Version
+	// Getenv looks up RELATED_IMAGE_* overrides; os.Getenv in the binary.
+	Getenv func(string) string
+	// NewAPIClient connects to a cluster's StorageOS API; APIEndpoint says where it is. Tests point both at the
+	// simulator.
+	NewAPIClient func(endpoint string, creds storageos.Credentials) storageos.API
+	APIEndpoint  func(*storageosv1.StorageOSCluster) string
+	// ResyncPeriod is how often a cluster's status is refreshed from the StorageOS API without any event.
+	ResyncPeriod time.Duration
+
+	applier *applier
+}
+
+// CacheOptions limits what the cluster-manager caches to the objects it manages, so unrelated ConfigMaps,
+// Secrets and Pods elsewhere in the cluster cost it no memory.
+func CacheOptions() cache.Options {
+	managed := labels.SelectorFromSet(labels.Set{desired.LabelManagedBy: desired.ManagedBy})
+	byObject := map[client.Object]cache.ByObject{
+		&corev1.Pod{}:       {Label: managed},
+		&corev1.Namespace{}: {Label: managed},
+	}
+	for _, k := range managedKinds {
+		byObject[k.object()] = cache.ByObject{Label: managed}
+	}
+	return cache.Options{ByObject: byObject}
+}
+
+// SetupWithManager registers the controller. Children live in spec.namespace, often another namespace than the
+// StorageOSCluster, where owner references cannot point; they are mapped back through their labels instead.
+func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
+	if r.Getenv == nil {
+		r.Getenv = os.Getenv
+	}
+	if r.NewAPIClient == nil {
+		r.NewAPIClient = func(endpoint string, creds storageos.Credentials) storageos.API { return storageos.New(endpoint, creds) }
+	}
+	if r.APIEndpoint == nil {
+		r.APIEndpoint = ServiceEndpoint
+	}
+	if r.ResyncPeriod == 0 {
+		r.ResyncPeriod = time.Minute
+	}
+	r.applier = newApplier(r.Client, r.Scheme)
+
+	b := ctrl.NewControllerManagedBy(mgr).
+		Named("storageoscluster").
+		For(&storageosv1.StorageOSCluster{}).
+		// When a cluster goes away, a second one waiting for it may proceed.
+		Watches(&storageosv1.StorageOSCluster{}, handler.EnqueueRequestsFromMapFunc(r.otherClusters),
+			builder.WithPredicates(predicate.Funcs{
+				CreateFunc: func(_ event.CreateEvent) bool { return false },
+				UpdateFunc: func(_ event.UpdateEvent) bool { return false },
+			}))
+	managed := builder.WithPredicates(predicate.NewPredicateFuncs(func(o client.Object) bool {
+		return o.GetLabels()[desired.LabelManagedBy] == desired.ManagedBy
+	}))
+	for _, k := range managedKinds {
+		b = b.Watches(k.object(), handler.EnqueueRequestsFromMapFunc(ownerOf), managed)
+	}
+	return b.Complete(r)
+}
+
+// ownerOf maps a child to its StorageOSCluster through the instance and cluster-namespace labels.
+func ownerOf(_ context.Context, o client.Object) []reconcile.Request {
+	l := o.GetLabels()
+	name, ns := l[desired.LabelInstance], l[desired.LabelClusterNamespace]
+	if name == "" || ns == "" {
+		return nil
+	}
+	return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: ns, Name: name}}}
+}
+
+func (r *Reconciler) otherClusters(ctx context.Context, o client.Object) []reconcile.Request {
+	var list storageosv1.StorageOSClusterList
+	if err := r.Client.List(ctx, &list); err != nil {
+		return nil
+	}
+	var out []reconcile.Request
+	for _, c := range list.Items {
+		if c.UID != o.GetUID() {
+			out = append(out, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&c)})
+		}
+	}
+	return out
+}
+
+// ServiceEndpoint is the StorageOS API inside the cluster: the cluster's Service.
+func ServiceEndpoint(c *storageosv1.StorageOSCluster) string {
+	return fmt.Sprintf("http://%s.%s.svc:%d", c.Spec.Service.Name, c.Spec.Namespace, c.Spec.Service.ExternalPort)
+}
+
+// Reconcile is fetch → delete or finalizer → one-cluster check → ordered phases → one status patch.
+func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	cluster := &storageosv1.StorageOSCluster{}
+	if err := r.Client.Get(ctx, req.NamespacedName, cluster); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	s := newScope(cluster)
+	defer func() {
+		if err := r.patchStatus(ctx, s); err != nil && !apierrors.IsNotFound(err) {
+			ctrl.LoggerFrom(ctx).Error(err, "Updating status")
+		}
+	}()
+
+	if !cluster.DeletionTimestamp.IsZero() {
+		return r.reconcileDelete(ctx, s)
+	}
+	if controllerutil.AddFinalizer(cluster, Finalizer) {
+		if err := r.Client.Update(ctx, cluster); err != nil {
+			return ctrl.Result{}, err
+		}
+		s.refreshBase(cluster)
+	}
+
+	if blocker, err := r.activeCluster(ctx, cluster); err != nil {
+		return ctrl.Result{}, err
+	} else if blocker != nil {
+		r.blockedBy(s, blocker)
+		return ctrl.Result{}, nil
+	}
+
+	if err := r.reconcileInput(ctx, s); err != nil {
+		s.failed(err)
+		r.Recorder.Eventf(cluster, nil, corev1.EventTypeWarning, "FailedCreation", "Reconcile", "%s", err.Error())
+		return ctrl.Result{}, err
+	}
+	if cluster.Spec.Pause {
+		s.paused = true
+	} else {
+		for _, phase := range r.phases() {
+			if err := phase(ctx, s); err != nil {
+				s.failed(err)
+				r.Recorder.Eventf(cluster, nil, corev1.EventTypeWarning, "FailedCreation", "Reconcile", "%s", err.Error())
+				return ctrl.Result{}, err
+			}
+		}
+	}
+	if err := r.observe(ctx, s); err != nil {
+		return ctrl.Result{}, err
+	}
+	return ctrl.Result{RequeueAfter: r.ResyncPeriod}, nil
+}
+
+// activeCluster returns the cluster that already owns this Kubernetes cluster's StorageOS deployment, if it is
+// not c: the oldest one (then by namespace/name) wins, and a newer one waits until it is deleted.
+func (r *Reconciler) activeCluster(ctx context.Context, c *storageosv1.StorageOSCluster) (*storageosv1.StorageOSCluster, error) {
+	var list storageosv1.StorageOSClusterList
+	if err := r.Client.List(ctx, &list); err != nil {
+		return nil, err
+	}
+	for i := range list.Items {
+		other := &list.Items[i]
+		if other.UID == c.UID {
+			continue
+		}
+		if olderThan(other, c) {
+			return other, nil
+		}
+	}
+	return nil, nil
+}
+
+func olderThan(a, b *storageosv1.StorageOSCluster) bool {
+	if !a.CreationTimestamp.Equal(&b.CreationTimestamp) {
+		return a.CreationTimestamp.Before(&b.CreationTimestamp)
+	}
+	return a.Namespace+"/"+a.Name < b.Namespace+"/"+b.Name
+}
+
+// Setup registers the StorageOSCluster controller on a manager built with CacheOptions, reading the API
+// server's version once for the version-dependent images.
+func Setup(mgr ctrl.Manager, r *Reconciler) error {
+	dc, err := discovery.NewDiscoveryClientForConfig(mgr.GetConfig())
+	if err != nil {
+		return err
+	}
+	info, err := dc.ServerVersion()
+	if err != nil {
+		return fmt.Errorf("reading the Kubernetes version: %w", err)
+	}
+	if r.KubeVersion, err = desired.ParseVersion(info.GitVersion); err != nil {
+		return err
+	}
+	r.Client, r.APIReader, r.Scheme = mgr.GetClient(), mgr.GetAPIReader(), mgr.GetScheme()
+	r.Recorder = mgr.GetEventRecorder(FieldOwner)
+	return r.SetupWithManager(mgr)
+}

@@ -1,0 +1,122 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
+
+	"github.com/storageos/cluster-operator/pkg/cluster/desired"
+)
+
+type phase func(context.Context, *scope) error
+
+// phases run in dependency order; each operand applies what it wants and removes what it no longer wants.
+func (r *Reconciler) phases() []phase {
+	out := []phase{r.reconcileNamespace}
+	for _, op := range desired.Operands {
+		out = append(out, r.reconcileOperand(op))
+	}
+	return out
+}
+
+// reconcileInput gathers what the desired state depends on: the referenced secrets and the images.
+func (r *Reconciler) reconcileInput(ctx context.Context, s *scope) error {
+	spec := s.cluster.Spec
+	apiSecret := &corev1.Secret{}
+	key := client.ObjectKey{Namespace: string(spec.SecretRefNamespace), Name: string(spec.SecretRefName)}
+	if err := r.APIReader.Get(ctx, key, apiSecret); err != nil {
+		return fmt.Errorf("reading the API secret %s (secretRefName/secretRefNamespace): %w", key, err)
+	}
+	s.input = desired.Input{
+		Cluster:     s.cluster,
+		KubeVersion: r.KubeVersion,
+		Images:      desired.ResolveImages(spec.Images, r.KubeVersion, r.Getenv),
+		APISecret:   apiSecret.Data,
+	}
+	if spec.TLSEtcdSecretRefName != "" {
+		etcd := &corev1.Secret{}
+		key := client.ObjectKey{Namespace: string(spec.TLSEtcdSecretRefNamespace), Name: string(spec.TLSEtcdSecretRefName)}
+		if err := r.APIReader.Get(ctx, key, etcd); err != nil {
+			return fmt.Errorf("reading the etcd TLS secret %s (tlsEtcdSecretRefName/tlsEtcdSecretRefNamespace): %w", key, err)
+		}
+		s.input.EtcdTLSSecret = etcd
+	}
+	return nil
+}
+
+// reconcileNamespace creates the namespace when it is missing. An existing namespace is left as it is: it may be
+// kube-system or hold other things, and it is only deleted with the cluster if the cluster created it.
+func (r *Reconciler) reconcileNamespace(ctx context.Context, s *scope) error {
+	ns := desired.Namespace(s.input)
+	err := r.Client.Get(ctx, client.ObjectKeyFromObject(ns), &corev1.Namespace{})
+	if apierrors.IsNotFound(err) {
+		// The cache only sees namespaces this operator labelled; ask the API server before creating.
+		if err = r.APIReader.Get(ctx, client.ObjectKeyFromObject(ns), &corev1.Namespace{}); apierrors.IsNotFound(err) {
+			return client.IgnoreAlreadyExists(r.Client.Create(ctx, ns))
+		}
+	}
+	return err
+}
+
+func (r *Reconciler) reconcileOperand(op desired.Operand) phase {
+	return func(ctx context.Context, s *scope) error {
+		objs := desired.Build(op, s.input)
+		want := map[string]bool{}
+		for _, obj := range objs {
+			if _, err := r.applier.apply(ctx, obj); err != nil {
+				return fmt.Errorf("%s: %w", op, err)
+			}
+			gvk, err := apiutil.GVKForObject(obj, r.Scheme)
+			if err != nil {
+				return err
+			}
+			want[objectKey(gvk, obj)] = true
+		}
+		return r.prune(ctx, s, op, want)
+	}
+}
+
+// prune deletes the objects an operand created earlier and no longer wants: the Ingress once ingress.enable is
+// off, the StatefulSet after a switch to the Deployment strategy, and so on.
+func (r *Reconciler) prune(ctx context.Context, s *scope, op desired.Operand, want map[string]bool) error {
+	selector := client.MatchingLabels(desired.Labels(s.cluster, op))
+	return r.forEachManaged(ctx, selector, func(gvk schema.GroupVersionKind, obj client.Object) error {
+		if want[objectKey(gvk, obj)] {
+			return nil
+		}
+		if err := client.IgnoreNotFound(r.Client.Delete(ctx, obj, client.PropagationPolicy("Background"))); err != nil {
+			return fmt.Errorf("%s: removing %s %s: %w", op, gvk.Kind, obj.GetName(), err)
+		}
+		r.applier.forget(gvk, obj)
+		return nil
+	})
+}
+
+// forEachManaged calls fn for every cached object of every managed kind that matches the selector.
+func (r *Reconciler) forEachManaged(ctx context.Context, selector client.MatchingLabels, fn func(schema.GroupVersionKind, client.Object) error) error {
+	for _, k := range managedKinds {
+		list := k.list()
+		if err := r.Client.List(ctx, list, selector); err != nil {
+			return err
+		}
+		gvk, err := apiutil.GVKForObject(k.object(), r.Scheme)
+		if err != nil {
+			return err
+		}
+		items, err := metaItems(list)
+		if err != nil {
+			return err
+		}
+		for _, obj := range items {
+			if err := fn(gvk, obj); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
