@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/zap/zapcore"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -19,6 +20,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/storageos/cluster-operator/pkg/manager"
 )
@@ -102,23 +104,39 @@ func (e *Environment) Stop() error {
 	return err
 }
 
-// Run is the body of a package's TestMain: it starts the environment, stores it in *env, runs the tests and
-// exits with their result.
-func Run(m *testing.M, env **Environment) {
+// Setup prepares a started environment for a package's tests (e.g. starts a controller in-process) and returns
+// how to undo it.
+type Setup func(*Environment) (cleanup func(), err error)
+
+// Run is the body of a package's TestMain: it starts the environment, stores it in *env, runs the setups, the
+// tests, the setups' cleanups in reverse order, stops the environment and exits with the tests' result.
+func Run(m *testing.M, env **Environment, setups ...Setup) {
+	os.Exit(run(m, env, setups))
+}
+
+func run(m *testing.M, env **Environment, setups []Setup) int {
+	// Controllers started by setups log errors (and only errors) to stderr, which go test shows on failure.
+	ctrl.SetLogger(zap.New(zap.WriteTo(os.Stderr), zap.Level(zapcore.ErrorLevel)))
 	e, err := Start()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "envtest:", err)
-		os.Exit(1)
+		return 1
 	}
 	*env = e
-	code := m.Run()
-	if err := e.Stop(); err != nil {
-		fmt.Fprintln(os.Stderr, "envtest: stopping:", err)
-		if code == 0 {
-			code = 1
+	defer func() {
+		if err := e.Stop(); err != nil {
+			fmt.Fprintln(os.Stderr, "envtest: stopping:", err)
 		}
+	}()
+	for _, setup := range setups {
+		cleanup, err := setup(e)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "envtest: setup:", err)
+			return 1
+		}
+		defer cleanup()
 	}
-	os.Exit(code)
+	return m.Run()
 }
 
 // NewManager builds a manager with the binaries' shared setup (pkg/manager) against this environment. Metrics
