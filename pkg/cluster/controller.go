@@ -22,8 +22,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
-	"sigs.k8s.io/controller-runtime/pkg/recorder"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
 	storageosv1 "github.com/storageos/cluster-operator/apis/storageos/v1"
 	"github.com/storageos/cluster-operator/pkg/cluster/desired"
@@ -74,7 +74,9 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		r.Getenv = os.Getenv
 	}
 	if r.NewAPIClient == nil {
-		r.NewAPIClient = func(endpoint string, creds storageos.Credentials) storageos.API { return storageos.New(endpoint, creds) }
+		r.NewAPIClient = func(endpoint string, creds storageos.Credentials) storageos.API {
+			return storageos.New(endpoint, creds)
+		}
 	}
 	if r.APIEndpoint == nil {
 		r.APIEndpoint = ServiceEndpoint

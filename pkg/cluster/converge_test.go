@@ -72,7 +72,9 @@ func TestCSIDeploymentStrategySwitchRemovesTheOtherKind(t *testing.T) {
 	sts := inNS(c, desired.CSIStatefulSetName, &appsv1.StatefulSet{})
 	eventuallyGet(t, sts, nil)
 
-	update(t, c, func(s *storageosv1.StorageOSClusterSpec) { s.CSI.DeploymentStrategy = storageosv1.CSIDeploymentStrategyDeployment })
+	update(t, c, func(s *storageosv1.StorageOSClusterSpec) {
+		s.CSI.DeploymentStrategy = storageosv1.CSIDeploymentStrategyDeployment
+	})
 	deploy := inNS(c, desired.CSIDeploymentName, &appsv1.Deployment{})
 	eventuallyGet(t, deploy, nil, "deploymentStrategy: deployment creates the Deployment")
 	assert.Equal(t, desired.CSIDeploymentSA, deploy.Spec.Template.Spec.ServiceAccountName)
