@@ -150,7 +150,10 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		return r.reconcileDelete(ctx, s)
 	}
 	if controllerutil.AddFinalizer(cluster, Finalizer) {
-		if err := r.Client.Update(ctx, cluster); err != nil {
+		if err := r.Client.Update(ctx, cluster); apierrors.IsConflict(err) {
+			// The cache has not caught up with our last write yet; the watch event brings us back.
+			return ctrl.Result{Requeue: true}, nil
+		} else if err != nil {
 			return ctrl.Result{}, err
 		}
 		s.refreshBase(cluster)
@@ -186,7 +189,8 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 }
 
 // activeCluster returns the cluster that already owns this Kubernetes cluster's StorageOS deployment, if it is
-// not c: the oldest one (then by namespace/name) wins, and a newer one waits until it is deleted.
+// not c. A cluster that has claimed the deployment (reconciled without being blocked) keeps it; otherwise the
+// oldest wins, then the first by namespace/name, so every reconcile of every cluster agrees.
 func (r *Reconciler) activeCluster(ctx context.Context, c *storageosv1.StorageOSCluster) (*storageosv1.StorageOSCluster, error) {
 	var list storageosv1.StorageOSClusterList
 	if err := r.Client.List(ctx, &list); err != nil {
@@ -194,21 +198,28 @@ func (r *Reconciler) activeCluster(ctx context.Context, c *storageosv1.StorageOS
 	}
 	for i := range list.Items {
 		other := &list.Items[i]
-		if other.UID == c.UID {
-			continue
-		}
-		if olderThan(other, c) {
+		if other.UID != c.UID && precedes(other, c) {
 			return other, nil
 		}
 	}
 	return nil, nil
 }
 
-func olderThan(a, b *storageosv1.StorageOSCluster) bool {
+func precedes(a, b *storageosv1.StorageOSCluster) bool {
+	if ca, cb := claimed(a), claimed(b); ca != cb {
+		return ca
+	}
 	if !a.CreationTimestamp.Equal(&b.CreationTimestamp) {
 		return a.CreationTimestamp.Before(&b.CreationTimestamp)
 	}
 	return a.Namespace+"/"+a.Name < b.Namespace+"/"+b.Name
+}
+
+// claimed reports whether a cluster has been reconciled as the active one: it has conditions, and they do not
+// say another cluster blocks it.
+func claimed(c *storageosv1.StorageOSCluster) bool {
+	available := findCondition(c, ConditionAvailable)
+	return available != nil && available.Reason != ReasonAnotherCluster
 }
 
 // Setup registers the StorageOSCluster controller on a manager built with CacheOptions, reading the API

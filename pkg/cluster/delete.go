@@ -6,7 +6,8 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/meta"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -71,7 +72,9 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, s *scope) (ctrl.Result
 		return ctrl.Result{RequeueAfter: pollWhileDeleting}, nil
 	}
 	controllerutil.RemoveFinalizer(c, Finalizer)
-	if err := r.Client.Update(ctx, c); err != nil {
+	if err := r.Client.Update(ctx, c); apierrors.IsConflict(err) {
+		return ctrl.Result{Requeue: true}, nil
+	} else if err != nil {
 		return ctrl.Result{}, err
 	}
 	return ctrl.Result{}, nil
@@ -82,7 +85,7 @@ const pollWhileDeleting = 2 * time.Second
 
 // metaItems returns a list's items as objects.
 func metaItems(list client.ObjectList) ([]client.Object, error) {
-	objs, err := apierrors.ExtractList(list)
+	objs, err := meta.ExtractList(list)
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,108 @@
+package cluster_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	storageosv1 "github.com/storageos/cluster-operator/apis/storageos/v1"
+	"github.com/storageos/cluster-operator/pkg/cluster"
+	"github.com/storageos/cluster-operator/pkg/cluster/desired"
+)
+
+// Deleting a cluster removes every object it created, cluster-scoped ones included, even with the StorageOS
+// API gone.
+func TestDeleteLeavesNothingBehind(t *testing.T) {
+	ctx := context.Background()
+	c := createCluster(t, func(s *storageosv1.StorageOSClusterSpec) {
+		s.CSI = storageosv1.StorageOSClusterCSI{Enable: true, DeploymentStrategy: "statefulset", EnableProvisionCreds: true}
+		s.Ingress = storageosv1.StorageOSClusterIngress{Enable: true, TLS: true, Hostname: "storageos.local"}
+		s.K8sDistro = "openshift"
+	})
+	eventuallyGet(t, inNS(c, desired.IngressName, &networkingv1.Ingress{}), nil)
+	nodesUp(t, c, "node-d")
+	eventuallyCondition(t, c, cluster.ConditionAPIReady, metav1.ConditionTrue, "")
+
+	sim.SetOutage(true)
+	defer sim.SetOutage(false)
+	deleteAndWait(t, c)
+
+	selector := client.MatchingLabels{desired.LabelInstance: c.Name, desired.LabelClusterNamespace: c.Namespace}
+	for _, list := range cluster.ManagedLists() {
+		require.NoError(t, testEnv.Client.List(ctx, list, selector))
+		items, err := cluster.MetaItems(list)
+		require.NoError(t, err)
+		for _, obj := range items {
+			assert.False(t, obj.GetDeletionTimestamp().IsZero(), "%T %s/%s is left behind", obj, obj.GetNamespace(), obj.GetName())
+		}
+	}
+	// envtest runs no namespace controller, so the namespace the cluster created stays Terminating here.
+	ns := named(string(c.Spec.Namespace), &corev1.Namespace{})
+	if err := testEnv.Client.Get(ctx, client.ObjectKeyFromObject(ns), ns); err == nil {
+		assert.False(t, ns.DeletionTimestamp.IsZero(), "the namespace the cluster created is deleted")
+	}
+}
+
+// A namespace that existed before the cluster is not the cluster's to delete.
+func TestExistingNamespaceSurvivesDelete(t *testing.T) {
+	ctx := context.Background()
+	existing := testEnv.CreateNamespace(t)
+	c := createCluster(t, func(s *storageosv1.StorageOSClusterSpec) { s.Namespace = storageosv1.NamespaceName(existing) })
+	eventuallyGet(t, inNS(c, desired.DaemonSetName, &appsv1.DaemonSet{}), nil)
+	deleteAndWait(t, c)
+	ns := named(existing, &corev1.Namespace{})
+	require.NoError(t, testEnv.Client.Get(ctx, client.ObjectKeyFromObject(ns), ns))
+	assert.True(t, ns.DeletionTimestamp.IsZero())
+}
+
+func TestOnlyOneClusterRuns(t *testing.T) {
+	first := createCluster(t, nil)
+	eventuallyGet(t, inNS(first, desired.DaemonSetName, &appsv1.DaemonSet{}), nil)
+	second := createCluster(t, nil)
+
+	cond := eventuallyCondition(t, second, cluster.ConditionAvailable, metav1.ConditionFalse, cluster.ReasonAnotherCluster)
+	assert.Contains(t, cond.Message, first.Namespace+"/"+first.Name)
+	fresh := &storageosv1.StorageOSCluster{}
+	require.NoError(t, testEnv.Client.Get(context.Background(), client.ObjectKeyFromObject(second), fresh))
+	assert.Equal(t, storageosv1.ClusterPhasePending, fresh.Status.Phase)
+	eventuallyEvent(t, second, "FailedCreation: can't create more than one storageos cluster: "+first.Namespace+"/"+first.Name)
+	assert.Error(t, testEnv.Client.Get(context.Background(),
+		client.ObjectKey{Namespace: string(second.Spec.Namespace), Name: desired.DaemonSetName}, &appsv1.DaemonSet{}),
+		"the second cluster deploys nothing")
+
+	deleteAndWait(t, first)
+	eventuallyGet(t, inNS(second, desired.DaemonSetName, &appsv1.DaemonSet{}), nil, "deleting the first lets the second proceed")
+}
+
+func TestStorageOSAPIFailuresAreReportedAndHarmNothing(t *testing.T) {
+	c := createCluster(t, func(s *storageosv1.StorageOSClusterSpec) { s.DisableTelemetry = true })
+	nodesUp(t, c, "node-x")
+	eventuallyCondition(t, c, cluster.ConditionAPIReady, metav1.ConditionTrue, "")
+	require.Eventually(t, func() bool { return sim.Cluster().DisableTelemetry }, timeout, tick, "disableTelemetry is pushed to /v2/cluster")
+
+	ds := inNS(c, desired.DaemonSetName, &appsv1.DaemonSet{})
+	eventuallyGet(t, ds, nil)
+	generation := ds.Generation
+
+	sim.RejectCredentials(true)
+	cond := eventuallyCondition(t, c, cluster.ConditionAPIReady, metav1.ConditionFalse, cluster.ReasonCredentialsInvalid)
+	assert.NotContains(t, cond.Message, apiPassword)
+	eventuallyCondition(t, c, cluster.ConditionDegraded, metav1.ConditionTrue, "")
+	sim.RejectCredentials(false)
+
+	sim.SetOutage(true)
+	eventuallyCondition(t, c, cluster.ConditionAPIReady, metav1.ConditionFalse, cluster.ReasonAPIUnreachable)
+	sim.SetOutage(false)
+	eventuallyCondition(t, c, cluster.ConditionAPIReady, metav1.ConditionTrue, "")
+
+	require.NoError(t, testEnv.Client.Get(context.Background(), client.ObjectKeyFromObject(ds), ds))
+	assert.Equal(t, generation, ds.Generation, "API failures never roll the node DaemonSet")
+	assertNoSecretValues(t, c)
+}
