@@ -18,7 +18,7 @@ func main() {
 	opts.BindFlags(flag.CommandLine)
 	flag.Parse()
 
-	os.Exit(manager.Run(ctrl.SetupSignalHandler(), opts, func(_ context.Context, mgr ctrl.Manager) error {
-		return cluster.Setup(mgr, &cluster.Reconciler{})
+	os.Exit(manager.Run(ctrl.SetupSignalHandler(), opts, func(ctx context.Context, mgr ctrl.Manager) error {
+		return cluster.Setup(ctx, mgr, &cluster.Reconciler{})
 	}))
 }

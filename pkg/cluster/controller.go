@@ -35,9 +35,7 @@ const Finalizer = "storageos.com/cluster-cleanup"
 
 // Reconciler reconciles StorageOSClusters.
 type Reconciler struct {
-	Client client.Client
-	// APIReader reads the secrets the cluster references, which live in namespaces the cache does not watch.
-	APIReader   client.Reader
+	Client      client.Client
 	Scheme      *runtime.Scheme
 	Recorder    recorder.EventRecorder
 	KubeVersion desired.Version
@@ -51,25 +49,24 @@ type Reconciler struct {
 	ResyncPeriod time.Duration
 
 	applier *applier
+	secrets *referencedSecrets
 }
 
 // CacheOptions limits what the cluster-manager caches to the objects it manages, so unrelated ConfigMaps,
 // Secrets and Pods elsewhere in the cluster cost it no memory.
 func CacheOptions() cache.Options {
 	managed := labels.SelectorFromSet(labels.Set{desired.LabelManagedBy: desired.ManagedBy})
-	byObject := map[client.Object]cache.ByObject{
-		&corev1.Pod{}:       {Label: managed},
-		&corev1.Namespace{}: {Label: managed},
-	}
+	// Namespaces are few, and the cluster-manager must know whether spec.namespace exists before creating it.
+	byObject := map[client.Object]cache.ByObject{&corev1.Pod{}: {Label: managed}}
 	for _, k := range managedKinds {
 		byObject[k.object()] = cache.ByObject{Label: managed}
 	}
 	return cache.Options{ByObject: byObject}
 }
 
-// SetupWithManager registers the controller. Children live in spec.namespace, often another namespace than the
+// SetupWithManager registers the controller; ctx is the manager's lifetime. Children live in spec.namespace, often another namespace than the
 // StorageOSCluster, where owner references cannot point; they are mapped back through their labels instead.
-func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
+func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) error {
 	if r.Getenv == nil {
 		r.Getenv = os.Getenv
 	}
@@ -101,7 +98,13 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	for _, k := range managedKinds {
 		b = b.Watches(k.object(), handler.EnqueueRequestsFromMapFunc(ownerOf), managed)
 	}
-	return b.Complete(r)
+	c, err := b.Build(r)
+	if err != nil {
+		return err
+	}
+	r.secrets = &referencedSecrets{config: mgr.GetConfig(), scheme: r.Scheme, ctx: ctx, controller: c,
+		clusters: r.Client, readers: map[types.NamespacedName]cache.Cache{}}
+	return nil
 }
 
 // ownerOf maps a child to its StorageOSCluster through the instance and cluster-namespace labels.
@@ -224,7 +227,7 @@ func claimed(c *storageosv1.StorageOSCluster) bool {
 
 // Setup registers the StorageOSCluster controller on a manager built with CacheOptions, reading the API
 // server's version once for the version-dependent images.
-func Setup(mgr ctrl.Manager, r *Reconciler) error {
+func Setup(ctx context.Context, mgr ctrl.Manager, r *Reconciler) error {
 	dc, err := discovery.NewDiscoveryClientForConfig(mgr.GetConfig())
 	if err != nil {
 		return err
@@ -236,7 +239,7 @@ func Setup(mgr ctrl.Manager, r *Reconciler) error {
 	if r.KubeVersion, err = desired.ParseVersion(info.GitVersion); err != nil {
 		return err
 	}
-	r.Client, r.APIReader, r.Scheme = mgr.GetClient(), mgr.GetAPIReader(), mgr.GetScheme()
+	r.Client, r.Scheme = mgr.GetClient(), mgr.GetScheme()
 	r.Recorder = mgr.GetEventRecorder(FieldOwner)
-	return r.SetupWithManager(mgr)
+	return r.SetupWithManager(ctx, mgr)
 }

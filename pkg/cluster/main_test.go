@@ -23,6 +23,9 @@ import (
 var (
 	testEnv *envtest.Environment
 	sim     *simulator.Simulator
+	// reconciler is the running controller, and requests counts what its manager sends to the API server.
+	reconciler = &cluster.Reconciler{}
+	requests   envtest.RequestCounter
 	// secretNS holds the API secret every test cluster references.
 	secretNS = "storageos-secrets"
 )
@@ -58,19 +61,19 @@ func startClusterManager(env *envtest.Environment) (func(), error) {
 
 	opts := manager.NewOptions("cluster-manager", "")
 	opts.Cache = cluster.CacheOptions()
-	mgr, err := env.NewManager(opts)
+	mgr, err := env.NewManager(opts, requests.Wrap)
 	if err != nil {
 		return nil, err
 	}
-	r := &cluster.Reconciler{
-		APIEndpoint:  func(*storageosv1.StorageOSCluster) string { return sim.URL() },
-		ResyncPeriod: 2 * time.Second,
-		Getenv:       func(string) string { return "" },
-	}
-	if err := cluster.Setup(mgr, r); err != nil {
+	r := reconciler
+	r.APIEndpoint = func(*storageosv1.StorageOSCluster) string { return sim.URL() }
+	r.ResyncPeriod = 2 * time.Second
+	r.Getenv = func(string) string { return "" }
+	ctx, cancel := context.WithCancel(ctrl.LoggerInto(ctx, ctrl.Log))
+	if err := cluster.Setup(ctx, mgr, r); err != nil {
+		cancel()
 		return nil, err
 	}
-	ctx, cancel := context.WithCancel(ctrl.LoggerInto(ctx, ctrl.Log))
 	done := make(chan error, 1)
 	go func() { done <- mgr.Start(ctx) }()
 	return func() {

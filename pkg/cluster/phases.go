@@ -29,7 +29,7 @@ func (r *Reconciler) reconcileInput(ctx context.Context, s *scope) error {
 	spec := s.cluster.Spec
 	apiSecret := &corev1.Secret{}
 	key := client.ObjectKey{Namespace: string(spec.SecretRefNamespace), Name: string(spec.SecretRefName)}
-	if err := r.APIReader.Get(ctx, key, apiSecret); err != nil {
+	if err := r.secrets.get(ctx, key, apiSecret); err != nil {
 		return fmt.Errorf("reading the API secret %s (secretRefName/secretRefNamespace): %w", key, err)
 	}
 	s.input = desired.Input{
@@ -41,7 +41,7 @@ func (r *Reconciler) reconcileInput(ctx context.Context, s *scope) error {
 	if spec.TLSEtcdSecretRefName != "" {
 		etcd := &corev1.Secret{}
 		key := client.ObjectKey{Namespace: string(spec.TLSEtcdSecretRefNamespace), Name: string(spec.TLSEtcdSecretRefName)}
-		if err := r.APIReader.Get(ctx, key, etcd); err != nil {
+		if err := r.secrets.get(ctx, key, etcd); err != nil {
 			return fmt.Errorf("reading the etcd TLS secret %s (tlsEtcdSecretRefName/tlsEtcdSecretRefNamespace): %w", key, err)
 		}
 		s.input.EtcdTLSSecret = etcd
@@ -55,10 +55,7 @@ func (r *Reconciler) reconcileNamespace(ctx context.Context, s *scope) error {
 	ns := desired.Namespace(s.input)
 	err := r.Client.Get(ctx, client.ObjectKeyFromObject(ns), &corev1.Namespace{})
 	if apierrors.IsNotFound(err) {
-		// The cache only sees namespaces this operator labelled; ask the API server before creating.
-		if err = r.APIReader.Get(ctx, client.ObjectKeyFromObject(ns), &corev1.Namespace{}); apierrors.IsNotFound(err) {
-			return client.IgnoreAlreadyExists(r.Client.Create(ctx, ns))
-		}
+		return client.IgnoreAlreadyExists(r.Client.Create(ctx, ns))
 	}
 	return err
 }

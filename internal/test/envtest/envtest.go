@@ -141,10 +141,15 @@ func run(m *testing.M, env **Environment, setups []Setup) int {
 
 // NewManager builds a manager with the binaries' shared setup (pkg/manager) against this environment. Metrics
 // and probes are off so that several managers can run side by side in one test binary.
-func (e *Environment) NewManager(o manager.Options) (ctrl.Manager, error) {
+// Config mutators (e.g. a counting transport) apply to a copy of the environment's REST config.
+func (e *Environment) NewManager(o manager.Options, mutators ...func(*rest.Config)) (ctrl.Manager, error) {
 	o.MetricsBindAddress = "0"
 	o.HealthProbeBindAddress = "0"
-	return manager.New(e.Config, o)
+	cfg := rest.CopyConfig(e.Config)
+	for _, mutate := range mutators {
+		mutate(cfg)
+	}
+	return manager.New(cfg, o)
 }
 
 // Kubectl runs the kubectl built with the control plane against this environment and returns its output.

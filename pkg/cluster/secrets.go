@@ -1,0 +1,92 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
+
+	storageosv1 "github.com/storageos/cluster-operator/apis/storageos/v1"
+)
+
+// referencedSecrets serves the secrets a cluster references (secretRefName, tlsEtcdSecretRefName) from one
+// small informer per secret, started on first use. The secrets live in namespaces of the user's choosing and
+// carry no label of ours, so the manager's cache does not hold them; caching every Secret in the cluster would
+// cost memory in proportion to all of them. Each informer also requeues the clusters referencing its secret, so
+// a rotated password reaches the copies.
+type referencedSecrets struct {
+	config *rest.Config
+	scheme *runtime.Scheme
+	// ctx lives as long as the manager; informers stop with it.
+	ctx        context.Context
+	controller controller.Controller
+	clusters   client.Reader
+
+	mu      sync.Mutex
+	readers map[types.NamespacedName]cache.Cache
+}
+
+// get reads a referenced secret from its informer.
+func (s *referencedSecrets) get(ctx context.Context, key types.NamespacedName, secret *corev1.Secret) error {
+	reader, err := s.reader(ctx, key)
+	if err != nil {
+		return err
+	}
+	return reader.Get(ctx, key, secret)
+}
+
+func (s *referencedSecrets) reader(ctx context.Context, key types.NamespacedName) (client.Reader, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c, ok := s.readers[key]; ok {
+		return c, nil
+	}
+	c, err := cache.New(s.config, cache.Options{
+		Scheme:            s.scheme,
+		DefaultNamespaces: map[string]cache.Config{key.Namespace: {}},
+		ByObject: map[client.Object]cache.ByObject{
+			&corev1.Secret{}: {Field: fields.OneTermEqualSelector("metadata.name", key.Name)},
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	// Registering the watch starts the informer; the controller keeps it running with the manager.
+	if err := s.controller.Watch(source.Kind(c, &corev1.Secret{}, handler.TypedEnqueueRequestsFromMapFunc(s.referencing))); err != nil {
+		return nil, fmt.Errorf("watching secret %s: %w", key, err)
+	}
+	go func() { _ = c.Start(s.ctx) }()
+	if !c.WaitForCacheSync(ctx) {
+		return nil, fmt.Errorf("waiting for the informer of secret %s", key)
+	}
+	s.readers[key] = c
+	return c, nil
+}
+
+// referencing maps a secret to the clusters that reference it.
+func (s *referencedSecrets) referencing(ctx context.Context, secret *corev1.Secret) []reconcile.Request {
+	var list storageosv1.StorageOSClusterList
+	if err := s.clusters.List(ctx, &list); err != nil {
+		return nil
+	}
+	var out []reconcile.Request
+	for _, c := range list.Items {
+		api := string(c.Spec.SecretRefNamespace) == secret.Namespace && string(c.Spec.SecretRefName) == secret.Name
+		etcd := string(c.Spec.TLSEtcdSecretRefNamespace) == secret.Namespace && string(c.Spec.TLSEtcdSecretRefName) == secret.Name
+		if api || etcd {
+			out = append(out, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&c)})
+		}
+	}
+	return out
+}
