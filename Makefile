@@ -59,6 +59,10 @@ vet: ## Run go vet on both modules.
 test: fmt vet controller-gen envtest-bins ## Run every test against a real kube-apiserver (the first run builds it: ~20 min).
 	KUBEBUILDER_ASSETS="$(ENVTEST_DIR)" CONTROLLER_GEN="$(CONTROLLER_GEN)" $(GO) test $(GOTEST_FLAGS) ./...
 
+.PHONY: bench
+bench: envtest-bins ## Run the benchmarks (steady-state requests, convergence, memory with 30,000 unrelated objects).
+	KUBEBUILDER_ASSETS="$(ENVTEST_DIR)" $(GO) test -count=1 -run '^$$' -bench . -benchtime 20x -timeout 30m ./pkg/cluster/
+
 ##@ Build
 
 .PHONY: build

@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -50,6 +51,9 @@ type Reconciler struct {
 
 	applier *applier
 	secrets *referencedSecrets
+
+	apiMu      sync.Mutex
+	apiClients map[string]storageos.API
 }
 
 // CacheOptions limits what the cluster-manager caches to the objects it manages, so unrelated ConfigMaps,

@@ -31,7 +31,7 @@ var clusterCount atomic.Int32
 
 // createCluster creates a StorageOSCluster deploying into a namespace of its own, and deletes it (waiting until
 // it is gone, so the next test's cluster is not blocked by it) when the test ends.
-func createCluster(t *testing.T, mutate func(*storageosv1.StorageOSClusterSpec)) *storageosv1.StorageOSCluster {
+func createCluster(t testing.TB, mutate func(*storageosv1.StorageOSClusterSpec)) *storageosv1.StorageOSCluster {
 	t.Helper()
 	n := clusterCount.Add(1)
 	c := &storageosv1.StorageOSCluster{
@@ -50,7 +50,7 @@ func createCluster(t *testing.T, mutate func(*storageosv1.StorageOSClusterSpec))
 	return c
 }
 
-func deleteAndWait(t *testing.T, c *storageosv1.StorageOSCluster) {
+func deleteAndWait(t testing.TB, c *storageosv1.StorageOSCluster) {
 	t.Helper()
 	ctx := context.Background()
 	require.NoError(t, client.IgnoreNotFound(testEnv.Client.Delete(ctx, c)))
@@ -60,7 +60,7 @@ func deleteAndWait(t *testing.T, c *storageosv1.StorageOSCluster) {
 }
 
 // update re-reads the cluster, changes its spec and writes it, retrying on conflicts with the controller.
-func update(t *testing.T, c *storageosv1.StorageOSCluster, mutate func(*storageosv1.StorageOSClusterSpec)) {
+func update(t testing.TB, c *storageosv1.StorageOSCluster, mutate func(*storageosv1.StorageOSClusterSpec)) {
 	t.Helper()
 	require.Eventually(t, func() bool {
 		fresh := &storageosv1.StorageOSCluster{}
@@ -73,7 +73,7 @@ func update(t *testing.T, c *storageosv1.StorageOSCluster, mutate func(*storageo
 }
 
 // eventuallyGet waits until the object exists and cond holds for it.
-func eventuallyGet(t *testing.T, obj client.Object, cond func() bool, msgAndArgs ...any) {
+func eventuallyGet(t testing.TB, obj client.Object, cond func() bool, msgAndArgs ...any) {
 	t.Helper()
 	require.Eventually(t, func() bool {
 		return testEnv.Client.Get(context.Background(), client.ObjectKeyFromObject(obj), obj) == nil && (cond == nil || cond())
@@ -81,7 +81,7 @@ func eventuallyGet(t *testing.T, obj client.Object, cond func() bool, msgAndArgs
 }
 
 // eventuallyGone waits until the object does not exist.
-func eventuallyGone(t *testing.T, obj client.Object, msgAndArgs ...any) {
+func eventuallyGone(t testing.TB, obj client.Object, msgAndArgs ...any) {
 	t.Helper()
 	require.Eventually(t, func() bool {
 		return apierrors.IsNotFound(testEnv.Client.Get(context.Background(), client.ObjectKeyFromObject(obj), obj))
@@ -100,7 +100,7 @@ func named[T client.Object](name string, obj T) T {
 	return obj
 }
 
-func condition(t *testing.T, c *storageosv1.StorageOSCluster, typ string) *metav1.Condition {
+func condition(t testing.TB, c *storageosv1.StorageOSCluster, typ string) *metav1.Condition {
 	t.Helper()
 	fresh := &storageosv1.StorageOSCluster{}
 	if testEnv.Client.Get(context.Background(), client.ObjectKeyFromObject(c), fresh) != nil {
@@ -109,7 +109,7 @@ func condition(t *testing.T, c *storageosv1.StorageOSCluster, typ string) *metav
 	return meta.FindStatusCondition(fresh.Status.Conditions, typ)
 }
 
-func eventuallyCondition(t *testing.T, c *storageosv1.StorageOSCluster, typ string, status metav1.ConditionStatus, reason string) *metav1.Condition {
+func eventuallyCondition(t testing.TB, c *storageosv1.StorageOSCluster, typ string, status metav1.ConditionStatus, reason string) *metav1.Condition {
 	t.Helper()
 	var got *metav1.Condition
 	require.Eventually(t, func() bool {
@@ -121,7 +121,7 @@ func eventuallyCondition(t *testing.T, c *storageosv1.StorageOSCluster, typ stri
 
 // nodesUp plays the DaemonSet controller and the kubelets, which envtest does not run: the node DaemonSet
 // schedules one pod on each named node and they all become ready.
-func nodesUp(t *testing.T, c *storageosv1.StorageOSCluster, nodes ...string) {
+func nodesUp(t testing.TB, c *storageosv1.StorageOSCluster, nodes ...string) {
 	t.Helper()
 	ctx := context.Background()
 	ds := inNS(c, desired.DaemonSetName, &appsv1.DaemonSet{})
@@ -147,7 +147,7 @@ func nodesUp(t *testing.T, c *storageosv1.StorageOSCluster, nodes ...string) {
 }
 
 // assertNoSecretValues checks that no API credential appears anywhere in the cluster's status or events.
-func assertNoSecretValues(t *testing.T, c *storageosv1.StorageOSCluster) {
+func assertNoSecretValues(t testing.TB, c *storageosv1.StorageOSCluster) {
 	t.Helper()
 	fresh := &storageosv1.StorageOSCluster{}
 	require.NoError(t, testEnv.Client.Get(context.Background(), client.ObjectKeyFromObject(c), fresh))
@@ -158,7 +158,7 @@ func assertNoSecretValues(t *testing.T, c *storageosv1.StorageOSCluster) {
 }
 
 // events are the "reason: note" of the events about a cluster.
-func events(t *testing.T, c *storageosv1.StorageOSCluster) []string {
+func events(t testing.TB, c *storageosv1.StorageOSCluster) []string {
 	t.Helper()
 	var list corev1.EventList
 	require.NoError(t, testEnv.Client.List(context.Background(), &list, client.InNamespace(c.Namespace)))
@@ -171,7 +171,7 @@ func events(t *testing.T, c *storageosv1.StorageOSCluster) []string {
 	return out
 }
 
-func eventuallyEvent(t *testing.T, c *storageosv1.StorageOSCluster, prefix string) {
+func eventuallyEvent(t testing.TB, c *storageosv1.StorageOSCluster, prefix string) {
 	t.Helper()
 	require.Eventually(t, func() bool {
 		for _, e := range events(t, c) {

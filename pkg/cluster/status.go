@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"sort"
@@ -155,7 +156,7 @@ func (r *Reconciler) observeAPI(ctx context.Context, s *scope, reachable, runnin
 		Username: string(s.input.APISecret["apiUsername"]),
 		Password: string(s.input.APISecret["apiPassword"]),
 	}
-	api := r.NewAPIClient(r.APIEndpoint(s.cluster), creds)
+	api := r.apiClient(r.APIEndpoint(s.cluster), creds)
 	nodes, err := api.ListNodes(ctx)
 	if err == nil && running {
 		err = r.pushClusterConfig(ctx, s, api)
@@ -305,3 +306,24 @@ func joinMessages(msgs []string) string {
 	}
 	return out
 }
+
+// apiClient reuses one StorageOS client, and so one login session, per endpoint and credentials across
+// reconciles. New credentials (a rotated secret) get a new client.
+func (r *Reconciler) apiClient(endpoint string, creds storageos.Credentials) storageos.API {
+	sum := sha256.Sum256([]byte(endpoint + "\x00" + creds.Username + "\x00" + creds.Password))
+	key := string(sum[:])
+	r.apiMu.Lock()
+	defer r.apiMu.Unlock()
+	if c, ok := r.apiClients[key]; ok {
+		return c
+	}
+	if r.apiClients == nil || len(r.apiClients) >= maxAPIClients {
+		r.apiClients = map[string]storageos.API{}
+	}
+	c := r.NewAPIClient(endpoint, creds)
+	r.apiClients[key] = c
+	return c
+}
+
+// maxAPIClients bounds the client cache; there is one active cluster, so it only fills with rotations.
+const maxAPIClients = 8

@@ -19,13 +19,12 @@ import (
 // readyCluster creates a cluster with every operand on, brings its nodes up and waits until a reconcile
 // changes nothing any more.
 func readyCluster(t testing.TB) *storageosv1.StorageOSCluster {
-	tt := t.(*testing.T)
-	c := createCluster(tt, func(s *storageosv1.StorageOSClusterSpec) {
+	c := createCluster(t, func(s *storageosv1.StorageOSClusterSpec) {
 		s.CSI = storageosv1.StorageOSClusterCSI{Enable: true, DeploymentStrategy: "statefulset", EnableProvisionCreds: true}
 		s.Ingress.Enable = true
 	})
-	nodesUp(tt, c, "node-s1", "node-s2")
-	eventuallyCondition(tt, c, cluster.ConditionAPIReady, metav1.ConditionTrue, "")
+	nodesUp(t, c, "node-s1", "node-s2")
+	eventuallyCondition(t, c, cluster.ConditionAPIReady, metav1.ConditionTrue, "")
 	req := ctrl.Request{NamespacedName: client.ObjectKeyFromObject(c)}
 	require.Eventually(t, func() bool {
 		before := requests.Writes()

@@ -1,0 +1,154 @@
+package cluster_test
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	storageosv1 "github.com/storageos/cluster-operator/apis/storageos/v1"
+	"github.com/storageos/cluster-operator/pkg/cluster"
+	"github.com/storageos/cluster-operator/pkg/cluster/desired"
+)
+
+// Run with: make bench (go test -run '^$' -bench . ./pkg/cluster/).
+
+// BenchmarkSteadyState reconciles a Ready cluster and reports the requests each resync sends.
+func BenchmarkSteadyState(b *testing.B) {
+	c := readyCluster(b)
+	req := ctrl.Request{NamespacedName: client.ObjectKeyFromObject(c)}
+	requests.Reset()
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := reconciler.Reconcile(context.Background(), req); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(requests.Writes())/float64(b.N), "writes/op")
+	b.ReportMetric(float64(requests.Reads())/float64(b.N), "uncached-reads/op")
+}
+
+// BenchmarkConvergence measures the time and the API requests from creating a cluster (every operand on) to
+// every child object being present.
+func BenchmarkConvergence(b *testing.B) {
+	spec := func(s *storageosv1.StorageOSClusterSpec) {
+		s.CSI = storageosv1.StorageOSClusterCSI{Enable: true, DeploymentStrategy: "statefulset", EnableProvisionCreds: true}
+		s.Ingress = storageosv1.StorageOSClusterIngress{Enable: true, TLS: true, Hostname: "storageos.local"}
+	}
+	var total int64
+	for b.Loop() {
+		b.StopTimer()
+		requests.Reset()
+		b.StartTimer()
+		c := createCluster(b, spec)
+		want := expectedChildren(c)
+		require.Eventually(b, func() bool { return countChildren(b, c) >= want }, timeout, 10*time.Millisecond)
+		b.StopTimer()
+		total += requests.Writes() + requests.Reads()
+		deleteAndWait(b, c)
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(total)/float64(b.N), "requests/op")
+}
+
+// expectedChildren is how many labelled objects the cluster's desired state has.
+func expectedChildren(c *storageosv1.StorageOSCluster) int {
+	fresh := c.DeepCopy()
+	_ = testEnv.Client.Get(context.Background(), client.ObjectKeyFromObject(c), fresh)
+	in := desired.Input{Cluster: fresh, KubeVersion: reconciler.KubeVersion, APISecret: map[string][]byte{}}
+	n := 0
+	for _, op := range desired.Operands {
+		n += len(desired.Build(op, in))
+	}
+	return n
+}
+
+func countChildren(t testing.TB, c *storageosv1.StorageOSCluster) int {
+	n := 0
+	selector := client.MatchingLabels{desired.LabelInstance: c.Name, desired.LabelClusterNamespace: c.Namespace}
+	for _, list := range cluster.ManagedLists() {
+		require.NoError(t, testEnv.Client.List(context.Background(), list, selector))
+		items, err := cluster.MetaItems(list)
+		require.NoError(t, err)
+		n += len(items)
+	}
+	return n
+}
+
+// BenchmarkMemoryWithUnrelatedObjects reports how much the manager's heap grows when 10,000 ConfigMaps,
+// 10,000 Secrets and 10,000 Pods that are not StorageOS's exist in other namespaces: the cache holds only
+// labelled objects, so they should cost next to nothing (target: under 10 MB).
+func BenchmarkMemoryWithUnrelatedObjects(b *testing.B) {
+	const perKind = 10000
+	c := readyCluster(b)
+	before := heapMB()
+	for b.Loop() {
+		b.StopTimer()
+		createUnrelated(b, perKind)
+		b.StartTimer()
+	}
+	// Let the informers see whatever they are going to see, and the controller resync.
+	req := ctrl.Request{NamespacedName: client.ObjectKeyFromObject(c)}
+	for range 5 {
+		_, err := reconciler.Reconcile(context.Background(), req)
+		require.NoError(b, err)
+		time.Sleep(200 * time.Millisecond)
+	}
+	b.ReportMetric(heapMB()-before, "heap-growth-MB")
+}
+
+func heapMB() float64 {
+	runtime.GC()
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return float64(m.HeapAlloc) / (1 << 20)
+}
+
+var unrelatedOnce sync.Once
+
+// createUnrelated creates perKind ConfigMaps, Secrets and Pods in 10 namespaces, once per test binary.
+func createUnrelated(b *testing.B, perKind int) {
+	unrelatedOnce.Do(func() {
+		ctx := context.Background()
+		var namespaces []string
+		for i := range 10 {
+			ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("unrelated-%d", i)}}
+			require.NoError(b, testEnv.Client.Create(ctx, ns))
+			namespaces = append(namespaces, ns.Name)
+		}
+		jobs := make(chan client.Object)
+		var wg sync.WaitGroup
+		for range 8 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for obj := range jobs {
+					if err := testEnv.Client.Create(ctx, obj); err != nil {
+						b.Error(err)
+					}
+				}
+			}()
+		}
+		payload := map[string]string{"data": string(make([]byte, 512))}
+		for i := range perKind {
+			ns := namespaces[i%len(namespaces)]
+			meta := func(kind string) metav1.ObjectMeta {
+				return metav1.ObjectMeta{Name: fmt.Sprintf("%s-%d", kind, i), Namespace: ns, Labels: map[string]string{"app": "unrelated"}}
+			}
+			jobs <- &corev1.ConfigMap{ObjectMeta: meta("cm"), Data: payload}
+			jobs <- &corev1.Secret{ObjectMeta: meta("secret"), StringData: payload}
+			jobs <- &corev1.Pod{ObjectMeta: meta("pod"), Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "busybox"}}}}
+		}
+		close(jobs)
+		wg.Wait()
+	})
+}
