@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"sync"
 	"testing"
 	"time"
 
@@ -26,6 +27,8 @@ var (
 	// reconciler is the running controller, and requests counts what its manager sends to the API server.
 	reconciler = &cluster.Reconciler{}
 	requests   envtest.RequestCounter
+	// operatorEnv is the cluster-manager's environment as tests set it (RELATED_IMAGE_* overrides).
+	operatorEnv sync.Map
 	// secretNS holds the API secret every test cluster references.
 	secretNS = "storageos-secrets"
 )
@@ -68,7 +71,11 @@ func startClusterManager(env *envtest.Environment) (func(), error) {
 	r := reconciler
 	r.APIEndpoint = func(*storageosv1.StorageOSCluster) string { return sim.URL() }
 	r.ResyncPeriod = 2 * time.Second
-	r.Getenv = func(string) string { return "" }
+	r.Getenv = func(name string) string {
+		v, _ := operatorEnv.Load(name)
+		s, _ := v.(string)
+		return s
+	}
 	ctx, cancel := context.WithCancel(ctrl.LoggerInto(ctx, ctrl.Log))
 	if err := cluster.Setup(ctx, mgr, r); err != nil {
 		cancel()
