@@ -45,5 +45,9 @@ var managedKinds = []managedKind{
 // +kubebuilder:rbac:groups=apps,resources=daemonsets;statefulsets;deployments,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=networking.k8s.io,resources=ingresses,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=storage.k8s.io,resources=csidrivers;storageclasses,verbs=get;list;watch;create;update;patch;delete
-// +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=clusterroles;clusterrolebindings;roles;rolebindings,verbs=get;list;watch;create;update;patch;delete;bind;escalate
+// +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=clusterroles;clusterrolebindings;roles;rolebindings,verbs=get;list;watch;create;update;patch;delete
+// The StorageOS components need permissions the cluster-manager itself does not hold; it may grant exactly
+// these roles, and bind the scheduler to the built-in scheduler roles, and nothing else.
+// +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=clusterroles,verbs=bind;escalate,resourceNames="storageos:key-management";"storageos:init";"storageos:pod-fencer";"storageos:driver-registrar";"storageos:csi-provisioner";"storageos:csi-attacher";"storageos:csi-resizer";"storageos:scheduler-extender";"storageos:openshift-scc";"system:kube-scheduler";"system:volume-scheduler"
+// +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=roles,verbs=bind;escalate,resourceNames="storageos:scheduler-leader-election"
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
