@@ -134,7 +134,8 @@ type ContainerImages struct {
 	// +optional
 	CSINodeDriverRegistrarContainer ImageReference `json:"csiNodeDriverRegistrarContainer,omitempty"`
 
-	// CSIClusterDriverRegistrarContainer is the CSI cluster driver registrar image.
+	// CSIClusterDriverRegistrarContainer is the CSI cluster driver registrar image. Only Kubernetes versions
+	// without the CSIDriver API (before 1.14) needed it; it is accepted for compatibility and not deployed.
 	// +optional
 	CSIClusterDriverRegistrarContainer ImageReference `json:"csiClusterDriverRegistrarContainer,omitempty"`
 
