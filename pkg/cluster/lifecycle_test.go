@@ -82,10 +82,13 @@ func TestOnlyOneClusterRuns(t *testing.T) {
 }
 
 func TestStorageOSAPIFailuresAreReportedAndHarmNothing(t *testing.T) {
-	c := createCluster(t, func(s *storageosv1.StorageOSClusterSpec) { s.DisableTelemetry = true })
+	c := createCluster(t, func(s *storageosv1.StorageOSClusterSpec) { s.DisableTelemetry, s.Debug = true, true })
 	nodesUp(t, c, "node-x")
 	eventuallyCondition(t, c, cluster.ConditionAPIReady, metav1.ConditionTrue, "")
 	require.Eventually(t, func() bool { return sim.Cluster().DisableTelemetry }, timeout, tick, "disableTelemetry is pushed to /v2/cluster")
+	require.Eventually(t, func() bool { return sim.Cluster().LogLevel == "debug" }, timeout, tick, "debug is pushed to /v2/cluster")
+	update(t, c, func(s *storageosv1.StorageOSClusterSpec) { s.Debug = false })
+	require.Eventually(t, func() bool { return sim.Cluster().LogLevel == "info" }, timeout, tick, "and taken back")
 
 	ds := inNS(c, desired.DaemonSetName, &appsv1.DaemonSet{})
 	eventuallyGet(t, ds, nil)
@@ -105,4 +108,22 @@ func TestStorageOSAPIFailuresAreReportedAndHarmNothing(t *testing.T) {
 	require.NoError(t, testEnv.Client.Get(context.Background(), client.ObjectKeyFromObject(ds), ds))
 	assert.Equal(t, generation, ds.Generation, "API failures never roll the node DaemonSet")
 	assertNoSecretValues(t, c)
+}
+
+// A missing API secret is reported, naming the field; creating it lets the cluster proceed without any edit.
+func TestMissingSecretIsReportedUntilItAppears(t *testing.T) {
+	ctx := context.Background()
+	c := createCluster(t, func(s *storageosv1.StorageOSClusterSpec) { s.SecretRefName = "late-secret" })
+	cond := eventuallyCondition(t, c, cluster.ConditionDegraded, metav1.ConditionTrue, "")
+	assert.Contains(t, cond.Message, "secretRefName")
+	fresh := &storageosv1.StorageOSCluster{}
+	require.NoError(t, testEnv.Client.Get(ctx, client.ObjectKeyFromObject(c), fresh))
+	assert.Equal(t, storageosv1.ClusterPhasePending, fresh.Status.Phase)
+	eventuallyEvent(t, c, "FailedCreation: reading the API secret")
+
+	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "late-secret", Namespace: secretNS},
+		Data: map[string][]byte{"apiUsername": []byte(apiUsername), "apiPassword": []byte(apiPassword)}}
+	require.NoError(t, testEnv.Client.Create(ctx, secret))
+	t.Cleanup(func() { _ = testEnv.Client.Delete(ctx, secret) })
+	eventuallyGet(t, inNS(c, desired.InitSecretName, &corev1.Secret{}), nil, "the cluster proceeds once the secret exists")
 }
