@@ -28,8 +28,12 @@ import (
 
 	storageosv1 "github.com/storageos/cluster-operator/apis/storageos/v1"
 	"github.com/storageos/cluster-operator/pkg/cluster/desired"
+	"github.com/storageos/cluster-operator/pkg/ssa"
 	"github.com/storageos/cluster-operator/pkg/storageos"
 )
+
+// FieldOwner is the server-side apply field manager of everything the cluster-manager writes.
+const FieldOwner = "storageos-cluster-manager"
 
 // Finalizer holds a StorageOSCluster until everything it deployed, cluster-scoped objects included, is gone.
 const Finalizer = "storageos.com/cluster-cleanup"
@@ -49,7 +53,7 @@ type Reconciler struct {
 	// ResyncPeriod is how often a cluster's status is refreshed from the StorageOS API without any event.
 	ResyncPeriod time.Duration
 
-	applier *applier
+	applier *ssa.Applier
 	secrets *referencedSecrets
 
 	apiMu      sync.Mutex
@@ -85,7 +89,7 @@ func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) err
 	if r.ResyncPeriod == 0 {
 		r.ResyncPeriod = time.Minute
 	}
-	r.applier = newApplier(r.Client, r.Scheme)
+	r.applier = ssa.New(r.Client, r.Scheme, FieldOwner)
 
 	b := ctrl.NewControllerManagedBy(mgr).
 		Named("storageoscluster").

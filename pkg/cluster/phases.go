@@ -11,6 +11,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 
 	"github.com/storageos/cluster-operator/pkg/cluster/desired"
+	"github.com/storageos/cluster-operator/pkg/ssa"
 )
 
 type phase func(context.Context, *scope) error
@@ -65,14 +66,14 @@ func (r *Reconciler) reconcileOperand(op desired.Operand) phase {
 		objs := desired.Build(op, s.input)
 		want := map[string]bool{}
 		for _, obj := range objs {
-			if _, err := r.applier.apply(ctx, obj); err != nil {
+			if _, err := r.applier.Apply(ctx, obj); err != nil {
 				return fmt.Errorf("%s: %w", op, err)
 			}
 			gvk, err := apiutil.GVKForObject(obj, r.Scheme)
 			if err != nil {
 				return err
 			}
-			want[objectKey(gvk, obj)] = true
+			want[ssa.Key(gvk, obj)] = true
 		}
 		return r.prune(ctx, s, op, want)
 	}
@@ -83,13 +84,13 @@ func (r *Reconciler) reconcileOperand(op desired.Operand) phase {
 func (r *Reconciler) prune(ctx context.Context, s *scope, op desired.Operand, want map[string]bool) error {
 	selector := client.MatchingLabels(desired.Labels(s.cluster, op))
 	return r.forEachManaged(ctx, selector, func(gvk schema.GroupVersionKind, obj client.Object) error {
-		if want[objectKey(gvk, obj)] {
+		if want[ssa.Key(gvk, obj)] {
 			return nil
 		}
 		if err := client.IgnoreNotFound(r.Client.Delete(ctx, obj, client.PropagationPolicy("Background"))); err != nil {
 			return fmt.Errorf("%s: removing %s %s: %w", op, gvk.Kind, obj.GetName(), err)
 		}
-		r.applier.forget(gvk, obj)
+		r.applier.Forget(gvk, obj)
 		return nil
 	})
 }

@@ -1,4 +1,6 @@
-package cluster
+// Package ssa applies desired objects with server-side apply under one field owner per binary, and does not
+// send an object again while neither its desired state nor the live object has changed.
+package ssa
 
 import (
 	"context"
@@ -16,16 +18,14 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 )
 
-// FieldOwner is the server-side apply field manager of everything the cluster-manager writes.
-const FieldOwner = "storageos-cluster-manager"
-
-// applier applies desired objects with server-side apply and does not send an object again while neither its
+// Applier applies desired objects with server-side apply and does not send an object again while neither its
 // desired state nor the live object (its resourceVersion, as the cache sees it) has changed since the last
 // apply. The memory is only an optimisation: after a restart every object is applied once more, which is a
 // no-op on the server.
-type applier struct {
+type Applier struct {
 	client client.Client
 	scheme *runtime.Scheme
+	owner  string
 
 	mu   sync.Mutex
 	last map[string]appliedState
@@ -36,8 +36,9 @@ type appliedState struct {
 	resourceVersion string
 }
 
-func newApplier(c client.Client, scheme *runtime.Scheme) *applier {
-	return &applier{client: c, scheme: scheme, last: map[string]appliedState{}}
+// New returns an Applier that applies as field owner. Reads go through c, which should be cache-backed.
+func New(c client.Client, scheme *runtime.Scheme, owner string) *Applier {
+	return &Applier{client: c, scheme: scheme, owner: owner, last: map[string]appliedState{}}
 }
 
 // recreatable kinds have immutable fields (a StorageClass's provisioner and parameters, a CSIDriver's spec) that
@@ -47,9 +48,9 @@ var recreatable = map[schema.GroupKind]bool{
 	{Group: "storage.k8s.io", Kind: "CSIDriver"}:    true,
 }
 
-// apply makes the live object match obj in the fields this field owner manages. It reports whether a request
+// Apply makes the live object match obj in the fields this field owner manages. It reports whether a request
 // was sent.
-func (a *applier) apply(ctx context.Context, obj client.Object) (bool, error) {
+func (a *Applier) Apply(ctx context.Context, obj client.Object) (bool, error) {
 	u, gvk, err := a.toUnstructured(obj)
 	if err != nil {
 		return false, err
@@ -60,7 +61,7 @@ func (a *applier) apply(ctx context.Context, obj client.Object) (bool, error) {
 	}
 	sum := sha256.Sum256(raw)
 	hash := hex.EncodeToString(sum[:])
-	key := objectKey(gvk, obj)
+	key := Key(gvk, obj)
 
 	// A typed object, so the read is served from the informer cache.
 	live := obj.DeepCopyObject().(client.Object)
@@ -77,13 +78,13 @@ func (a *applier) apply(ctx context.Context, obj client.Object) (bool, error) {
 		return false, err
 	}
 
-	err = a.client.Apply(ctx, client.ApplyConfigurationFromUnstructured(u), client.FieldOwner(FieldOwner), client.ForceOwnership)
+	err = a.client.Apply(ctx, client.ApplyConfigurationFromUnstructured(u), client.FieldOwner(a.owner), client.ForceOwnership)
 	if apierrors.IsInvalid(err) && recreatable[gvk.GroupKind()] {
 		if err := client.IgnoreNotFound(a.client.Delete(ctx, obj.DeepCopyObject().(client.Object))); err != nil {
 			return true, fmt.Errorf("replacing %s %s: %w", gvk.Kind, obj.GetName(), err)
 		}
 		u, _, _ = a.toUnstructured(obj)
-		err = a.client.Apply(ctx, client.ApplyConfigurationFromUnstructured(u), client.FieldOwner(FieldOwner), client.ForceOwnership)
+		err = a.client.Apply(ctx, client.ApplyConfigurationFromUnstructured(u), client.FieldOwner(a.owner), client.ForceOwnership)
 	}
 	if err != nil {
 		return true, fmt.Errorf("applying %s %s: %w", gvk.Kind, client.ObjectKeyFromObject(obj), err)
@@ -94,14 +95,14 @@ func (a *applier) apply(ctx context.Context, obj client.Object) (bool, error) {
 	return true, nil
 }
 
-// forget drops the memory of an object that was deleted.
-func (a *applier) forget(gvk schema.GroupVersionKind, obj client.Object) {
+// Forget drops the memory of an object that was deleted.
+func (a *Applier) Forget(gvk schema.GroupVersionKind, obj client.Object) {
 	a.mu.Lock()
-	delete(a.last, objectKey(gvk, obj))
+	delete(a.last, Key(gvk, obj))
 	a.mu.Unlock()
 }
 
-func (a *applier) toUnstructured(obj client.Object) (*unstructured.Unstructured, schema.GroupVersionKind, error) {
+func (a *Applier) toUnstructured(obj client.Object) (*unstructured.Unstructured, schema.GroupVersionKind, error) {
 	gvk, err := apiutil.GVKForObject(obj, a.scheme)
 	if err != nil {
 		return nil, gvk, err
@@ -118,6 +119,7 @@ func (a *applier) toUnstructured(obj client.Object) (*unstructured.Unstructured,
 	return u, gvk, nil
 }
 
-func objectKey(gvk schema.GroupVersionKind, obj client.Object) string {
+// Key identifies an object by kind, namespace and name.
+func Key(gvk schema.GroupVersionKind, obj client.Object) string {
 	return gvk.GroupKind().String() + "/" + obj.GetNamespace() + "/" + obj.GetName()
 }
