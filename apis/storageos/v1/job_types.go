@@ -59,6 +59,13 @@ type JobStatus struct {
 	// +optional
 	NodesTotal int32 `json:"nodesTotal,omitempty"`
 
+	// CompletedPods are the pods seen to print completionWord. Their logs are not read again unless the pod
+	// is replaced or its container restarts, which must then print the word again.
+	// +listType=map
+	// +listMapKey=node
+	// +optional
+	CompletedPods []CompletedPod `json:"completedPods,omitempty"`
+
 	// Conditions are the latest observations of the job's state.
 	// +listType=map
 	// +listMapKey=type
@@ -68,6 +75,18 @@ type JobStatus struct {
 	// ObservedGeneration is the generation of the spec the status was last reconciled for.
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+}
+
+// CompletedPod is a job pod that printed completionWord.
+type CompletedPod struct {
+	// Node the pod runs on.
+	Node string `json:"node"`
+	// Pod is the pod's name.
+	Pod string `json:"pod"`
+	// UID of the pod, so a replacement pod with the same name is not taken for done.
+	UID string `json:"uid"`
+	// RestartCount of the job container when the word was seen; a restart must print the word again.
+	RestartCount int32 `json:"restartCount"`
 }
 
 // Job runs a task once on every selected node (jobs.storageos.com), for example cleaning up
@@ -85,7 +104,10 @@ type Job struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
+	// Spec cannot change once the Job exists: pods that already printed the completion word ran the old task,
+	// so a changed task is a new Job.
 	// +required
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="a Job's spec is immutable: delete the Job and create a new one"
 	Spec   JobSpec   `json:"spec"`
 	Status JobStatus `json:"status,omitempty"`
 }

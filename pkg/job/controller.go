@@ -1,0 +1,239 @@
+package job
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/selection"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/recorder"
+
+	storageosv1 "github.com/storageos/cluster-operator/apis/storageos/v1"
+	"github.com/storageos/cluster-operator/pkg/ssa"
+)
+
+// FieldOwner is the server-side apply field manager of the job-manager.
+const FieldOwner = "storageos-job-manager"
+
+// Condition types and reasons of a Job.
+const (
+	ConditionComplete    = "Complete"
+	ConditionPodsHealthy = "PodsHealthy"
+
+	ReasonCompleted   = "Completed"
+	ReasonInProgress  = "InProgress"
+	ReasonWaiting     = "WaitingForPods"
+	ReasonPodsFailing = "PodsFailing"
+	ReasonHealthy     = "Healthy"
+)
+
+// maxConcurrentLogReads bounds the log reads of one job-manager, whatever the number of jobs and pods.
+const maxConcurrentLogReads = 16
+
+// +kubebuilder:rbac:groups=storageos.com,resources=jobs,verbs=get;list;watch
+// +kubebuilder:rbac:groups=storageos.com,resources=jobs/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=apps,resources=daemonsets,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups="",resources=pods,verbs=list;watch
+// +kubebuilder:rbac:groups="",resources=pods/log,verbs=get
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+
+// Reconciler reconciles Jobs.
+type Reconciler struct {
+	Client   client.Client
+	Scheme   *runtime.Scheme
+	Recorder recorder.EventRecorder
+	// Logs reads pod logs; a PodLogReader by default.
+	Logs LogReader
+	// PollInterval is how often an unfinished job looks at its pods' logs, which produce no watch events.
+	PollInterval time.Duration
+
+	applier *ssa.Applier
+}
+
+// CacheOptions limits the job-manager's cache to job pods and its own DaemonSets.
+func CacheOptions() cache.Options {
+	jobPods, _ := labels.NewRequirement(LabelJob, selection.Exists, nil)
+	return cache.Options{ByObject: map[client.Object]cache.ByObject{
+		&corev1.Pod{}:       {Label: labels.NewSelector().Add(*jobPods)},
+		&appsv1.DaemonSet{}: {Label: labels.SelectorFromSet(labels.Set{LabelManagedBy: ManagedBy})},
+	}}
+}
+
+// Setup registers the Job controller on a manager built with CacheOptions.
+func Setup(mgr ctrl.Manager, r *Reconciler) error {
+	r.Client, r.Scheme = mgr.GetClient(), mgr.GetScheme()
+	r.Recorder = mgr.GetEventRecorder(FieldOwner)
+	if r.Logs == nil {
+		cs, err := kubernetes.NewForConfig(mgr.GetConfig())
+		if err != nil {
+			return err
+		}
+		r.Logs = NewPodLogReader(cs, maxConcurrentLogReads)
+	}
+	if r.PollInterval == 0 {
+		r.PollInterval = 5 * time.Second
+	}
+	r.applier = ssa.New(r.Client, r.Scheme, FieldOwner)
+	return ctrl.NewControllerManagedBy(mgr).
+		Named("job").
+		For(&storageosv1.Job{}).
+		Owns(&appsv1.DaemonSet{}).
+		// Job pods belong to the DaemonSet, not to the Job: map them back through their job label.
+		Watches(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
+			name := o.GetLabels()[LabelJob]
+			if name == "" {
+				return nil
+			}
+			return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: o.GetNamespace(), Name: name}}}
+		})).
+		Complete(r)
+}
+
+// Reconcile applies the DaemonSet, then works out from its pods and their logs which nodes are done.
+func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	job := &storageosv1.Job{}
+	if err := r.Client.Get(ctx, req.NamespacedName, job); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if !job.DeletionTimestamp.IsZero() {
+		return ctrl.Result{}, nil // the garbage collector removes the DaemonSet and its pods
+	}
+	base := job.DeepCopy()
+
+	if _, err := r.applier.Apply(ctx, DaemonSet(job)); err != nil {
+		return ctrl.Result{}, err
+	}
+	ds := &appsv1.DaemonSet{}
+	if err := r.Client.Get(ctx, client.ObjectKey{Namespace: job.Namespace, Name: DaemonSetName(job)}, ds); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	var pods corev1.PodList
+	if err := r.Client.List(ctx, &pods, client.InNamespace(job.Namespace), client.MatchingLabels{LabelJob: job.Name}); err != nil {
+		return ctrl.Result{}, err
+	}
+
+	progress := r.progress(ctx, job, ds, pods.Items)
+	r.setStatus(job, ds, progress)
+	if err := r.patchStatus(ctx, base, job); err != nil {
+		return ctrl.Result{}, err
+	}
+	if job.Status.Completed {
+		return ctrl.Result{}, nil
+	}
+	return ctrl.Result{RequeueAfter: r.PollInterval}, nil
+}
+
+type progress struct {
+	done    []storageosv1.CompletedPod
+	failing []string // "node: reason"
+}
+
+// progress finds the pods that are done: those recorded done earlier (same pod, no restart since) without
+// reading their logs again, and those whose logs now hold the word.
+func (r *Reconciler) progress(ctx context.Context, job *storageosv1.Job, ds *appsv1.DaemonSet, pods []corev1.Pod) progress {
+	recorded := map[string]storageosv1.CompletedPod{}
+	for _, p := range job.Status.CompletedPods {
+		recorded[p.Node] = p
+	}
+	var out progress
+	var toRead []*corev1.Pod
+	for i := range pods {
+		pod := &pods[i]
+		if pod.Spec.NodeName == "" || !pod.DeletionTimestamp.IsZero() || !metav1.IsControlledBy(pod, ds) {
+			continue
+		}
+		if rec, ok := recorded[pod.Spec.NodeName]; ok && rec.UID == string(pod.UID) && rec.RestartCount == restartCount(pod) {
+			out.done = append(out.done, rec)
+			continue
+		}
+		if reason := failure(pod); reason != "" {
+			out.failing = append(out.failing, pod.Spec.NodeName+": "+reason)
+			continue
+		}
+		if running(pod) {
+			toRead = append(toRead, pod)
+		}
+	}
+
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for _, pod := range toRead {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			found, err := r.Logs.Contains(ctx, pod, ContainerName, job.Spec.CompletionWord)
+			if err != nil {
+				ctrl.LoggerFrom(ctx).V(1).Info("Reading job pod logs", "pod", pod.Name, "error", err.Error())
+				return
+			}
+			if found {
+				mu.Lock()
+				out.done = append(out.done, storageosv1.CompletedPod{
+					Node: pod.Spec.NodeName, Pod: pod.Name, UID: string(pod.UID), RestartCount: restartCount(pod)})
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	sort.Slice(out.done, func(i, j int) bool { return out.done[i].Node < out.done[j].Node })
+	sort.Strings(out.failing)
+	return out
+}
+
+// setStatus records progress. The job is complete when every node the DaemonSet should run on
+// (desiredNumberScheduled, as of the DaemonSet's current generation) has a pod that printed the word.
+func (r *Reconciler) setStatus(job *storageosv1.Job, ds *appsv1.DaemonSet, p progress) {
+	st := &job.Status
+	wasComplete := st.Completed
+	desired := ds.Status.DesiredNumberScheduled
+	observed := ds.Status.ObservedGeneration >= ds.Generation && ds.Generation > 0
+	st.CompletedPods = p.done
+	st.NodesCompleted, st.NodesTotal = int32(len(p.done)), desired
+	st.Completed = observed && desired > 0 && st.NodesCompleted >= desired
+	st.ObservedGeneration = job.Generation
+
+	set := func(typ string, status metav1.ConditionStatus, reason, msg string) {
+		meta.SetStatusCondition(&st.Conditions, metav1.Condition{Type: typ, Status: status, Reason: reason,
+			Message: msg, ObservedGeneration: job.Generation})
+	}
+	switch {
+	case st.Completed:
+		set(ConditionComplete, metav1.ConditionTrue, ReasonCompleted, fmt.Sprintf("all %d nodes printed %q", desired, job.Spec.CompletionWord))
+	case !observed || desired == 0:
+		set(ConditionComplete, metav1.ConditionFalse, ReasonWaiting, "waiting for the DaemonSet to schedule pods on the selected nodes")
+	default:
+		set(ConditionComplete, metav1.ConditionFalse, ReasonInProgress, fmt.Sprintf("%d/%d nodes done", st.NodesCompleted, desired))
+	}
+	if len(p.failing) > 0 {
+		set(ConditionPodsHealthy, metav1.ConditionFalse, ReasonPodsFailing, "pods cannot finish on "+strings.Join(p.failing, ", "))
+	} else {
+		set(ConditionPodsHealthy, metav1.ConditionTrue, ReasonHealthy, "no job pod is failing")
+	}
+	if st.Completed && !wasComplete {
+		r.Recorder.Eventf(job, nil, corev1.EventTypeNormal, "JobCompleted", "Complete", "Job Completed. Safe to delete.")
+	}
+}
+
+func (r *Reconciler) patchStatus(ctx context.Context, base, job *storageosv1.Job) error {
+	if equality.Semantic.DeepEqual(base.Status, job.Status) {
+		return nil
+	}
+	return r.Client.Status().Patch(ctx, job, client.MergeFrom(base))
+}

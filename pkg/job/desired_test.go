@@ -1,0 +1,64 @@
+package job
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/yaml"
+
+	storageosv1 "github.com/storageos/cluster-operator/apis/storageos/v1"
+)
+
+// The seed README's cleanup example: "this job will run darkowlzz/cleanup container on the nodes that have label
+// node-role.kubernetes.io/worker with value "true", mounting /var/lib and passing the argument
+// /var/lib/storageos."
+func TestSeedCleanupExampleProducesTheDescribedPodSpec(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("..", "..", "config", "samples", "storageos_v1_job.yaml"))
+	require.NoError(t, err)
+	job := &storageosv1.Job{}
+	require.NoError(t, yaml.Unmarshal(data, job))
+	job.Namespace = "default"
+
+	ds := DaemonSet(job)
+	assert.Equal(t, "cleanup-job-daemonset-job", ds.Name)
+	assert.Equal(t, corev1.PodSpec{
+		Containers: []corev1.Container{{
+			Name:         "job",
+			Image:        "darkowlzz/cleanup:v0.0.2",
+			Args:         []string{"/var/lib/storageos"},
+			VolumeMounts: []corev1.VolumeMount{{Name: "hostpath", MountPath: "/var/lib"}},
+		}},
+		Volumes: []corev1.Volume{{Name: "hostpath", VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: "/var/lib"}}}},
+		Affinity: &corev1.Affinity{NodeAffinity: &corev1.NodeAffinity{RequiredDuringSchedulingIgnoredDuringExecution: &corev1.NodeSelector{
+			NodeSelectorTerms: []corev1.NodeSelectorTerm{{MatchExpressions: []corev1.NodeSelectorRequirement{{
+				Key: "node-role.kubernetes.io/worker", Operator: corev1.NodeSelectorOpIn, Values: []string{"true"}}}}},
+		}}},
+	}, ds.Spec.Template.Spec)
+}
+
+func TestSelector(t *testing.T) {
+	cases := []struct {
+		name          string
+		labelSelector map[string]storageosv1.LabelValue
+		wantSelector  map[string]string
+	}{
+		{"default when empty", nil, map[string]string{"app": "storageos-job", LabelJob: "cleanup"}},
+		{"labelSelector when set", map[string]storageosv1.LabelValue{"task": "cleanup"}, map[string]string{"task": "cleanup"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			job := &storageosv1.Job{}
+			job.Name, job.Spec.LabelSelector = "cleanup", tc.labelSelector
+			ds := DaemonSet(job)
+			assert.Equal(t, tc.wantSelector, ds.Spec.Selector.MatchLabels)
+			for k, v := range tc.wantSelector {
+				assert.Equal(t, v, ds.Spec.Template.Labels[k], "pods carry the selector's labels")
+			}
+			assert.Equal(t, "cleanup", ds.Spec.Template.Labels[LabelJob], "and the job label the cache selects on")
+		})
+	}
+}

@@ -1,0 +1,147 @@
+package job_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	storageosv1 "github.com/storageos/cluster-operator/apis/storageos/v1"
+	"github.com/storageos/cluster-operator/pkg/job"
+)
+
+func TestDaemonSetIsOwnedByTheJobAndConverged(t *testing.T) {
+	ctx := context.Background()
+	j := createJob(t, "converge")
+	ds := daemonSet(t, j)
+	owner := metav1.GetControllerOf(ds)
+	require.NotNil(t, owner, "the Job controls its DaemonSet, so deleting the Job deletes it and its pods")
+	assert.Equal(t, "Job", owner.Kind)
+	assert.Equal(t, j.UID, owner.UID)
+	assert.True(t, *owner.BlockOwnerDeletion)
+
+	ds.Spec.Template.Spec.Containers[0].Image = "evil/image:latest"
+	require.NoError(t, testEnv.Client.Update(ctx, ds))
+	require.Eventually(t, func() bool {
+		return testEnv.Client.Get(ctx, client.ObjectKeyFromObject(ds), ds) == nil &&
+			ds.Spec.Template.Spec.Containers[0].Image == "darkowlzz/cleanup:v0.0.2"
+	}, timeout, tick, "an edit of the DaemonSet is reverted")
+}
+
+func TestCompletesWhenEveryNodePrintedTheWord(t *testing.T) {
+	j := createJob(t, "cleanup")
+	ds := daemonSet(t, j)
+	scheduleOn(t, ds, 3)
+	a, b, c := startPod(t, ds, "node-a"), startPod(t, ds, "node-b"), startPod(t, ds, "node-c")
+	logs.print(a, "removing /var/lib/storageos")
+	logs.print(a, "done")
+	logs.print(b, "done")
+	logs.print(c, "still working")
+
+	st := eventuallyStatus(t, j, progress(2, 3, false), "two of three nodes done")
+	cond := meta.FindStatusCondition(st.Conditions, job.ConditionComplete)
+	require.NotNil(t, cond)
+	assert.Equal(t, "2/3 nodes done", cond.Message)
+	assert.Equal(t, j.Generation, cond.ObservedGeneration)
+
+	logs.print(c, "all done, sleeping") // mid-line, as the seed matched it
+	st = eventuallyStatus(t, j, progress(3, 3, true), "every node done")
+	assert.True(t, meta.IsStatusConditionTrue(st.Conditions, job.ConditionComplete))
+	assert.Len(t, st.CompletedPods, 3)
+	require.Eventually(t, func() bool { return hasEvent(t, j, "JobCompleted: Job Completed. Safe to delete.") }, timeout, tick)
+
+	// A pod seen done is not read again: at most one read per pod found the word.
+	for _, pod := range []*corev1.Pod{a, b, c} {
+		assert.LessOrEqual(t, logs.afterWord(pod.Name), 1, pod.Name)
+	}
+}
+
+func TestNodesJoiningAndLeaving(t *testing.T) {
+	ctx := context.Background()
+	j := createJob(t, "elastic")
+	ds := daemonSet(t, j)
+	scheduleOn(t, ds, 2)
+	a, b := startPod(t, ds, "node-a"), startPod(t, ds, "node-b")
+	logs.print(a, "done")
+	eventuallyStatus(t, j, progress(1, 2, false), "one of two")
+
+	// A node joins before the job finished: its pod must finish too.
+	scheduleOn(t, ds, 3)
+	c := startPod(t, ds, "node-c")
+	logs.print(b, "done")
+	eventuallyStatus(t, j, progress(2, 3, false), "the new node counts")
+	logs.print(c, "done")
+	eventuallyStatus(t, j, progress(3, 3, true), "all three")
+
+	// A node goes away: its pod and its record go, the job stays complete.
+	scheduleOn(t, ds, 2)
+	require.NoError(t, testEnv.Client.Delete(ctx, c))
+	st := eventuallyStatus(t, j, progress(2, 2, true), "two nodes left")
+	for _, p := range st.CompletedPods {
+		assert.NotEqual(t, "node-c", p.Node)
+	}
+}
+
+func TestRestartedPodMustPrintTheWordAgain(t *testing.T) {
+	j := createJob(t, "restart")
+	ds := daemonSet(t, j)
+	scheduleOn(t, ds, 1)
+	pod := startPod(t, ds, "node-a")
+	logs.print(pod, "done")
+	eventuallyStatus(t, j, progress(1, 1, true), "done once")
+
+	setContainer(t, pod, 1, corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: metav1.Now()}})
+	eventuallyStatus(t, j, progress(0, 1, false), "a restart undoes it")
+	logs.print(pod, "done")
+	eventuallyStatus(t, j, progress(1, 1, true), "until the new container prints the word")
+}
+
+func TestFailingPodsAreNamed(t *testing.T) {
+	j := createJob(t, "failing")
+	ds := daemonSet(t, j)
+	scheduleOn(t, ds, 3)
+	a, b, c := startPod(t, ds, "node-a"), startPod(t, ds, "node-b"), startPod(t, ds, "node-c")
+	logs.print(a, "done")
+	setContainer(t, b, 0, corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "ImagePullBackOff"}})
+	setContainer(t, c, 3, corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "CrashLoopBackOff"}})
+
+	const want = "pods cannot finish on node-b: ImagePullBackOff, node-c: CrashLoopBackOff"
+	st := eventuallyStatus(t, j, func(st storageosv1.JobStatus) bool {
+		cond := meta.FindStatusCondition(st.Conditions, job.ConditionPodsHealthy)
+		return cond != nil && cond.Status == metav1.ConditionFalse && cond.Message == want
+	}, "failing pods reported by node")
+	assert.False(t, st.Completed)
+	assert.Equal(t, int32(1), st.NodesCompleted)
+}
+
+// The spec cannot change: pods that printed the word ran the old task. A new task is a new Job.
+func TestSpecChangeIsRejected(t *testing.T) {
+	j := createJob(t, "immutable")
+	require.Eventually(t, func() bool {
+		fresh := &storageosv1.Job{}
+		if testEnv.Client.Get(context.Background(), client.ObjectKeyFromObject(j), fresh) != nil {
+			return false
+		}
+		fresh.Spec.Args = []string{"/var/lib/other"}
+		err := testEnv.Client.Update(context.Background(), fresh)
+		return err != nil && strings.Contains(err.Error(), "a Job's spec is immutable")
+	}, timeout, tick)
+}
+
+func hasEvent(t testing.TB, j *storageosv1.Job, want string) bool {
+	var list corev1.EventList
+	require.NoError(t, testEnv.Client.List(context.Background(), &list, client.InNamespace(j.Namespace)))
+	for _, e := range list.Items {
+		if e.InvolvedObject.Name == j.Name && fmt.Sprintf("%s: %s", e.Reason, e.Message) == want {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,65 @@
+package job
+
+import (
+	"context"
+	"io"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/utils/ptr"
+)
+
+// LogReader tells whether a pod's current container has printed a word. The job-manager reads logs through it,
+// so tests without kubelets can supply logs.
+type LogReader interface {
+	Contains(ctx context.Context, pod *corev1.Pod, container, word string) (bool, error)
+}
+
+// Bounds of one log read. The task prints the word when it is done and then sleeps, so the word is near the
+// end of the log: the last lines, since the container started, capped in bytes, are enough.
+const (
+	logTailLines  = 200
+	logLimitBytes = 256 << 10
+)
+
+// PodLogReader reads logs through the API server's pods/log, at most maxConcurrent at a time across all jobs.
+type PodLogReader struct {
+	client kubernetes.Interface
+	slots  chan struct{}
+}
+
+// NewPodLogReader is the LogReader the job-manager uses by default.
+func NewPodLogReader(c kubernetes.Interface, maxConcurrent int) *PodLogReader {
+	return &PodLogReader{client: c, slots: make(chan struct{}, maxConcurrent)}
+}
+
+// Contains reads the tail of the container's current log and looks for word anywhere in it, mid-line
+// included, as the original operator did.
+func (r *PodLogReader) Contains(ctx context.Context, pod *corev1.Pod, container, word string) (bool, error) {
+	select {
+	case r.slots <- struct{}{}:
+		defer func() { <-r.slots }()
+	case <-ctx.Done():
+		return false, ctx.Err()
+	}
+	opts := &corev1.PodLogOptions{
+		Container:  container,
+		TailLines:  ptr.To[int64](logTailLines),
+		LimitBytes: ptr.To[int64](logLimitBytes),
+	}
+	// Only what the current container printed counts: a restarted task must print the word again.
+	if started := containerStartedAt(pod, container); started != nil {
+		opts.SinceTime = started
+	}
+	stream, err := r.client.CoreV1().Pods(pod.Namespace).GetLogs(pod.Name, opts).Stream(ctx)
+	if err != nil {
+		return false, err
+	}
+	defer stream.Close()
+	data, err := io.ReadAll(io.LimitReader(stream, logLimitBytes))
+	if err != nil {
+		return false, err
+	}
+	return strings.Contains(string(data), word), nil
+}

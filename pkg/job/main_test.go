@@ -1,0 +1,95 @@
+package job_test
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/storageos/cluster-operator/internal/test/envtest"
+	"github.com/storageos/cluster-operator/pkg/job"
+	"github.com/storageos/cluster-operator/pkg/manager"
+)
+
+var (
+	testEnv *envtest.Environment
+	logs    = &fakeLogs{text: map[string]string{}, reads: map[string]int{}, readsAfterWord: map[string]int{}}
+)
+
+func TestMain(m *testing.M) {
+	envtest.Run(m, &testEnv, startJobManager)
+}
+
+// startJobManager runs the job-manager's controller in-process, reading logs from fakeLogs: envtest has no
+// kubelets, so the tests play them.
+func startJobManager(env *envtest.Environment) (func(), error) {
+	opts := manager.NewOptions("job-manager", "")
+	opts.Cache = job.CacheOptions()
+	mgr, err := env.NewManager(opts)
+	if err != nil {
+		return nil, err
+	}
+	if err := job.Setup(mgr, &job.Reconciler{Logs: logs, PollInterval: 500 * time.Millisecond}); err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- mgr.Start(ctx) }()
+	return func() { cancel(); <-done }, nil
+}
+
+// fakeLogs holds what each container instance (pod UID and restart count) has printed, and counts reads.
+type fakeLogs struct {
+	mu             sync.Mutex
+	text           map[string]string
+	reads          map[string]int // by pod name
+	readsAfterWord map[string]int // reads of a pod after its log held the word
+}
+
+func logKey(pod *corev1.Pod) string {
+	var restarts int32
+	for _, cs := range pod.Status.ContainerStatuses {
+		restarts = cs.RestartCount
+	}
+	return string(pod.UID) + "/" + strconv.Itoa(int(restarts))
+}
+
+func (f *fakeLogs) Contains(_ context.Context, pod *corev1.Pod, container, word string) (bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if container != job.ContainerName {
+		return false, nil
+	}
+	f.reads[pod.Name]++
+	found := strings.Contains(f.text[logKey(pod)], word)
+	if found {
+		f.readsAfterWord[pod.Name]++
+	}
+	return found, nil
+}
+
+func (f *fakeLogs) print(pod *corev1.Pod, line string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.text[logKey(pod)] += line + "\n"
+}
+
+func (f *fakeLogs) afterWord(pod string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.readsAfterWord[pod]
+}
+
+func (f *fakeLogs) totalReads() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n := 0
+	for _, r := range f.reads {
+		n += r
+	}
+	return n
+}
