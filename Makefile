@@ -60,8 +60,9 @@ test: fmt vet controller-gen envtest-bins ## Run every test against a real kube-
 	KUBEBUILDER_ASSETS="$(ENVTEST_DIR)" CONTROLLER_GEN="$(CONTROLLER_GEN)" $(GO) test $(GOTEST_FLAGS) ./...
 
 .PHONY: bench
-bench: envtest-bins ## Run the benchmarks (steady-state requests, convergence, memory with 30,000 unrelated objects).
+bench: envtest-bins ## Run the benchmarks: cluster-manager requests, convergence and memory; job completion on 500 nodes.
 	KUBEBUILDER_ASSETS="$(ENVTEST_DIR)" $(GO) test -count=1 -run '^$$' -bench . -benchtime 20x -timeout 30m ./pkg/cluster/
+	KUBEBUILDER_ASSETS="$(ENVTEST_DIR)" $(GO) test -count=1 -run '^$$' -bench . -benchtime 1x -timeout 30m ./pkg/job/
 
 ##@ Build
 

@@ -4,18 +4,14 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/yaml"
 
 	storageosv1 "github.com/storageos/cluster-operator/apis/storageos/v1"
 	"github.com/storageos/cluster-operator/internal/test/envtest"
@@ -66,13 +62,13 @@ func startClusterManager(env *envtest.Environment) (func(), error) {
 		}
 	}
 
-	user, err := runAsGeneratedRole(ctx, env)
+	asClusterManager, err := env.AsBinary(ctx, "cluster-manager")
 	if err != nil {
 		return nil, err
 	}
 	opts := manager.NewOptions("cluster-manager", "")
 	opts.Cache = cluster.CacheOptions()
-	mgr, err := env.NewManager(opts, requests.Wrap, func(cfg *rest.Config) { cfg.Impersonate = user })
+	mgr, err := env.NewManager(opts, requests.Wrap, asClusterManager)
 	if err != nil {
 		return nil, err
 	}
@@ -96,38 +92,5 @@ func startClusterManager(env *envtest.Environment) (func(), error) {
 		if err := <-done; err != nil {
 			fmt.Fprintln(os.Stderr, "cluster-manager stopped with:", err)
 		}
-	}, nil
-}
-
-// runAsGeneratedRole makes the controller run with exactly the ClusterRole generated from its RBAC markers
-// (config/rbac/cluster-manager/role.yaml), bound to a ServiceAccount it impersonates, so every test also proves
-// that role is enough.
-func runAsGeneratedRole(ctx context.Context, env *envtest.Environment) (rest.ImpersonationConfig, error) {
-	const ns, name = "storageos-operator", "storageos-cluster-manager"
-	data, err := os.ReadFile(filepath.Join(env.RootDir, "config", "rbac", "cluster-manager", "role.yaml"))
-	if err != nil {
-		return rest.ImpersonationConfig{}, err
-	}
-	role := &rbacv1.ClusterRole{}
-	if err := yaml.Unmarshal(data, role); err != nil {
-		return rest.ImpersonationConfig{}, err
-	}
-	binding := &rbacv1.ClusterRoleBinding{
-		ObjectMeta: metav1.ObjectMeta{Name: name},
-		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: role.Name},
-		Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Namespace: ns, Name: name}},
-	}
-	for _, obj := range []client.Object{
-		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}},
-		&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns}},
-		role, binding,
-	} {
-		if err := env.Client.Create(ctx, obj); err != nil {
-			return rest.ImpersonationConfig{}, err
-		}
-	}
-	return rest.ImpersonationConfig{
-		UserName: "system:serviceaccount:" + ns + ":" + name,
-		Groups:   []string{"system:serviceaccounts", "system:serviceaccounts:" + ns, "system:authenticated"},
 	}, nil
 }

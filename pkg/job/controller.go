@@ -11,6 +11,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -49,6 +50,9 @@ const maxConcurrentLogReads = 16
 
 // +kubebuilder:rbac:groups=storageos.com,resources=jobs,verbs=get;list;watch
 // +kubebuilder:rbac:groups=storageos.com,resources=jobs/status,verbs=get;update;patch
+// The DaemonSet's owner reference blocks the Job's deletion until it is gone; clusters that enforce owner
+// reference permissions (OpenShift) require update on the owner's finalizers for that.
+// +kubebuilder:rbac:groups=storageos.com,resources=jobs/finalizers,verbs=update
 // +kubebuilder:rbac:groups=apps,resources=daemonsets,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups="",resources=pods,verbs=list;watch
 // +kubebuilder:rbac:groups="",resources=pods/log,verbs=get
@@ -65,6 +69,15 @@ type Reconciler struct {
 	PollInterval time.Duration
 
 	applier *ssa.Applier
+
+	// seen remembers, per job, the pods this process has seen done, by pod UID and restart count. Status is the
+	// record that survives a restart; this only covers the moment before the cache shows our own status write,
+	// so that a done pod's logs are not read a second time.
+	seenMu sync.Mutex
+	seen   map[types.NamespacedName]map[string]storageosv1.CompletedPod
+	// lastRead is when each pending pod's logs were last read (by pod UID): pod events come far more often
+	// than a task finishes, and a pending pod is read at most once per PollInterval however many arrive.
+	lastRead map[types.UID]time.Time
 }
 
 // CacheOptions limits the job-manager's cache to job pods and its own DaemonSets.
@@ -110,9 +123,13 @@ func Setup(mgr ctrl.Manager, r *Reconciler) error {
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	job := &storageosv1.Job{}
 	if err := r.Client.Get(ctx, req.NamespacedName, job); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.forget(req.NamespacedName)
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if !job.DeletionTimestamp.IsZero() {
+		r.forget(req.NamespacedName)
 		return ctrl.Result{}, nil // the garbage collector removes the DaemonSet and its pods
 	}
 	base := job.DeepCopy()
@@ -152,6 +169,12 @@ func (r *Reconciler) progress(ctx context.Context, job *storageosv1.Job, ds *app
 	for _, p := range job.Status.CompletedPods {
 		recorded[p.Node] = p
 	}
+	jobKey := client.ObjectKeyFromObject(job)
+	r.seenMu.Lock()
+	for _, p := range r.seen[jobKey] {
+		recorded[p.Node] = p
+	}
+	r.seenMu.Unlock()
 	var out progress
 	var toRead []*corev1.Pod
 	for i := range pods {
@@ -167,7 +190,7 @@ func (r *Reconciler) progress(ctx context.Context, job *storageosv1.Job, ds *app
 			out.failing = append(out.failing, pod.Spec.NodeName+": "+reason)
 			continue
 		}
-		if running(pod) {
+		if running(pod) && r.dueForRead(pod.UID) {
 			toRead = append(toRead, pod)
 		}
 	}
@@ -192,6 +215,20 @@ func (r *Reconciler) progress(ctx context.Context, job *storageosv1.Job, ds *app
 		}()
 	}
 	wg.Wait()
+	// Remember exactly the pods done now: pods that went away or restarted drop out.
+	seen := map[string]storageosv1.CompletedPod{}
+	for _, p := range out.done {
+		seen[p.Node] = p
+	}
+	r.seenMu.Lock()
+	if r.seen == nil {
+		r.seen = map[types.NamespacedName]map[string]storageosv1.CompletedPod{}
+	}
+	r.seen[jobKey] = seen
+	for _, p := range out.done {
+		delete(r.lastRead, types.UID(p.UID))
+	}
+	r.seenMu.Unlock()
 	sort.Slice(out.done, func(i, j int) bool { return out.done[i].Node < out.done[j].Node })
 	sort.Strings(out.failing)
 	return out
@@ -229,6 +266,27 @@ func (r *Reconciler) setStatus(job *storageosv1.Job, ds *appsv1.DaemonSet, p pro
 	if st.Completed && !wasComplete {
 		r.Recorder.Eventf(job, nil, corev1.EventTypeNormal, "JobCompleted", "Complete", "Job Completed. Safe to delete.")
 	}
+}
+
+// dueForRead reports whether a pending pod's logs may be read now, and if so records the read.
+func (r *Reconciler) dueForRead(pod types.UID) bool {
+	r.seenMu.Lock()
+	defer r.seenMu.Unlock()
+	if r.lastRead == nil {
+		r.lastRead = map[types.UID]time.Time{}
+	}
+	now := time.Now()
+	if last, ok := r.lastRead[pod]; ok && now.Sub(last) < r.PollInterval {
+		return false
+	}
+	r.lastRead[pod] = now
+	return true
+}
+
+func (r *Reconciler) forget(job types.NamespacedName) {
+	r.seenMu.Lock()
+	delete(r.seen, job)
+	r.seenMu.Unlock()
 }
 
 func (r *Reconciler) patchStatus(ctx context.Context, base, job *storageosv1.Job) error {

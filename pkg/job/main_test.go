@@ -27,9 +27,13 @@ func TestMain(m *testing.M) {
 // startJobManager runs the job-manager's controller in-process, reading logs from fakeLogs: envtest has no
 // kubelets, so the tests play them.
 func startJobManager(env *envtest.Environment) (func(), error) {
+	asJobManager, err := env.AsBinary(context.Background(), "job-manager")
+	if err != nil {
+		return nil, err
+	}
 	opts := manager.NewOptions("job-manager", "")
 	opts.Cache = job.CacheOptions()
-	mgr, err := env.NewManager(opts)
+	mgr, err := env.NewManager(opts, asJobManager)
 	if err != nil {
 		return nil, err
 	}
