@@ -59,7 +59,7 @@ func TestCompletesWhenEveryNodePrintedTheWord(t *testing.T) {
 
 	// A pod seen done is not read again: at most one read per pod found the word.
 	for _, pod := range []*corev1.Pod{a, b, c} {
-		assert.LessOrEqual(t, logs.afterWord(pod.Name), 1, pod.Name)
+		assert.LessOrEqual(t, logs.afterWord(pod), 1, pod.Name)
 	}
 }
 

@@ -50,8 +50,8 @@ func startJobManager(env *envtest.Environment) (func(), error) {
 type fakeLogs struct {
 	mu             sync.Mutex
 	text           map[string]string
-	reads          map[string]int // by pod name
-	readsAfterWord map[string]int // reads of a pod after its log held the word
+	reads          map[string]int // by pod UID
+	readsAfterWord map[string]int // reads of a pod (by UID) after its log held the word
 }
 
 func logKey(pod *corev1.Pod) string {
@@ -68,10 +68,10 @@ func (f *fakeLogs) Contains(_ context.Context, pod *corev1.Pod, container, word 
 	if container != job.ContainerName {
 		return false, nil
 	}
-	f.reads[pod.Name]++
+	f.reads[string(pod.UID)]++
 	found := strings.Contains(f.text[logKey(pod)], word)
 	if found {
-		f.readsAfterWord[pod.Name]++
+		f.readsAfterWord[string(pod.UID)]++
 	}
 	return found, nil
 }
@@ -82,18 +82,18 @@ func (f *fakeLogs) print(pod *corev1.Pod, line string) {
 	f.text[logKey(pod)] += line + "\n"
 }
 
-func (f *fakeLogs) afterWord(pod string) int {
+func (f *fakeLogs) afterWord(pod *corev1.Pod) int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.readsAfterWord[pod]
+	return f.readsAfterWord[string(pod.UID)]
 }
 
-func (f *fakeLogs) totalReads() int {
+func (f *fakeLogs) readsOf(pods []*corev1.Pod) int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	n := 0
-	for _, r := range f.reads {
-		n += r
+	for _, p := range pods {
+		n += f.reads[string(p.UID)]
 	}
 	return n
 }
