@@ -16,6 +16,8 @@ export GOTOOLCHAIN := local
 # -count=1: the binaries tests build ./cmd/... in a subprocess and kubectl reads config/, neither of which Go's
 # test cache sees, so a cached pass could hide a broken binary or manifest.
 GOTEST_FLAGS ?= -count=1 -timeout 40m
+# How long make test fuzzes the webhook's request decoding and decision.
+FUZZ_TIME ?= 10s
 # Every binary gets its own ClusterRole, generated from the +kubebuilder:rbac markers of the packages it runs.
 RBAC_PATHS_cluster-manager := ./cmd/cluster-manager/...;./pkg/manager/...;./pkg/cluster/...
 RBAC_PATHS_upgrade-manager := ./cmd/upgrade-manager/...;./pkg/manager/...
@@ -58,6 +60,7 @@ vet: ## Run go vet on both modules.
 .PHONY: test
 test: fmt vet controller-gen envtest-bins ## Run every test against a real kube-apiserver (the first run builds it: ~20 min).
 	KUBEBUILDER_ASSETS="$(ENVTEST_DIR)" CONTROLLER_GEN="$(CONTROLLER_GEN)" $(GO) test $(GOTEST_FLAGS) ./...
+	$(GO) test -run '^$$' -fuzz FuzzHandler -fuzztime $(FUZZ_TIME) ./pkg/schedulerwebhook/
 
 .PHONY: bench
 bench: envtest-bins ## Run the benchmarks: cluster-manager requests, convergence and memory; job completion on 500 nodes.

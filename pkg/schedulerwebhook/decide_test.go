@@ -1,0 +1,130 @@
+package schedulerwebhook
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
+	storagev1 "k8s.io/api/storage/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+)
+
+// fakeLister is an in-memory Lister.
+type fakeLister struct {
+	pvcs       map[string]*corev1.PersistentVolumeClaim
+	classes    map[string]*storagev1.StorageClass
+	defaultSC  string
+	enabled    bool
+	failWith   error
+	panicOnPVC bool
+}
+
+func (f *fakeLister) PVC(_ context.Context, ns, name string) (*corev1.PersistentVolumeClaim, error) {
+	if f.panicOnPVC {
+		panic("lister bug")
+	}
+	return f.pvcs[ns+"/"+name], f.failWith
+}
+func (f *fakeLister) StorageClass(_ context.Context, name string) (*storagev1.StorageClass, error) {
+	return f.classes[name], f.failWith
+}
+func (f *fakeLister) DefaultStorageClass(_ context.Context) (*storagev1.StorageClass, error) {
+	return f.classes[f.defaultSC], f.failWith
+}
+func (f *fakeLister) SchedulerEnabled(context.Context) (bool, error) { return f.enabled, f.failWith }
+
+func newLister() *fakeLister {
+	sc := func(name, provisioner string) *storagev1.StorageClass {
+		return &storagev1.StorageClass{ObjectMeta: metav1.ObjectMeta{Name: name}, Provisioner: provisioner}
+	}
+	pvc := func(name string, class *string, annotations map[string]string) *corev1.PersistentVolumeClaim {
+		return &corev1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "app", Annotations: annotations},
+			Spec: corev1.PersistentVolumeClaimSpec{StorageClassName: class}}
+	}
+	return &fakeLister{
+		classes: map[string]*storagev1.StorageClass{
+			"fast": sc("fast", "csi.storageos.com"), "legacy": sc("legacy", "kubernetes.io/storageos"),
+			"old": sc("old", "storageos"), "ebs": sc("ebs", "ebs.csi.aws.com"),
+		},
+		pvcs: map[string]*corev1.PersistentVolumeClaim{
+			"app/data":    pvc("data", ptr.To("fast"), nil),
+			"app/legacy":  pvc("legacy", ptr.To("legacy"), nil),
+			"app/beta":    pvc("beta", nil, map[string]string{legacyClassAnnotation: "old"}),
+			"app/ebs":     pvc("ebs", ptr.To("ebs"), nil),
+			"app/default": pvc("default", nil, nil),
+			"app/noclass": pvc("noclass", ptr.To(""), nil),
+		},
+		enabled: true,
+	}
+}
+
+func podWith(volumes ...corev1.Volume) *corev1.Pod {
+	return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "app", Namespace: "app"}, Spec: corev1.PodSpec{Volumes: volumes}}
+}
+
+func claim(name string) corev1.Volume {
+	return corev1.Volume{Name: name, VolumeSource: corev1.VolumeSource{PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: name}}}
+}
+
+func ephemeral(class *string) corev1.Volume {
+	return corev1.Volume{Name: "scratch", VolumeSource: corev1.VolumeSource{Ephemeral: &corev1.EphemeralVolumeSource{
+		VolumeClaimTemplate: &corev1.PersistentVolumeClaimTemplate{Spec: corev1.PersistentVolumeClaimSpec{StorageClassName: class}}}}}
+}
+
+func TestDecide(t *testing.T) {
+	cases := []struct {
+		name   string
+		pod    *corev1.Pod
+		lister func(*fakeLister)
+		mutate bool
+	}{
+		{"PVC of a csi.storageos.com class", podWith(claim("data")), nil, true},
+		{"PVC of the legacy in-tree class", podWith(claim("legacy")), nil, true},
+		{"PVC naming its class by the beta annotation", podWith(claim("beta")), nil, true},
+		{"PVC of another provisioner", podWith(claim("ebs")), nil, false},
+		{"PVC without class, StorageOS is the default", podWith(claim("default")), func(l *fakeLister) { l.defaultSC = "fast" }, true},
+		{"PVC without class, another default", podWith(claim("default")), func(l *fakeLister) { l.defaultSC = "ebs" }, false},
+		{"PVC without class, no default class", podWith(claim("default")), nil, false},
+		{"PVC with the empty class", podWith(claim("noclass")), func(l *fakeLister) { l.defaultSC = "fast" }, false},
+		{"PVC not created yet", podWith(claim("missing")), nil, false},
+		{"one StorageOS volume among others", podWith(claim("ebs"), claim("missing"), claim("data")), nil, true},
+		{"generic ephemeral volume of a StorageOS class", podWith(ephemeral(ptr.To("fast"))), nil, true},
+		{"generic ephemeral volume, StorageOS default", podWith(ephemeral(nil)), func(l *fakeLister) { l.defaultSC = "fast" }, true},
+		{"no volumes", podWith(), nil, false},
+		{"no StorageOSCluster runs the scheduler", podWith(claim("data")), func(l *fakeLister) { l.enabled = false }, false},
+		{"opted out by annotation", func() *corev1.Pod {
+			p := podWith(claim("data"))
+			p.Annotations = map[string]string{OptOutAnnotation: "false"}
+			return p
+		}(), nil, false},
+		{"explicit other scheduler kept", func() *corev1.Pod { p := podWith(claim("data")); p.Spec.SchedulerName = "volcano"; return p }(), nil, false},
+		{"explicit default-scheduler replaced", func() *corev1.Pod {
+			p := podWith(claim("data"))
+			p.Spec.SchedulerName = "default-scheduler"
+			return p
+		}(), nil, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			l := newLister()
+			if tc.lister != nil {
+				tc.lister(l)
+			}
+			d, err := Decide(context.Background(), tc.pod, l)
+			require.NoError(t, err)
+			assert.Equal(t, tc.mutate, d.Mutate, d.Reason)
+			assert.NotEmpty(t, d.Reason)
+		})
+	}
+}
+
+func TestDecideReportsLookupErrors(t *testing.T) {
+	l := newLister()
+	l.failWith = errors.New("cache not synced")
+	_, err := Decide(context.Background(), podWith(claim("data")), l)
+	assert.Error(t, err)
+}

@@ -1,0 +1,95 @@
+package schedulerwebhook
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	admissionv1 "k8s.io/api/admission/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+)
+
+func request(op admissionv1.Operation, kind string, raw []byte) admission.Request {
+	return admission.Request{AdmissionRequest: admissionv1.AdmissionRequest{
+		UID: "uid", Operation: op, Namespace: "app",
+		Kind:   metav1.GroupVersionKind{Version: "v1", Kind: kind},
+		Object: runtime.RawExtension{Raw: raw},
+	}}
+}
+
+func mustJSON(t testing.TB, v any) []byte {
+	data, err := json.Marshal(v)
+	require.NoError(t, err)
+	return data
+}
+
+func TestHandlerSetsTheSchedulerName(t *testing.T) {
+	h := &Handler{Lister: newLister()}
+	resp := h.Handle(context.Background(), request(admissionv1.Create, "Pod", mustJSON(t, podWith(claim("data")))))
+	assert.True(t, resp.Allowed)
+	require.Len(t, resp.Patches, 1)
+	assert.Equal(t, "add", resp.Patches[0].Operation)
+	assert.Equal(t, "/spec/schedulerName", resp.Patches[0].Path)
+	assert.Equal(t, "storageos-scheduler", resp.Patches[0].Value)
+}
+
+func TestHandlerNeverDenies(t *testing.T) {
+	storageosPod := mustJSON(t, podWith(claim("data")))
+	cases := []struct {
+		name    string
+		req     admission.Request
+		lister  func(*fakeLister)
+		warning bool
+	}{
+		{"malformed pod", request(admissionv1.Create, "Pod", []byte(`{"spec": {"volumes": 7}}`)), nil, true},
+		{"empty object", request(admissionv1.Create, "Pod", nil), nil, true},
+		{"lookup failure", request(admissionv1.Create, "Pod", storageosPod), func(l *fakeLister) { l.failWith = errors.New("cache not synced") }, true},
+		{"panic in a lookup", request(admissionv1.Create, "Pod", storageosPod), func(l *fakeLister) { l.panicOnPVC = true }, true},
+		{"update", request(admissionv1.Update, "Pod", storageosPod), nil, false},
+		{"not a pod", request(admissionv1.Create, "Deployment", storageosPod), nil, false},
+		{"pod without StorageOS volumes", request(admissionv1.Create, "Pod", mustJSON(t, podWith(claim("ebs")))), nil, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			l := newLister()
+			if tc.lister != nil {
+				tc.lister(l)
+			}
+			resp := (&Handler{Lister: l}).Handle(context.Background(), tc.req)
+			assert.True(t, resp.Allowed, "never deny")
+			assert.Empty(t, resp.Patches, "unchanged")
+			if tc.warning {
+				require.Len(t, resp.Warnings, 1)
+				assert.Contains(t, resp.Warnings[0], "admitted the pod unchanged")
+			} else {
+				assert.Empty(t, resp.Warnings)
+			}
+		})
+	}
+}
+
+// Whatever arrives, the answer is allowed, and the only change ever made is the scheduler name.
+func FuzzHandler(f *testing.F) {
+	f.Add([]byte(`{"metadata":{"name":"a"},"spec":{"volumes":[{"name":"d","persistentVolumeClaim":{"claimName":"data"}}]}}`))
+	f.Add([]byte(`{"spec":{"schedulerName":"default-scheduler","volumes":[{"name":"e","ephemeral":{"volumeClaimTemplate":{"spec":{}}}}]}}`))
+	f.Add([]byte(`{"metadata":{"annotations":{"storageos.com/scheduler":"false"}}}`))
+	f.Add([]byte(`not json`))
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		l := newLister()
+		l.defaultSC = "fast"
+		resp := (&Handler{Lister: l}).Handle(context.Background(), request(admissionv1.Create, "Pod", raw))
+		if !resp.Allowed {
+			t.Fatalf("denied %q", raw)
+		}
+		for _, p := range resp.Patches {
+			if p.Path != "/spec/schedulerName" || p.Value != SchedulerName {
+				t.Fatalf("unexpected patch %+v for %q", p, raw)
+			}
+		}
+	})
+}

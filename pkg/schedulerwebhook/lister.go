@@ -1,0 +1,76 @@
+package schedulerwebhook
+
+import (
+	"context"
+
+	corev1 "k8s.io/api/core/v1"
+	storagev1 "k8s.io/api/storage/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	storageosv1 "github.com/storageos/cluster-operator/apis/storageos/v1"
+)
+
+// defaultClassAnnotation marks the cluster's default StorageClass.
+const defaultClassAnnotation = "storageclass.kubernetes.io/is-default-class"
+
+// CacheLister answers from a cache-backed reader (the manager's client), so an admission costs no API call.
+type CacheLister struct {
+	Reader client.Reader
+}
+
+var _ Lister = CacheLister{}
+
+func (c CacheLister) PVC(ctx context.Context, namespace, name string) (*corev1.PersistentVolumeClaim, error) {
+	pvc := &corev1.PersistentVolumeClaim{}
+	if err := c.Reader.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, pvc); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	return pvc, nil
+}
+
+func (c CacheLister) StorageClass(ctx context.Context, name string) (*storagev1.StorageClass, error) {
+	sc := &storagev1.StorageClass{}
+	if err := c.Reader.Get(ctx, client.ObjectKey{Name: name}, sc); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	return sc, nil
+}
+
+// DefaultStorageClass is the class marked default; with several, the newest, as the API server picks.
+func (c CacheLister) DefaultStorageClass(ctx context.Context) (*storagev1.StorageClass, error) {
+	var list storagev1.StorageClassList
+	if err := c.Reader.List(ctx, &list); err != nil {
+		return nil, err
+	}
+	var found *storagev1.StorageClass
+	for i := range list.Items {
+		sc := &list.Items[i]
+		if sc.Annotations[defaultClassAnnotation] != "true" {
+			continue
+		}
+		if found == nil || found.CreationTimestamp.Before(&sc.CreationTimestamp) {
+			found = sc
+		}
+	}
+	return found, nil
+}
+
+func (c CacheLister) SchedulerEnabled(ctx context.Context) (bool, error) {
+	var list storageosv1.StorageOSClusterList
+	if err := c.Reader.List(ctx, &list); err != nil {
+		return false, err
+	}
+	for _, cluster := range list.Items {
+		if cluster.DeletionTimestamp.IsZero() && !cluster.Spec.DisableScheduler {
+			return true, nil
+		}
+	}
+	return false, nil
+}
