@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/controller-runtime/pkg/webhook"
 )
 
 // The metrics endpoint is protected by delegated authentication and authorization: a scraper's bearer token is
@@ -36,7 +37,14 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 		metrics.FilterProvider = filters.WithAuthenticationAndAuthorization
 	}
 
+	var webhookServer webhook.Server
+	if o.Webhook != nil {
+		wo := *o.Webhook
+		wo.TLSOpts = append(wo.TLSOpts, tlsOpts...)
+		webhookServer = webhook.NewServer(wo)
+	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		WebhookServer:           webhookServer,
 		Scheme:                  NewScheme(),
 		Cache:                   o.Cache,
 		Metrics:                 metrics,

@@ -8,6 +8,7 @@ import (
 
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	"sigs.k8s.io/controller-runtime/pkg/webhook"
 )
 
 // Options configures a manager. Binaries bind it to their flags; tests fill it in directly.
@@ -47,6 +48,9 @@ type Options struct {
 
 	// Cache limits what the manager caches; binaries set it from their controllers' needs, not from flags.
 	Cache cache.Options
+
+	// Webhook configures the webhook server of binaries that serve admission webhooks; nil for the others.
+	Webhook *webhook.Options
 
 	// Zap configures logging: JSON by default, --zap-devel for human-readable output.
 	Zap zap.Options
@@ -92,6 +96,11 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 			"How long the leader retries renewing the Lease before it stops leading (and exits).")
 		fs.DurationVar(&o.RetryPeriod, "leader-elect-retry-period", o.RetryPeriod,
 			"How often a candidate tries to take the Lease and the leader renews it.")
+	}
+	if o.Webhook != nil {
+		fs.IntVar(&o.Webhook.Port, "webhook-port", o.Webhook.Port, "The port the admission webhook serves HTTPS on.")
+		fs.StringVar(&o.Webhook.CertDir, "webhook-cert-dir", o.Webhook.CertDir,
+			"Directory holding the webhook's tls.crt and tls.key; they are reloaded when they change.")
 	}
 	o.Zap.BindFlags(fs)
 }

@@ -6,13 +6,19 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/go-logr/logr"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	admissionv1 "k8s.io/api/admission/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 )
+
+// The handler logs through controller-runtime's global logger; give it one, as the binary does, so the
+// logger's 30-second "never set" fallback does not run inside the fuzzer's workers.
+func init() { ctrllog.SetLogger(logr.Discard()) }
 
 func request(op admissionv1.Operation, kind string, raw []byte) admission.Request {
 	return admission.Request{AdmissionRequest: admissionv1.AdmissionRequest{

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"testing"
 	"time"
@@ -17,6 +18,8 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/storageos/cluster-operator/internal/test/envtest"
 )
 
 // binaries maps each binary to the Lease it takes; the webhook serves from every replica and takes none.
@@ -59,6 +62,9 @@ func TestEveryBinaryServesProbesTakesItsLeaseAndStopsOnSIGTERM(t *testing.T) {
 			ctx := context.Background()
 			ns := testEnv.CreateNamespace(t)
 			args := []string{"--health-probe-bind-address=127.0.0.1:0", "--metrics-bind-address=0"}
+			if b.name == "scheduler-webhook" {
+				args = append(args, webhookArgs(t)...)
+			}
 			if b.lease != "" {
 				args = append(args, "--leader-elect", "--leader-election-namespace="+ns)
 			}
@@ -216,4 +222,13 @@ func serviceAccountToken(t *testing.T, ns, name string, canReadMetrics bool) str
 	require.NoError(t, testEnv.Client.SubResource("token").Create(ctx, sa, tr))
 	require.NotEmpty(t, tr.Status.Token)
 	return tr.Status.Token
+}
+
+// webhookArgs give the webhook binary a serving certificate (until it manages its own) and a free port.
+func webhookArgs(t *testing.T) []string {
+	dir := t.TempDir()
+	require.NoError(t, envtest.WriteServingCert(dir))
+	_, port, err := net.SplitHostPort(freeAddr(t))
+	require.NoError(t, err)
+	return []string{"--webhook-cert-dir=" + dir, "--webhook-port=" + port}
 }

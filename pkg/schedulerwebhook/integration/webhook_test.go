@@ -1,0 +1,142 @@
+package integration
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	corev1 "k8s.io/api/core/v1"
+	storagev1 "k8s.io/api/storage/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	storageosv1 "github.com/storageos/cluster-operator/apis/storageos/v1"
+	"github.com/storageos/cluster-operator/pkg/schedulerwebhook"
+)
+
+var podCount atomic.Int32
+
+// world creates what the decision looks at: a StorageOS and another StorageClass, a StorageOSCluster, and a
+// namespace with a StorageOS PVC "data" and another PVC "other". It returns the namespace.
+func world(t *testing.T, disableScheduler bool) string {
+	t.Helper()
+	ctx := context.Background()
+	for _, sc := range []*storagev1.StorageClass{
+		{ObjectMeta: metav1.ObjectMeta{Name: "storageos-fast"}, Provisioner: "csi.storageos.com"},
+		{ObjectMeta: metav1.ObjectMeta{Name: "other-fast"}, Provisioner: "ebs.csi.aws.com"},
+	} {
+		require.NoError(t, client.IgnoreAlreadyExists(testEnv.Client.Create(ctx, sc)))
+	}
+	clusterNS := testEnv.CreateNamespace(t)
+	c := &storageosv1.StorageOSCluster{ObjectMeta: metav1.ObjectMeta{Name: "storageos", Namespace: clusterNS},
+		Spec: storageosv1.StorageOSClusterSpec{SecretRefName: "api", SecretRefNamespace: "default", DisableScheduler: disableScheduler}}
+	require.NoError(t, testEnv.Client.Create(ctx, c))
+	t.Cleanup(func() { _ = testEnv.Client.Delete(ctx, c) })
+
+	ns := testEnv.CreateNamespace(t)
+	for name, class := range map[string]string{"data": "storageos-fast", "other": "other-fast"} {
+		pvc := &corev1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
+			Spec: corev1.PersistentVolumeClaimSpec{StorageClassName: ptr.To(class), AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+				Resources: corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("1Gi")}}}}
+		require.NoError(t, testEnv.Client.Create(ctx, pvc))
+	}
+	// The webhook decides from its cache: wait until it has seen this world.
+	require.Eventually(t, func() bool {
+		pod := createPod(t, ns, "data", nil)
+		return pod.Spec.SchedulerName == schedulerwebhook.SchedulerName || disableScheduler
+	}, timeout, tick)
+	return ns
+}
+
+// createPod creates a pod using the named claim and returns it as the API server stored it.
+func createPod(t *testing.T, ns, claim string, mutate func(*corev1.Pod)) *corev1.Pod {
+	t.Helper()
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("app-%d", podCount.Add(1)), Namespace: ns},
+		Spec: corev1.PodSpec{
+			Containers: []corev1.Container{{Name: "app", Image: "busybox"}},
+			Volumes: []corev1.Volume{{Name: "data", VolumeSource: corev1.VolumeSource{
+				PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: claim}}}},
+		},
+	}
+	if mutate != nil {
+		mutate(pod)
+	}
+	require.NoError(t, testEnv.Client.Create(context.Background(), pod), "pod creation is never blocked")
+	return pod
+}
+
+func TestPodsWithStorageOSVolumesGoToTheStorageOSScheduler(t *testing.T) {
+	ns := world(t, false)
+	cases := []struct {
+		name      string
+		claim     string
+		mutate    func(*corev1.Pod)
+		scheduler string
+	}{
+		{"StorageOS PVC", "data", nil, schedulerwebhook.SchedulerName},
+		{"other PVC", "other", nil, corev1.DefaultSchedulerName},
+		{"PVC not created yet", "later", nil, corev1.DefaultSchedulerName},
+		{"opted out", "data", func(p *corev1.Pod) { p.Annotations = map[string]string{"storageos.com/scheduler": "false"} }, corev1.DefaultSchedulerName},
+		{"explicit other scheduler", "data", func(p *corev1.Pod) { p.Spec.SchedulerName = "volcano" }, "volcano"},
+		{"generic ephemeral StorageOS volume", "unused", func(p *corev1.Pod) {
+			p.Spec.Volumes = []corev1.Volume{{Name: "scratch", VolumeSource: corev1.VolumeSource{Ephemeral: &corev1.EphemeralVolumeSource{
+				VolumeClaimTemplate: &corev1.PersistentVolumeClaimTemplate{Spec: corev1.PersistentVolumeClaimSpec{
+					StorageClassName: ptr.To("storageos-fast"), AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+					Resources: corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("1Gi")}}}}}}}}
+		}, schedulerwebhook.SchedulerName},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			assert.Equal(t, tc.scheduler, createPod(t, ns, tc.claim, tc.mutate).Spec.SchedulerName)
+		})
+	}
+}
+
+func TestDisableSchedulerLeavesPodsAlone(t *testing.T) {
+	ns := world(t, true)
+	assert.Equal(t, corev1.DefaultSchedulerName, createPod(t, ns, "data", nil).Spec.SchedulerName)
+}
+
+func TestOptedOutNamespaceIsNotAsked(t *testing.T) {
+	ns := world(t, false)
+	nsObj := &corev1.Namespace{}
+	require.NoError(t, testEnv.Client.Get(context.Background(), client.ObjectKey{Name: ns}, nsObj))
+	nsObj.Labels["storageos.com/scheduler-webhook"] = "disabled"
+	require.NoError(t, testEnv.Client.Update(context.Background(), nsObj))
+	assert.Equal(t, corev1.DefaultSchedulerName, createPod(t, ns, "data", nil).Spec.SchedulerName)
+}
+
+// Admissions are answered from the webhook's caches: no request reaches the API server.
+func TestAdmissionsCostNoAPICalls(t *testing.T) {
+	ns := world(t, false)
+	requests.Reset()
+	for range 20 {
+		require.Equal(t, schedulerwebhook.SchedulerName, createPod(t, ns, "data", nil).Spec.SchedulerName)
+	}
+	assert.Zero(t, requests.Reads(), "reads by the webhook")
+	assert.Zero(t, requests.Writes(), "writes by the webhook")
+}
+
+// failurePolicy: Ignore — with the webhook unreachable, pods are still created, unmodified.
+func TestPodsAreCreatedWhenTheWebhookIsDown(t *testing.T) {
+	ctx := context.Background()
+	ns := world(t, false)
+	cfg := &admissionregistrationv1.MutatingWebhookConfiguration{}
+	require.NoError(t, testEnv.Client.Get(ctx, client.ObjectKey{Name: "storageos-scheduler-webhook"}, cfg))
+	url := *cfg.Webhooks[0].ClientConfig.URL
+	cfg.Webhooks[0].ClientConfig.URL = ptr.To("https://127.0.0.1:1/mutate-pods")
+	require.NoError(t, testEnv.Client.Update(ctx, cfg))
+	t.Cleanup(func() {
+		require.NoError(t, testEnv.Client.Get(ctx, client.ObjectKeyFromObject(cfg), cfg))
+		cfg.Webhooks[0].ClientConfig.URL = &url
+		require.NoError(t, testEnv.Client.Update(ctx, cfg))
+	})
+	assert.Equal(t, corev1.DefaultSchedulerName, createPod(t, ns, "data", nil).Spec.SchedulerName)
+}
