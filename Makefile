@@ -63,9 +63,10 @@ test: fmt vet controller-gen envtest-bins ## Run every test against a real kube-
 	$(GO) test -run '^$$' -fuzz FuzzHandler -fuzztime $(FUZZ_TIME) ./pkg/schedulerwebhook/
 
 .PHONY: bench
-bench: envtest-bins ## Run the benchmarks: cluster-manager requests, convergence and memory; job completion on 500 nodes.
+bench: envtest-bins ## Run the benchmarks: cluster-manager requests, convergence, memory; jobs on 500 nodes; webhook latency.
 	KUBEBUILDER_ASSETS="$(ENVTEST_DIR)" $(GO) test -count=1 -run '^$$' -bench . -benchtime 20x -timeout 30m ./pkg/cluster/
 	KUBEBUILDER_ASSETS="$(ENVTEST_DIR)" $(GO) test -count=1 -run '^$$' -bench . -benchtime 1x -timeout 30m ./pkg/job/
+	$(GO) test -count=1 -run '^$$' -bench Admission -benchtime 3000x ./pkg/schedulerwebhook/
 
 ##@ Build
 

@@ -7,12 +7,14 @@ import (
 	"testing"
 
 	"github.com/go-logr/logr"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	admissionv1 "k8s.io/api/admission/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 )
 
@@ -98,4 +100,31 @@ func FuzzHandler(f *testing.F) {
 			}
 		}
 	})
+}
+
+// Every admission is counted by outcome and timed, on the metrics endpoint's registry.
+func TestAdmissionsAreCountedByOutcome(t *testing.T) {
+	before := map[string]float64{}
+	for _, o := range []string{outcomeMutated, outcomeSkipped, outcomeError} {
+		before[o] = testutil.ToFloat64(admissions.WithLabelValues(o))
+	}
+	observed := testutil.CollectAndCount(latency)
+	l := newLister()
+	h := &Handler{Lister: l}
+	h.Handle(context.Background(), request(admissionv1.Create, "Pod", mustJSON(t, podWith(claim("data")))))
+	h.Handle(context.Background(), request(admissionv1.Create, "Pod", mustJSON(t, podWith(claim("ebs")))))
+	h.Handle(context.Background(), request(admissionv1.Create, "Pod", []byte("{")))
+
+	for _, o := range []string{outcomeMutated, outcomeSkipped, outcomeError} {
+		assert.Equal(t, before[o]+1, testutil.ToFloat64(admissions.WithLabelValues(o)), o)
+	}
+	assert.Equal(t, observed, testutil.CollectAndCount(latency), "one histogram")
+	families, err := metrics.Registry.Gather()
+	require.NoError(t, err)
+	var names []string
+	for _, f := range families {
+		names = append(names, f.GetName())
+	}
+	assert.Contains(t, names, "storageos_scheduler_webhook_admissions_total")
+	assert.Contains(t, names, "storageos_scheduler_webhook_admission_duration_seconds")
 }
