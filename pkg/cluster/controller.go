@@ -89,7 +89,7 @@ func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) err
 	if r.ResyncPeriod == 0 {
 		r.ResyncPeriod = time.Minute
 	}
-	r.applier = ssa.New(r.Client, r.Scheme, FieldOwner)
+	r.applier = ssa.New(r.Client, mgr.GetAPIReader(), r.Scheme, FieldOwner)
 
 	b := ctrl.NewControllerManagedBy(mgr).
 		Named("storageoscluster").
@@ -111,7 +111,7 @@ func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) err
 		return err
 	}
 	r.secrets = &referencedSecrets{config: mgr.GetConfig(), scheme: r.Scheme, ctx: ctx, controller: c,
-		clusters: r.Client, readers: map[types.NamespacedName]cache.Cache{}}
+		clusters: r.Client, readers: map[types.NamespacedName]cache.Cache{}, stops: map[types.NamespacedName]context.CancelFunc{}}
 	return nil
 }
 

@@ -40,10 +40,10 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, s *scope) (ctrl.Result
 	}
 	remaining := 0
 	err := r.forEachManaged(ctx, ownedBy(c), func(gvk schema.GroupVersionKind, obj client.Object) error {
+		remaining++ // until it is gone, terminating or not
 		if !obj.GetDeletionTimestamp().IsZero() {
 			return nil // asked already; Kubernetes finishes it
 		}
-		remaining++
 		if err := client.IgnoreNotFound(r.Client.Delete(ctx, obj, client.PropagationPolicy("Background"))); err != nil {
 			return fmt.Errorf("deleting %s %s: %w", gvk.Kind, client.ObjectKeyFromObject(obj), err)
 		}
@@ -59,6 +59,8 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, s *scope) (ctrl.Result
 		return ctrl.Result{}, err
 	}
 	for i := range namespaces.Items {
+		// A terminating namespace is the namespace controller's to finish; the objects in it that were the
+		// cluster's are already gone.
 		if !namespaces.Items[i].DeletionTimestamp.IsZero() {
 			continue
 		}

@@ -9,6 +9,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	storagev1 "k8s.io/api/storage/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -126,4 +127,36 @@ func TestMissingSecretIsReportedUntilItAppears(t *testing.T) {
 	require.NoError(t, testEnv.Client.Create(ctx, secret))
 	t.Cleanup(func() { _ = testEnv.Client.Delete(ctx, secret) })
 	eventuallyGet(t, inNS(c, desired.InitSecretName, &corev1.Secret{}), nil, "the cluster proceeds once the secret exists")
+}
+
+// A StorageClass of the same name that the operator did not create is left alone, and the cluster says why.
+func TestForeignObjectsAreNotTakenOver(t *testing.T) {
+	ctx := context.Background()
+	foreign := &storagev1.StorageClass{ObjectMeta: metav1.ObjectMeta{Name: "users-own-class"}, Provisioner: "ebs.csi.aws.com"}
+	require.NoError(t, testEnv.Client.Create(ctx, foreign))
+	t.Cleanup(func() { _ = testEnv.Client.Delete(ctx, foreign) })
+
+	c := createCluster(t, func(s *storageosv1.StorageOSClusterSpec) { s.StorageClassName = "users-own-class" })
+	cond := eventuallyCondition(t, c, cluster.ConditionDegraded, metav1.ConditionTrue, "")
+	assert.Contains(t, cond.Message, "StorageClass users-own-class already exists and is not managed by storageos-cluster-manager")
+	deleteAndWait(t, c)
+	require.NoError(t, testEnv.Client.Get(ctx, client.ObjectKeyFromObject(foreign), foreign))
+	assert.Equal(t, "ebs.csi.aws.com", foreign.Provisioner, "untouched, and not deleted with the cluster")
+	assert.Empty(t, foreign.Labels)
+}
+
+// An API secret without the keys the spec needs is reported by key name, never by value.
+func TestMissingSecretKeysAreNamed(t *testing.T) {
+	ctx := context.Background()
+	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "partial-secret", Namespace: secretNS},
+		Data: map[string][]byte{"apiUsername": []byte(apiUsername), "apiPassword": []byte(apiPassword)}}
+	require.NoError(t, testEnv.Client.Create(ctx, secret))
+	t.Cleanup(func() { _ = testEnv.Client.Delete(ctx, secret) })
+	c := createCluster(t, func(s *storageosv1.StorageOSClusterSpec) {
+		s.SecretRefName = "partial-secret"
+		s.CSI = storageosv1.StorageOSClusterCSI{Enable: true, DeploymentStrategy: "statefulset", EnableNodePublishCreds: true}
+	})
+	cond := eventuallyCondition(t, c, cluster.ConditionDegraded, metav1.ConditionTrue, "")
+	assert.Contains(t, cond.Message, "lacks csiNodePublishUsername, csiNodePublishPassword")
+	assert.NotContains(t, cond.Message, apiPassword)
 }

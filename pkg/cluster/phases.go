@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -10,6 +11,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 
+	storageosv1 "github.com/storageos/cluster-operator/apis/storageos/v1"
 	"github.com/storageos/cluster-operator/pkg/cluster/desired"
 	"github.com/storageos/cluster-operator/pkg/ssa"
 )
@@ -32,6 +34,9 @@ func (r *Reconciler) reconcileInput(ctx context.Context, s *scope) error {
 	key := client.ObjectKey{Namespace: string(spec.SecretRefNamespace), Name: string(spec.SecretRefName)}
 	if err := r.secrets.get(ctx, key, apiSecret); err != nil {
 		return fmt.Errorf("reading the API secret %s (secretRefName/secretRefNamespace): %w", key, err)
+	}
+	if err := requireKeys(apiSecret, requiredKeys(spec)...); err != nil {
+		return err
 	}
 	s.input = desired.Input{
 		Cluster:     s.cluster,
@@ -66,16 +71,23 @@ func (r *Reconciler) reconcileOperand(op desired.Operand) phase {
 		objs := desired.Build(op, s.input)
 		want := map[string]bool{}
 		for _, obj := range objs {
-			if _, err := r.applier.Apply(ctx, obj); err != nil {
-				return fmt.Errorf("%s: %w", op, err)
-			}
 			gvk, err := apiutil.GVKForObject(obj, r.Scheme)
 			if err != nil {
 				return err
 			}
 			want[ssa.Key(gvk, obj)] = true
 		}
-		return r.prune(ctx, s, op, want)
+		// Remove what is no longer wanted first: after a switch of csi.deploymentStrategy the old CSI helper
+		// must be gone before the new one starts, or two provisioners would run at once.
+		if err := r.prune(ctx, s, op, want); err != nil {
+			return err
+		}
+		for _, obj := range objs {
+			if _, err := r.applier.Apply(ctx, obj); err != nil {
+				return fmt.Errorf("%s: %w", op, err)
+			}
+		}
+		return nil
 	}
 }
 
@@ -115,6 +127,44 @@ func (r *Reconciler) forEachManaged(ctx context.Context, selector client.Matchin
 				return err
 			}
 		}
+	}
+	return nil
+}
+
+// requiredKeys are the keys the API secret must hold for this spec.
+func requiredKeys(spec storageosv1.StorageOSClusterSpec) []string {
+	keys := []string{"apiUsername", "apiPassword"}
+	if spec.CSI.Enable {
+		for _, c := range []struct {
+			on     bool
+			secret desired.CredentialSecret
+		}{
+			{spec.CSI.EnableProvisionCreds, desired.ProvisionCreds},
+			{spec.CSI.EnableControllerPublishCreds, desired.ControllerPublishCreds},
+			{spec.CSI.EnableNodePublishCreds, desired.NodePublishCreds},
+			{spec.CSI.EnableControllerExpandCreds, desired.ControllerExpandCreds},
+		} {
+			if c.on {
+				keys = append(keys, c.secret.UsernameKey, c.secret.PasswordKey)
+			}
+		}
+	}
+	if spec.Ingress.Enable && spec.Ingress.TLS {
+		keys = append(keys, corev1.TLSCertKey, corev1.TLSPrivateKeyKey)
+	}
+	return keys
+}
+
+// requireKeys names the keys a secret lacks (never their values).
+func requireKeys(secret *corev1.Secret, keys ...string) error {
+	var missing []string
+	for _, k := range keys {
+		if len(secret.Data[k]) == 0 {
+			missing = append(missing, k)
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("the API secret %s/%s (secretRefName) lacks %s", secret.Namespace, secret.Name, strings.Join(missing, ", "))
 	}
 	return nil
 }

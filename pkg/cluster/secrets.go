@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/fields"
@@ -35,7 +36,12 @@ type referencedSecrets struct {
 
 	mu      sync.Mutex
 	readers map[types.NamespacedName]cache.Cache
+	// stops end informers; they run as long as the manager unless their secret is no longer referenced.
+	stops map[types.NamespacedName]context.CancelFunc
 }
+
+// secretSyncTimeout bounds the first sync of a referenced secret's informer.
+const secretSyncTimeout = 30 * time.Second
 
 // get reads a referenced secret from its informer.
 func (s *referencedSecrets) get(ctx context.Context, key types.NamespacedName, secret *corev1.Secret) error {
@@ -62,15 +68,21 @@ func (s *referencedSecrets) reader(ctx context.Context, key types.NamespacedName
 	if err != nil {
 		return nil, err
 	}
-	// Registering the watch starts the informer; the controller keeps it running with the manager.
+	informerCtx, stop := context.WithCancel(s.ctx)
+	go func() { _ = c.Start(informerCtx) }()
+	syncCtx, cancel := context.WithTimeout(ctx, secretSyncTimeout)
+	defer cancel()
+	if !c.WaitForCacheSync(syncCtx) {
+		stop()
+		return nil, fmt.Errorf("the informer of secret %s did not sync within %s", key, secretSyncTimeout)
+	}
+	// Changes to the secret requeue the clusters that reference it.
 	if err := s.controller.Watch(source.Kind(c, &corev1.Secret{}, handler.TypedEnqueueRequestsFromMapFunc(s.referencing))); err != nil {
+		stop()
 		return nil, fmt.Errorf("watching secret %s: %w", key, err)
 	}
-	go func() { _ = c.Start(s.ctx) }()
-	if !c.WaitForCacheSync(ctx) {
-		return nil, fmt.Errorf("waiting for the informer of secret %s", key)
-	}
 	s.readers[key] = c
+	s.stops[key] = stop
 	return c, nil
 }
 

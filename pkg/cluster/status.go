@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -157,8 +158,11 @@ func (r *Reconciler) observeAPI(ctx context.Context, s *scope, reachable, runnin
 		Password: string(s.input.APISecret["apiPassword"]),
 	}
 	api := r.apiClient(r.APIEndpoint(s.cluster), creds)
+	// One bound for all the calls, so an unresponsive API cannot hold the single worker for long.
+	ctx, cancel := context.WithTimeout(ctx, apiTimeout)
+	defer cancel()
 	nodes, err := api.ListNodes(ctx)
-	if err == nil && running {
+	if err == nil && running && !s.paused {
 		err = r.pushClusterConfig(ctx, s, api)
 	}
 	switch {
@@ -324,6 +328,9 @@ func (r *Reconciler) apiClient(endpoint string, creds storageos.Credentials) sto
 	r.apiClients[key] = c
 	return c
 }
+
+// apiTimeout bounds the StorageOS API calls of one reconcile.
+const apiTimeout = 15 * time.Second
 
 // maxAPIClients bounds the client cache; there is one active cluster, so it only fills with rotations.
 const maxAPIClients = 8

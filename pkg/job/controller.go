@@ -75,9 +75,10 @@ type Reconciler struct {
 	// so that a done pod's logs are not read a second time.
 	seenMu sync.Mutex
 	seen   map[types.NamespacedName]map[string]storageosv1.CompletedPod
-	// lastRead is when each pending pod's logs were last read (by pod UID): pod events come far more often
-	// than a task finishes, and a pending pod is read at most once per PollInterval however many arrive.
-	lastRead map[types.UID]time.Time
+	// lastRead is, per job, when each pending pod's logs were last read (by pod UID): pod events come far
+	// more often than a task finishes, and a pending pod is read at most once per PollInterval however many
+	// arrive. It holds only the job's current pending pods.
+	lastRead map[types.NamespacedName]map[types.UID]time.Time
 }
 
 // CacheOptions limits the job-manager's cache to job pods and its own DaemonSets.
@@ -103,7 +104,7 @@ func Setup(mgr ctrl.Manager, r *Reconciler) error {
 	if r.PollInterval == 0 {
 		r.PollInterval = 5 * time.Second
 	}
-	r.applier = ssa.New(r.Client, r.Scheme, FieldOwner)
+	r.applier = ssa.New(r.Client, mgr.GetAPIReader(), r.Scheme, FieldOwner)
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("job").
 		For(&storageosv1.Job{}).
@@ -190,7 +191,7 @@ func (r *Reconciler) progress(ctx context.Context, job *storageosv1.Job, ds *app
 			out.failing = append(out.failing, pod.Spec.NodeName+": "+reason)
 			continue
 		}
-		if running(pod) && r.dueForRead(pod.UID) {
+		if running(pod) && r.dueForRead(jobKey, pod.UID) {
 			toRead = append(toRead, pod)
 		}
 	}
@@ -225,9 +226,21 @@ func (r *Reconciler) progress(ctx context.Context, job *storageosv1.Job, ds *app
 		r.seen = map[types.NamespacedName]map[string]storageosv1.CompletedPod{}
 	}
 	r.seen[jobKey] = seen
+	// Keep read times only for the job's listed pods that are still pending.
+	doneUIDs := map[string]bool{}
 	for _, p := range out.done {
-		delete(r.lastRead, types.UID(p.UID))
+		doneUIDs[p.UID] = true
 	}
+	pending := map[types.UID]time.Time{}
+	for i := range pods {
+		if at, ok := r.lastRead[jobKey][pods[i].UID]; ok && !doneUIDs[string(pods[i].UID)] {
+			pending[pods[i].UID] = at
+		}
+	}
+	if r.lastRead == nil {
+		r.lastRead = map[types.NamespacedName]map[types.UID]time.Time{}
+	}
+	r.lastRead[jobKey] = pending
 	r.seenMu.Unlock()
 	sort.Slice(out.done, func(i, j int) bool { return out.done[i].Node < out.done[j].Node })
 	sort.Strings(out.failing)
@@ -269,23 +282,27 @@ func (r *Reconciler) setStatus(job *storageosv1.Job, ds *appsv1.DaemonSet, p pro
 }
 
 // dueForRead reports whether a pending pod's logs may be read now, and if so records the read.
-func (r *Reconciler) dueForRead(pod types.UID) bool {
+func (r *Reconciler) dueForRead(job types.NamespacedName, pod types.UID) bool {
 	r.seenMu.Lock()
 	defer r.seenMu.Unlock()
 	if r.lastRead == nil {
-		r.lastRead = map[types.UID]time.Time{}
+		r.lastRead = map[types.NamespacedName]map[types.UID]time.Time{}
+	}
+	if r.lastRead[job] == nil {
+		r.lastRead[job] = map[types.UID]time.Time{}
 	}
 	now := time.Now()
-	if last, ok := r.lastRead[pod]; ok && now.Sub(last) < r.PollInterval {
+	if last, ok := r.lastRead[job][pod]; ok && now.Sub(last) < r.PollInterval {
 		return false
 	}
-	r.lastRead[pod] = now
+	r.lastRead[job][pod] = now
 	return true
 }
 
 func (r *Reconciler) forget(job types.NamespacedName) {
 	r.seenMu.Lock()
 	delete(r.seen, job)
+	delete(r.lastRead, job)
 	r.seenMu.Unlock()
 }
 

@@ -6,10 +6,14 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	storagev1 "k8s.io/api/storage/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	storageosv1 "github.com/storageos/cluster-operator/apis/storageos/v1"
 )
+
+// SchedulerReadyCondition is the StorageOSCluster condition the cluster-manager sets once its scheduler runs.
+const SchedulerReadyCondition = "SchedulerReady"
 
 // defaultClassAnnotation marks the cluster's default StorageClass.
 const defaultClassAnnotation = "storageclass.kubernetes.io/is-default-class"
@@ -67,8 +71,11 @@ func (c CacheLister) SchedulerEnabled(ctx context.Context) (bool, error) {
 	if err := c.Reader.List(ctx, &list); err != nil {
 		return false, err
 	}
+	// Only a cluster whose scheduler is up: a pod sent to a scheduler that does not run (a blocked second
+	// cluster, one still deploying) would stay Pending.
 	for _, cluster := range list.Items {
-		if cluster.DeletionTimestamp.IsZero() && !cluster.Spec.DisableScheduler {
+		if cluster.DeletionTimestamp.IsZero() && !cluster.Spec.DisableScheduler &&
+			meta.IsStatusConditionTrue(cluster.Status.Conditions, SchedulerReadyCondition) {
 			return true, nil
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"sync"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -24,6 +25,8 @@ import (
 // no-op on the server.
 type Applier struct {
 	client client.Client
+	// live reads around the cache, which only holds objects carrying our managed-by label.
+	live   client.Reader
 	scheme *runtime.Scheme
 	owner  string
 
@@ -36,9 +39,25 @@ type appliedState struct {
 	resourceVersion string
 }
 
-// New returns an Applier that applies as field owner. Reads go through c, which should be cache-backed.
-func New(c client.Client, scheme *runtime.Scheme, owner string) *Applier {
-	return &Applier{client: c, scheme: scheme, owner: owner, last: map[string]appliedState{}}
+// ManagedByLabel marks the objects an Applier created; its value is the field owner.
+const ManagedByLabel = "app.kubernetes.io/managed-by"
+
+// NotOursError means an object of the same name exists and was not created by this field owner: it is left
+// alone rather than taken over (and later deleted).
+type NotOursError struct {
+	Kind, Name, Owner string
+}
+
+func (e *NotOursError) Error() string {
+	return fmt.Sprintf("%s %s already exists and is not managed by %s: remove or rename it, or choose another name in the spec",
+		e.Kind, e.Name, e.Owner)
+}
+
+// New returns an Applier that applies as field owner. Reads go through c, which should be cache-backed; live
+// is asked only when the cache does not have an object, to tell "missing" from "someone else's". Every
+// object applied must carry ManagedByLabel set to owner.
+func New(c client.Client, live client.Reader, scheme *runtime.Scheme, owner string) *Applier {
+	return &Applier{client: c, live: live, scheme: scheme, owner: owner, last: map[string]appliedState{}}
 }
 
 // recreatable kinds have immutable fields (a StorageClass's provisioner and parameters, a CSIDriver's spec) that
@@ -76,6 +95,16 @@ func (a *Applier) Apply(ctx context.Context, obj client.Object) (bool, error) {
 		}
 	case !apierrors.IsNotFound(err):
 		return false, err
+	default:
+		existing := obj.DeepCopyObject().(client.Object)
+		err := a.live.Get(ctx, client.ObjectKeyFromObject(obj), existing)
+		if err == nil && existing.GetLabels()[ManagedByLabel] != a.owner {
+			name := strings.TrimPrefix(client.ObjectKeyFromObject(obj).String(), "/") // cluster-scoped: no "/"
+			return false, &NotOursError{Kind: gvk.Kind, Name: name, Owner: a.owner}
+		}
+		if err != nil && !apierrors.IsNotFound(err) {
+			return false, err
+		}
 	}
 
 	err = a.client.Apply(ctx, client.ApplyConfigurationFromUnstructured(u), client.FieldOwner(a.owner), client.ForceOwnership)

@@ -38,6 +38,10 @@ func world(t *testing.T, disableScheduler bool) string {
 		Spec: storageosv1.StorageOSClusterSpec{SecretRefName: "api", SecretRefNamespace: "default", DisableScheduler: disableScheduler}}
 	require.NoError(t, testEnv.Client.Create(ctx, c))
 	t.Cleanup(func() { _ = testEnv.Client.Delete(ctx, c) })
+	// As the cluster-manager reports it once the scheduler runs.
+	c.Status.Conditions = []metav1.Condition{{Type: schedulerwebhook.SchedulerReadyCondition, Status: metav1.ConditionTrue,
+		Reason: "Ready", Message: "1/1 storageos-scheduler replicas ready", LastTransitionTime: metav1.Now()}}
+	require.NoError(t, testEnv.Client.Status().Update(ctx, c))
 
 	ns := testEnv.CreateNamespace(t)
 	for name, class := range map[string]string{"data": "storageos-fast", "other": "other-fast"} {
@@ -139,4 +143,24 @@ func TestPodsAreCreatedWhenTheWebhookIsDown(t *testing.T) {
 		require.NoError(t, testEnv.Client.Update(ctx, cfg))
 	})
 	assert.Equal(t, corev1.DefaultSchedulerName, createPod(t, ns, "data", nil).Spec.SchedulerName)
+}
+
+// A cluster whose scheduler is not running (yet) must not attract pods: they would stay Pending.
+func TestNoPodGoesToASchedulerThatIsNotRunning(t *testing.T) {
+	ns := world(t, false)
+	var list storageosv1.StorageOSClusterList
+	require.NoError(t, testEnv.Client.List(context.Background(), &list))
+	for i := range list.Items {
+		c := &list.Items[i]
+		c.Status.Conditions[0].Status = metav1.ConditionFalse
+		require.NoError(t, testEnv.Client.Status().Update(context.Background(), c))
+		t.Cleanup(func() {
+			_ = testEnv.Client.Get(context.Background(), client.ObjectKeyFromObject(c), c)
+			c.Status.Conditions[0].Status = metav1.ConditionTrue
+			_ = testEnv.Client.Status().Update(context.Background(), c)
+		})
+	}
+	require.Eventually(t, func() bool {
+		return createPod(t, ns, "data", nil).Spec.SchedulerName == corev1.DefaultSchedulerName
+	}, timeout, tick)
 }
