@@ -11,6 +11,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
@@ -229,7 +230,7 @@ func precedes(a, b *storageosv1.StorageOSCluster) bool {
 // claimed reports whether a cluster has been reconciled as the active one: it has conditions, and they do not
 // say another cluster blocks it.
 func claimed(c *storageosv1.StorageOSCluster) bool {
-	available := findCondition(c, ConditionAvailable)
+	available := meta.FindStatusCondition(c.Status.Conditions, ConditionAvailable)
 	return available != nil && available.Reason != ReasonAnotherCluster
 }
 

@@ -134,20 +134,8 @@ func (r *Reconciler) forEachManaged(ctx context.Context, selector client.Matchin
 // requiredKeys are the keys the API secret must hold for this spec.
 func requiredKeys(spec storageosv1.StorageOSClusterSpec) []string {
 	keys := []string{"apiUsername", "apiPassword"}
-	if spec.CSI.Enable {
-		for _, c := range []struct {
-			on     bool
-			secret desired.CredentialSecret
-		}{
-			{spec.CSI.EnableProvisionCreds, desired.ProvisionCreds},
-			{spec.CSI.EnableControllerPublishCreds, desired.ControllerPublishCreds},
-			{spec.CSI.EnableNodePublishCreds, desired.NodePublishCreds},
-			{spec.CSI.EnableControllerExpandCreds, desired.ControllerExpandCreds},
-		} {
-			if c.on {
-				keys = append(keys, c.secret.UsernameKey, c.secret.PasswordKey)
-			}
-		}
+	for _, c := range desired.EnabledCredentials(spec) {
+		keys = append(keys, c.UsernameKey, c.PasswordKey)
 	}
 	if spec.Ingress.Enable && spec.Ingress.TLS {
 		keys = append(keys, corev1.TLSCertKey, corev1.TLSPrivateKeyKey)

@@ -6,12 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -255,12 +257,12 @@ func (r *Reconciler) summarise(s *scope) {
 		degraded = append(degraded, s.err.Error())
 	}
 	for _, t := range []string{ConditionAPIReady, ConditionCSIReady, ConditionSchedulerReady} {
-		if cond := findCondition(c, t); cond != nil && cond.Status == metav1.ConditionFalse && cond.Reason != ReasonNotReady {
+		if cond := meta.FindStatusCondition(c.Status.Conditions, t); cond != nil && cond.Status == metav1.ConditionFalse && cond.Reason != ReasonNotReady {
 			degraded = append(degraded, t+": "+cond.Message)
 		}
 	}
 	if len(degraded) > 0 {
-		s.setCondition(ConditionDegraded, metav1.ConditionTrue, ReasonReconcileFailed, joinMessages(degraded))
+		s.setCondition(ConditionDegraded, metav1.ConditionTrue, ReasonReconcileFailed, strings.Join(degraded, "; "))
 	} else {
 		s.setCondition(ConditionDegraded, metav1.ConditionFalse, ReasonAsExpected, "no problem observed")
 	}
@@ -284,7 +286,7 @@ func (r *Reconciler) summarise(s *scope) {
 }
 
 func (r *Reconciler) changedStatusEvent(s *scope) {
-	cond := findCondition(s.cluster, ConditionNodeReady)
+	cond := meta.FindStatusCondition(s.cluster.Status.Conditions, ConditionNodeReady)
 	if cond != nil && cond.Status == metav1.ConditionTrue {
 		r.Recorder.Eventf(s.cluster, nil, corev1.EventTypeNormal, "ChangedStatus", "Observe",
 			"%s StorageOS nodes are functional. Cluster healthy", s.cluster.Status.Ready)
@@ -292,23 +294,6 @@ func (r *Reconciler) changedStatusEvent(s *scope) {
 	}
 	r.Recorder.Eventf(s.cluster, nil, corev1.EventTypeWarning, "ChangedStatus", "Observe",
 		"%s StorageOS nodes are functional", s.cluster.Status.Ready)
-}
-
-func findCondition(c *storageosv1.StorageOSCluster, typ string) *metav1.Condition {
-	for i := range c.Status.Conditions {
-		if c.Status.Conditions[i].Type == typ {
-			return &c.Status.Conditions[i]
-		}
-	}
-	return nil
-}
-
-func joinMessages(msgs []string) string {
-	out := msgs[0]
-	for _, m := range msgs[1:] {
-		out += "; " + m
-	}
-	return out
 }
 
 // apiClient reuses one StorageOS client, and so one login session, per endpoint and credentials across

@@ -5,6 +5,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	storageosv1 "github.com/storageos/cluster-operator/apis/storageos/v1"
 )
 
 // configObjects: the secrets copied from the cluster's API secret, the etcd TLS copy and the node ConfigMap.
@@ -13,10 +15,8 @@ func configObjects(in Input) []client.Object {
 	objs := []client.Object{
 		credentialSecret(in, InitSecretName, "apiUsername", "apiPassword"),
 	}
-	if spec.CSI.Enable {
-		for _, c := range enabledCredentials(in) {
-			objs = append(objs, credentialSecret(in, c.Name, c.UsernameKey, c.PasswordKey))
-		}
+	for _, c := range EnabledCredentials(spec) {
+		objs = append(objs, credentialSecret(in, c.Name, c.UsernameKey, c.PasswordKey))
 	}
 	if spec.Ingress.Enable && spec.Ingress.TLS {
 		objs = append(objs, &corev1.Secret{
@@ -39,9 +39,12 @@ func configObjects(in Input) []client.Object {
 	return objs
 }
 
-// enabledCredentials are the CSI credential secrets the csi.enable*Creds flags ask for.
-func enabledCredentials(in Input) []CredentialSecret {
-	csi := in.Cluster.Spec.CSI
+// EnabledCredentials are the CSI credential secrets the csi.enable*Creds flags ask for (none without csi.enable).
+func EnabledCredentials(spec storageosv1.StorageOSClusterSpec) []CredentialSecret {
+	csi := spec.CSI
+	if !csi.Enable {
+		return nil
+	}
 	var out []CredentialSecret
 	for _, c := range []struct {
 		on     bool

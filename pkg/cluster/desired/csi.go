@@ -40,10 +40,7 @@ func csiObjects(in Input) []client.Object {
 			Affinity:           nodeAffinity(in),
 			// The helper may run on any StorageOS node: it talks to the local node through the plugin socket,
 			// so it must be able to move off a failed node quickly.
-			Tolerations: append([]corev1.Toleration{
-				{Key: "node.kubernetes.io/not-ready", Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoExecute, TolerationSeconds: ptr.To[int64](30)},
-				{Key: "node.kubernetes.io/unreachable", Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoExecute, TolerationSeconds: ptr.To[int64](30)},
-			}, in.Cluster.Spec.Tolerations...),
+			Tolerations: recoveryTolerations(in.Cluster.Spec.Tolerations),
 		},
 	}
 	labelSelector := &metav1.LabelSelector{MatchLabels: selector}

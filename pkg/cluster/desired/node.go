@@ -162,6 +162,15 @@ func nodeTolerations() []corev1.Toleration {
 	return out
 }
 
+// recoveryTolerations let a single-replica helper (CSI, scheduler) move off a failed node after 30 s instead of
+// the default 5 minutes.
+func recoveryTolerations(extra []corev1.Toleration) []corev1.Toleration {
+	return append([]corev1.Toleration{
+		{Key: "node.kubernetes.io/not-ready", Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoExecute, TolerationSeconds: ptr.To[int64](30)},
+		{Key: "node.kubernetes.io/unreachable", Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoExecute, TolerationSeconds: ptr.To[int64](30)},
+	}, extra...)
+}
+
 func nodeAffinity(in Input) *corev1.Affinity {
 	terms := in.Cluster.Spec.NodeSelectorTerms
 	if len(terms) == 0 {

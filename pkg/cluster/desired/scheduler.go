@@ -57,10 +57,7 @@ func schedulerObjects(in Input) []client.Object {
 					}},
 					Volumes: []corev1.Volume{{Name: "config", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
 						LocalObjectReference: corev1.LocalObjectReference{Name: SchedulerConfigMapName}}}}},
-					Tolerations: append([]corev1.Toleration{
-						{Key: "node.kubernetes.io/not-ready", Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoExecute, TolerationSeconds: ptr.To[int64](30)},
-						{Key: "node.kubernetes.io/unreachable", Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoExecute, TolerationSeconds: ptr.To[int64](30)},
-					}, in.Cluster.Spec.Tolerations...),
+					Tolerations: recoveryTolerations(in.Cluster.Spec.Tolerations),
 				},
 			},
 		},

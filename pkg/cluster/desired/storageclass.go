@@ -27,7 +27,7 @@ func storageClass(in Input) *storagev1.StorageClass {
 	sc.Provisioner = CSIProvisioner
 	sc.AllowVolumeExpansion = ptr.To(in.KubeVersion.AtLeast(1, 16))
 	sc.Parameters = map[string]string{"csi.storage.k8s.io/fstype": "ext4"}
-	for _, c := range enabledCredentials(in) {
+	for _, c := range EnabledCredentials(spec) {
 		sc.Parameters[c.Parameter+"-name"] = c.Name
 		sc.Parameters[c.Parameter+"-namespace"] = namespace(in)
 	}
