@@ -5,8 +5,11 @@
 package main
 
 import (
+	"context"
 	"flag"
+	"net"
 	"os"
+	"strconv"
 
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
@@ -17,9 +20,49 @@ import (
 
 func main() {
 	opts := manager.NewOptions("scheduler-webhook", "")
-	opts.Webhook = &webhook.Options{Port: 9443}
+	opts.Webhook = &webhook.Options{Port: 9443, CertDir: "/tmp/k8s-webhook-server/serving-certs"}
 	opts.BindFlags(flag.CommandLine)
+
+	namespace := os.Getenv("POD_NAMESPACE")
+	if namespace == "" {
+		namespace = "storageos-operator"
+	}
+	certs := schedulerwebhook.CertOptions{SelfManaged: true, Namespace: namespace,
+		SecretName: "storageos-scheduler-webhook-cert", ConfigurationName: "storageos-scheduler-webhook"}
+	var disableRotation bool
+	var serviceName string
+	flag.BoolVar(&disableRotation, "disable-cert-rotation", false,
+		"Use certificates provided in --webhook-cert-dir (e.g. by cert-manager) instead of generating, rotating and injecting them.")
+	flag.StringVar(&certs.Namespace, "namespace", certs.Namespace,
+		"The webhook's namespace, which holds its certificate Secret (default: $POD_NAMESPACE).")
+	flag.StringVar(&certs.SecretName, "cert-secret-name", certs.SecretName, "The Secret holding the self-managed CA and serving certificate.")
+	flag.StringVar(&serviceName, "webhook-service-name", "storageos-scheduler-webhook", "The Service the API server calls the webhook through.")
+	flag.StringVar(&certs.ConfigurationName, "webhook-configuration-name", certs.ConfigurationName,
+		"The MutatingWebhookConfiguration whose caBundle is kept current.")
+	flag.DurationVar(&certs.CertValidity, "cert-validity", 0, "Lifetime of a new serving certificate (default 10 years).")
+	flag.DurationVar(&certs.RenewBefore, "cert-renew-before", 0, "Renew a certificate this long before it expires (default 90 days).")
 	flag.Parse()
 
-	os.Exit(manager.Run(ctrl.SetupSignalHandler(), opts, schedulerwebhook.Setup))
+	certs.SelfManaged = !disableRotation
+	certs.DNSNames = schedulerwebhook.ServiceDNSNames(serviceName, certs.Namespace)
+	certs.CertDir = opts.Webhook.CertDir
+	certs.ServingAddress = servingAddress(opts.Webhook)
+	certificates := schedulerwebhook.NewCertificates(certs)
+	opts.Webhook.TLSOpts = append(opts.Webhook.TLSOpts, certificates.TLSOpt)
+
+	os.Exit(manager.Run(ctrl.SetupSignalHandler(), opts, func(ctx context.Context, mgr ctrl.Manager) error {
+		if err := certificates.Setup(ctx, mgr); err != nil {
+			return err
+		}
+		return schedulerwebhook.Setup(ctx, mgr)
+	}))
+}
+
+// servingAddress is where the readiness check reaches the webhook server from inside the process.
+func servingAddress(o *webhook.Options) string {
+	host := o.Host
+	if host == "" {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, strconv.Itoa(o.Port))
 }

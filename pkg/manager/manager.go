@@ -4,8 +4,11 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	stdlog "log"
+	"strings"
 	"time"
 
+	"github.com/go-logr/logr"
 	"k8s.io/client-go/rest"
 	"k8s.io/klog/v2"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -83,6 +86,10 @@ func Run(ctx context.Context, o Options, setup SetupFunc) int {
 	ctrl.SetLogger(logger)
 	// client-go logs through klog; send it to the same logger so every line has the same format.
 	klog.SetLogger(logger)
+	// Libraries that log through the standard library (net/http's server reports TLS handshake errors there)
+	// would otherwise write plain lines between the JSON ones.
+	stdlog.SetFlags(0)
+	stdlog.SetOutput(stdlogWriter{log: logger.WithName("stdlib")})
 	log := ctrl.Log.WithName(o.Name)
 
 	cfg, err := ctrl.GetConfig()
@@ -111,6 +118,14 @@ func Run(ctx context.Context, o Options, setup SetupFunc) int {
 	}
 	log.Info("Manager stopped")
 	return 0
+}
+
+// stdlogWriter turns standard library log lines into structured log entries.
+type stdlogWriter struct{ log logr.Logger }
+
+func (w stdlogWriter) Write(p []byte) (int, error) {
+	w.log.Info(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
 }
 
 // positive returns a pointer to d, or nil for controller-runtime's default when d is not set.

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -63,7 +65,9 @@ func TestEveryBinaryServesProbesTakesItsLeaseAndStopsOnSIGTERM(t *testing.T) {
 			ns := testEnv.CreateNamespace(t)
 			args := []string{"--health-probe-bind-address=127.0.0.1:0", "--metrics-bind-address=0"}
 			if b.name == "scheduler-webhook" {
-				args = append(args, webhookArgs(t)...)
+				// Self-managed certificates, as deployed by default: ready means a certificate was issued into
+				// the Secret and the server serves it.
+				args = append(args, webhookArgs(t, ns)...)
 			}
 			if b.lease != "" {
 				args = append(args, "--leader-elect", "--leader-election-namespace="+ns)
@@ -224,11 +228,67 @@ func serviceAccountToken(t *testing.T, ns, name string, canReadMetrics bool) str
 	return tr.Status.Token
 }
 
-// webhookArgs give the webhook binary a serving certificate (until it manages its own) and a free port.
-func webhookArgs(t *testing.T) []string {
-	dir := t.TempDir()
-	require.NoError(t, envtest.WriteServingCert(dir))
+// webhookArgs run the webhook in namespace ns with an empty certificate directory and a free port.
+func webhookArgs(t *testing.T, ns string) []string {
 	_, port, err := net.SplitHostPort(freeAddr(t))
 	require.NoError(t, err)
-	return []string{"--webhook-cert-dir=" + dir, "--webhook-port=" + port}
+	return []string{"--namespace=" + ns, "--webhook-cert-dir=" + t.TempDir(), "--webhook-port=" + port,
+		"--webhook-configuration-name=storageos-scheduler-webhook-" + ns}
+}
+
+// With self-managed certificates the webhook issues its certificate into the Secret before it is ready.
+func TestWebhookIssuesItsCertificateBeforeItIsReady(t *testing.T) {
+	ns := testEnv.CreateNamespace(t)
+	p := startBinary(t, "scheduler-webhook", append(webhookArgs(t, ns), "--health-probe-bind-address=127.0.0.1:0", "--metrics-bind-address=0")...)
+	addr := p.healthProbeAddr(t)
+	waitFor(t, startDeadline, "/readyz to answer 200", func() bool {
+		code, _, err := get("http://"+addr+"/readyz", "")
+		return err == nil && code == http.StatusOK
+	})
+	secret := &corev1.Secret{}
+	require.NoError(t, testEnv.Client.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: "storageos-scheduler-webhook-cert"}, secret))
+	for _, key := range []string{"ca.crt", "ca.key", "tls.crt", "tls.key"} {
+		assert.NotEmpty(t, secret.Data[key], key)
+	}
+	assert.Equal(t, 0, p.stop(t))
+}
+
+// With --disable-cert-rotation the webhook serves what is in its certificate directory, and is ready only
+// when that certificate is valid for the webhook Service's name.
+func TestWebhookWithExternalCertificates(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		dns   string
+		ready bool
+	}{
+		{"certificate for the Service", "storageos-scheduler-webhook.%s.svc", true},
+		{"certificate for another name", "elsewhere.%s.svc", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ns := testEnv.CreateNamespace(t)
+			dir := t.TempDir()
+			require.NoError(t, envtest.WriteServingCert(dir, fmt.Sprintf(tc.dns, ns)))
+			_, port, err := net.SplitHostPort(freeAddr(t))
+			require.NoError(t, err)
+			p := startBinary(t, "scheduler-webhook", "--disable-cert-rotation", "--namespace="+ns, "--webhook-cert-dir="+dir,
+				"--webhook-port="+port, "--health-probe-bind-address=127.0.0.1:0", "--metrics-bind-address=0")
+			addr := p.healthProbeAddr(t)
+			if tc.ready {
+				waitFor(t, startDeadline, "/readyz to answer 200", func() bool {
+					code, _, err := get("http://"+addr+"/readyz", "")
+					return err == nil && code == http.StatusOK
+				})
+			} else {
+				// The server runs and the caches sync; only the certificate check keeps it unready.
+				waitFor(t, startDeadline, "/readyz to fail only on the certificate", func() bool {
+					code, body, err := get("http://"+addr+"/readyz?verbose", "")
+					return err == nil && code == http.StatusInternalServerError &&
+						strings.Contains(body, "[-]certificate failed") && strings.Contains(body, "[+]caches ok")
+				})
+			}
+			err = testEnv.Client.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: "storageos-scheduler-webhook-cert"}, &corev1.Secret{})
+			assert.True(t, apierrors.IsNotFound(err), "no Secret is created for external certificates: %v", err)
+			assert.Equal(t, 0, p.stop(t))
+		})
+	}
 }

@@ -14,9 +14,9 @@ import (
 	"time"
 )
 
-// WriteServingCert writes a self-signed tls.crt and tls.key for 127.0.0.1 and localhost into dir, for tests
-// that run a webhook binary outside envtest's own webhook installation.
-func WriteServingCert(dir string) error {
+// WriteServingCert writes a self-signed tls.crt and tls.key for 127.0.0.1, localhost and dnsNames into dir,
+// for tests that run a webhook binary outside envtest's own webhook installation.
+func WriteServingCert(dir string, dnsNames ...string) error {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return err
@@ -28,7 +28,7 @@ func WriteServingCert(dir string) error {
 		NotAfter:     time.Now().Add(24 * time.Hour),
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		DNSNames:     []string{"localhost"},
+		DNSNames:     append([]string{"localhost"}, dnsNames...),
 		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)

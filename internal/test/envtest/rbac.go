@@ -2,8 +2,10 @@ package envtest
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -15,8 +17,9 @@ import (
 )
 
 // AsBinary returns a config mutator that makes a manager act as the named binary's ServiceAccount, bound to
-// exactly the ClusterRole generated from that binary's RBAC markers (config/rbac/<binary>/role.yaml). A suite
-// whose controller runs this way proves the generated role is enough for everything it tests.
+// exactly the roles generated from that binary's RBAC markers (config/rbac/<binary>/role.yaml: a ClusterRole
+// and, for namespaced rules, Roles). A suite whose controller runs this way proves the generated roles are
+// enough for everything it tests.
 func (e *Environment) AsBinary(ctx context.Context, binary string) (func(*rest.Config), error) {
 	const ns = "storageos-operator"
 	name := "storageos-" + binary
@@ -24,20 +27,45 @@ func (e *Environment) AsBinary(ctx context.Context, binary string) (func(*rest.C
 	if err != nil {
 		return nil, err
 	}
-	role := &rbacv1.ClusterRole{}
-	if err := yaml.Unmarshal(data, role); err != nil {
-		return nil, err
-	}
-	binding := &rbacv1.ClusterRoleBinding{
-		ObjectMeta: metav1.ObjectMeta{Name: name},
-		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: role.Name},
-		Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Namespace: ns, Name: name}},
-	}
-	for _, obj := range []client.Object{
+	subjects := []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Namespace: ns, Name: name}}
+	objects := []client.Object{
 		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}},
 		&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns}},
-		role, binding,
-	} {
+	}
+	for _, doc := range strings.Split(string(data), "\n---\n") {
+		var meta metav1.TypeMeta
+		if err := yaml.Unmarshal([]byte(doc), &meta); err != nil {
+			return nil, err
+		}
+		switch meta.Kind {
+		case "ClusterRole":
+			role := &rbacv1.ClusterRole{}
+			if err := yaml.Unmarshal([]byte(doc), role); err != nil {
+				return nil, err
+			}
+			objects = append(objects, role, &rbacv1.ClusterRoleBinding{
+				ObjectMeta: metav1.ObjectMeta{Name: role.Name},
+				RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: role.Name},
+				Subjects:   subjects,
+			})
+		case "Role":
+			role := &rbacv1.Role{}
+			if err := yaml.Unmarshal([]byte(doc), role); err != nil {
+				return nil, err
+			}
+			objects = append(objects,
+				&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: role.Namespace}},
+				role, &rbacv1.RoleBinding{
+					ObjectMeta: metav1.ObjectMeta{Name: role.Name, Namespace: role.Namespace},
+					RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: role.Name},
+					Subjects:   subjects,
+				})
+		case "":
+		default:
+			return nil, fmt.Errorf("%s/role.yaml: unexpected kind %s", binary, meta.Kind)
+		}
+	}
+	for _, obj := range objects {
 		if err := e.Client.Create(ctx, obj); err != nil && !apierrors.IsAlreadyExists(err) {
 			return nil, err
 		}
