@@ -48,6 +48,18 @@ func DaemonSet(job *storageosv1.Job) *appsv1.DaemonSet {
 			RequiredDuringSchedulingIgnoredDuringExecution: &corev1.NodeSelector{NodeSelectorTerms: job.Spec.NodeSelectorTerms},
 		}}
 	}
+	container := corev1.Container{
+		Name:    ContainerName,
+		Image:   string(job.Spec.Image),
+		Command: job.Spec.Command,
+		Args:    job.Spec.Args,
+	}
+	var volumes []corev1.Volume
+	if job.Spec.HostPath != "" {
+		container.VolumeMounts = []corev1.VolumeMount{{Name: hostPathVolume, MountPath: string(job.Spec.MountPath)}}
+		volumes = []corev1.Volume{{Name: hostPathVolume, VolumeSource: corev1.VolumeSource{
+			HostPath: &corev1.HostPathVolumeSource{Path: string(job.Spec.HostPath)}}}}
+	}
 	return &appsv1.DaemonSet{
 		ObjectMeta: metav1.ObjectMeta{
 			Name:      DaemonSetName(job),
@@ -63,14 +75,8 @@ func DaemonSet(job *storageosv1.Job) *appsv1.DaemonSet {
 			Template: corev1.PodTemplateSpec{
 				ObjectMeta: metav1.ObjectMeta{Labels: podLabels},
 				Spec: corev1.PodSpec{
-					Containers: []corev1.Container{{
-						Name:         ContainerName,
-						Image:        string(job.Spec.Image),
-						Args:         job.Spec.Args,
-						VolumeMounts: []corev1.VolumeMount{{Name: hostPathVolume, MountPath: string(job.Spec.MountPath)}},
-					}},
-					Volumes: []corev1.Volume{{Name: hostPathVolume, VolumeSource: corev1.VolumeSource{
-						HostPath: &corev1.HostPathVolumeSource{Path: string(job.Spec.HostPath)}}}},
+					Containers:  []corev1.Container{container},
+					Volumes:     volumes,
 					Affinity:    affinity,
 					Tolerations: job.Spec.Tolerations,
 				},

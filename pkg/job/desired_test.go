@@ -62,3 +62,16 @@ func TestSelector(t *testing.T) {
 		})
 	}
 }
+
+// A task without hostPath (the upgrade's image pull) gets no host directory, and command replaces the
+// image's entrypoint.
+func TestJobWithoutHostPathMountsNothing(t *testing.T) {
+	job := &storageosv1.Job{Spec: storageosv1.JobSpec{Image: "storageos/node:v2.10.0",
+		Command: []string{"/bin/sh", "-c", "echo pulled"}, CompletionWord: "pulled"}}
+	job.Name = "pull"
+	spec := DaemonSet(job).Spec.Template.Spec
+	assert.Empty(t, spec.Volumes)
+	require.Len(t, spec.Containers, 1)
+	assert.Empty(t, spec.Containers[0].VolumeMounts)
+	assert.Equal(t, []string{"/bin/sh", "-c", "echo pulled"}, spec.Containers[0].Command)
+}

@@ -11,6 +11,7 @@ import (
 	storagev1 "k8s.io/api/storage/v1"
 
 	"github.com/storageos/cluster-operator/pkg/cluster/desired"
+	"github.com/storageos/cluster-operator/pkg/volumes"
 )
 
 const (
@@ -18,13 +19,8 @@ const (
 	SchedulerName = desired.SchedulerName
 	// OptOutAnnotation set to "false" on a pod keeps it on its own scheduler.
 	OptOutAnnotation = "storageos.com/scheduler"
-	// legacyClassAnnotation is how PVCs named their class before storageClassName existed.
-	legacyClassAnnotation = "volume.beta.kubernetes.io/storage-class"
-	defaultScheduler      = corev1.DefaultSchedulerName
+	defaultScheduler = corev1.DefaultSchedulerName
 )
-
-// storageOSProvisioners are the provisioners of StorageOS volumes: CSI, and the names older classes use.
-var storageOSProvisioners = map[string]bool{desired.CSIProvisioner: true, "storageos": true, desired.LegacyProvisioner: true}
 
 // Lister answers the decision's questions from caches. A missing object is (nil, nil).
 type Lister interface {
@@ -77,10 +73,7 @@ func usesStorageOS(ctx context.Context, pod *corev1.Pod, l Lister) (bool, error)
 			if pvc == nil {
 				continue
 			}
-			class = pvc.Spec.StorageClassName
-			if legacy, ok := pvc.Annotations[legacyClassAnnotation]; ok && class == nil {
-				class = &legacy
-			}
+			class = volumes.ClaimClass(pvc.Spec, pvc.Annotations)
 		case v.Ephemeral != nil && v.Ephemeral.VolumeClaimTemplate != nil:
 			class = v.Ephemeral.VolumeClaimTemplate.Spec.StorageClassName
 		default:
@@ -90,7 +83,7 @@ func usesStorageOS(ctx context.Context, pod *corev1.Pod, l Lister) (bool, error)
 		if err != nil {
 			return false, err
 		}
-		if sc != nil && storageOSProvisioners[sc.Provisioner] {
+		if sc != nil && volumes.IsStorageOSProvisioner(sc.Provisioner) {
 			return true, nil
 		}
 	}

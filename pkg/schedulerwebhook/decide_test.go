@@ -11,6 +11,8 @@ import (
 	storagev1 "k8s.io/api/storage/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
+
+	"github.com/storageos/cluster-operator/pkg/volumes"
 )
 
 // fakeLister is an in-memory Lister.
@@ -53,7 +55,7 @@ func newLister() *fakeLister {
 		pvcs: map[string]*corev1.PersistentVolumeClaim{
 			"app/data":    pvc("data", ptr.To("fast"), nil),
 			"app/legacy":  pvc("legacy", ptr.To("legacy"), nil),
-			"app/beta":    pvc("beta", nil, map[string]string{legacyClassAnnotation: "old"}),
+			"app/beta":    pvc("beta", nil, map[string]string{volumes.LegacyClassAnnotation: "old"}),
 			"app/ebs":     pvc("ebs", ptr.To("ebs"), nil),
 			"app/default": pvc("default", nil, nil),
 			"app/noclass": pvc("noclass", ptr.To(""), nil),

@@ -10,13 +10,11 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	storageosv1 "github.com/storageos/cluster-operator/apis/storageos/v1"
+	"github.com/storageos/cluster-operator/pkg/volumes"
 )
 
 // SchedulerReadyCondition is the StorageOSCluster condition the cluster-manager sets once its scheduler runs.
 const SchedulerReadyCondition = "SchedulerReady"
-
-// defaultClassAnnotation marks the cluster's default StorageClass.
-const defaultClassAnnotation = "storageclass.kubernetes.io/is-default-class"
 
 // CacheLister answers from a cache-backed reader (the manager's client), so an admission costs no API call.
 type CacheLister struct {
@@ -53,17 +51,7 @@ func (c CacheLister) DefaultStorageClass(ctx context.Context) (*storagev1.Storag
 	if err := c.Reader.List(ctx, &list); err != nil {
 		return nil, err
 	}
-	var found *storagev1.StorageClass
-	for i := range list.Items {
-		sc := &list.Items[i]
-		if sc.Annotations[defaultClassAnnotation] != "true" {
-			continue
-		}
-		if found == nil || found.CreationTimestamp.Before(&sc.CreationTimestamp) {
-			found = sc
-		}
-	}
-	return found, nil
+	return volumes.DefaultClass(list.Items), nil
 }
 
 func (c CacheLister) SchedulerEnabled(ctx context.Context) (bool, error) {

@@ -35,5 +35,7 @@ func TestRBACKustomizationIsAccepted(t *testing.T) {
 	}
 	assert.Contains(t, out, "role.rbac.authorization.k8s.io/storageos-cluster-manager-leader-election serverside-applied")
 	assert.NotContains(t, out, "storageos-scheduler-webhook-leader-election", "the webhook runs no leader election")
+	assert.Contains(t, out, "role.rbac.authorization.k8s.io/storageos-scheduler-webhook serverside-applied", "the webhook's certificate Secret Role")
+	assert.Contains(t, out, "rolebinding.rbac.authorization.k8s.io/storageos-scheduler-webhook serverside-applied")
 	assert.Contains(t, out, "clusterrole.rbac.authorization.k8s.io/storageos-metrics-reader serverside-applied")
 }

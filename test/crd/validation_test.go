@@ -127,8 +127,8 @@ func TestInvalidObjectsAreRejectedNamingTheField(t *testing.T) {
 		{"job without image", job("image:"), "spec.image", "Required value"},
 		{"job without completionWord", job("completionWord:"), "spec.completionWord", "Required value"},
 		{"job with an empty completionWord", job(`completionWord: ""`), "spec.completionWord", "at least 1 chars long"},
-		{"job without hostPath", job("hostPath:"), "spec.hostPath", "Required value"},
-		{"job without mountPath", job("mountPath:"), "spec.mountPath", "Required value"},
+		{"job without hostPath", job("hostPath:"), "spec", "hostPath and mountPath must be set together"},
+		{"job without mountPath", job("mountPath:"), "spec", "hostPath and mountPath must be set together"},
 		{"job with a relative mountPath", job("mountPath: var/lib"), "spec.mountPath", "must be an absolute path"},
 		{"job with a relative hostPath", job("hostPath: ./var/lib"), "spec.hostPath", "must be an absolute path"},
 		{"job with a malformed image", job("image: cleanup@latest"), "spec.image", "must be a container image reference"},
@@ -165,6 +165,7 @@ func TestValidEdgeCasesAreAccepted(t *testing.T) {
 		"upgrade to an image by digest":                  upgrade("newImage: storageos/node@" + digest),
 		"job with every field": job("args: [\"/var/lib/storageos\"]", "labelSelector: {app: cleanup, storageos.com/task: clean-up_1.0}",
 			"tolerations: [{operator: Exists}]"),
+		"job without a host directory, with a command": job("hostPath:", "mountPath:", "command: [/bin/sh, -c, 'echo done; sleep 3600']"),
 	}
 	ns := testEnv.CreateNamespace(t)
 	i := 0

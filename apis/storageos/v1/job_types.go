@@ -7,22 +7,29 @@ import (
 
 // JobSpec is a task run once on every selected node by a DaemonSet. The task's container prints
 // completionWord when it is done and then stays running, so that the DaemonSet does not restart it.
+// +kubebuilder:validation:XValidation:rule="has(self.hostPath) == has(self.mountPath)",message="hostPath and mountPath must be set together"
 type JobSpec struct {
 	// Image is the container image that runs the task.
 	// +required
 	Image ImageReference `json:"image"`
 
+	// Command replaces the image's entrypoint; the image's own is used when empty.
+	// +kubebuilder:validation:MaxItems=64
+	// +optional
+	Command []string `json:"command,omitempty"`
+
 	// Args are passed to the container.
 	// +optional
 	Args []string `json:"args,omitempty"`
 
-	// HostPath is the path on the host mounted into the container.
-	// +required
-	HostPath AbsolutePath `json:"hostPath"`
+	// HostPath is the path on the host mounted into the container. A task that needs no host directory
+	// (such as pulling an image) leaves it and mountPath out.
+	// +optional
+	HostPath AbsolutePath `json:"hostPath,omitempty"`
 
 	// MountPath is where hostPath is mounted in the container.
-	// +required
-	MountPath AbsolutePath `json:"mountPath"`
+	// +optional
+	MountPath AbsolutePath `json:"mountPath,omitempty"`
 
 	// CompletionWord is what the container prints to its log when the task is done on its node.
 	// +required

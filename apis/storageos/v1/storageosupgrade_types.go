@@ -25,8 +25,16 @@ const (
 	UpgradePhaseUpgrading    UpgradePhase = "Upgrading"
 	UpgradePhaseScalingUp    UpgradePhase = "ScalingUp"
 	UpgradePhaseCompleted    UpgradePhase = "Completed"
-	UpgradePhaseFailed       UpgradePhase = "Failed"
+	// UpgradePhaseRestoring scales the applications back after a failed step, before Failed.
+	UpgradePhaseRestoring UpgradePhase = "Restoring"
+	UpgradePhaseFailed    UpgradePhase = "Failed"
 )
+
+// ClusterReference names the StorageOSCluster an upgrade acts on.
+type ClusterReference struct {
+	Namespace string `json:"namespace"`
+	Name      string `json:"name"`
+}
 
 // WorkloadKind is a kind of application workload the upgrade scales down.
 // +kubebuilder:validation:Enum=Deployment;StatefulSet
@@ -59,6 +67,23 @@ type StorageOSUpgradeStatus struct {
 	// Completed is true once the cluster runs newImage and every application is scaled back.
 	// +optional
 	Completed bool `json:"completed"`
+
+	// PhaseStartTime is when the current phase began; a phase that lasts longer than the step timeout fails.
+	// +optional
+	PhaseStartTime *metav1.Time `json:"phaseStartTime,omitempty"`
+
+	// Cluster is the StorageOSCluster being upgraded, recorded when the upgrade starts.
+	// +optional
+	Cluster *ClusterReference `json:"cluster,omitempty"`
+
+	// PreviousImage is the node image the cluster ran before the upgrade: what to give newImage to roll back.
+	// +optional
+	PreviousImage string `json:"previousImage,omitempty"`
+
+	// ClusterPaused is true once this upgrade has paused the cluster and enabled StorageOS maintenance
+	// mode. Deleting the upgrade then restores the applications, disables maintenance mode and unpauses.
+	// +optional
+	ClusterPaused bool `json:"clusterPaused,omitempty"`
 
 	// Workloads are the applications scaled down for the upgrade and their original replica counts.
 	// +listType=map

@@ -2,6 +2,7 @@ package envtest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -18,13 +19,19 @@ import (
 
 // AsBinary returns a config mutator that makes a manager act as the named binary's ServiceAccount, bound to
 // exactly the roles generated from that binary's RBAC markers (config/rbac/<binary>/role.yaml: a ClusterRole
-// and, for namespaced rules, Roles). A suite whose controller runs this way proves the generated roles are
-// enough for everything it tests.
+// and, for namespaced rules, Roles) and its leader election Role. A suite whose controller runs this way
+// proves the shipped roles are enough for everything it tests.
 func (e *Environment) AsBinary(ctx context.Context, binary string) (func(*rest.Config), error) {
 	const ns = "storageos-operator"
 	name := "storageos-" + binary
 	data, err := os.ReadFile(filepath.Join(e.RootDir, "config", "rbac", binary, "role.yaml"))
 	if err != nil {
+		return nil, err
+	}
+	// Leader-elected binaries also get their shipped leader election Role (Leases in the operator's namespace).
+	if election, err := os.ReadFile(filepath.Join(e.RootDir, "config", "rbac", binary, "leader_election_role.yaml")); err == nil {
+		data = append(append(data, []byte("\n---\n")...), election...)
+	} else if !errors.Is(err, os.ErrNotExist) {
 		return nil, err
 	}
 	subjects := []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Namespace: ns, Name: name}}

@@ -5,7 +5,9 @@ package desired
 
 // Object names.
 const (
-	DaemonSetName          = "storageos-daemonset"
+	DaemonSetName = "storageos-daemonset"
+	// NodeContainerName is the node DaemonSet's StorageOS container, whose image an upgrade replaces.
+	NodeContainerName      = "storageos"
 	DaemonSetSA            = "storageos-daemonset-sa"
 	CSIStatefulSetName     = "storageos-statefulset"
 	CSIStatefulSetSA       = "storageos-statefulset-sa"

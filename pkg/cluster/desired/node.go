@@ -42,7 +42,7 @@ func nodeDaemonSet(in Input) *appsv1.DaemonSet {
 	}
 
 	node := corev1.Container{
-		Name:  "storageos",
+		Name:  NodeContainerName,
 		Image: in.Images.Node,
 		Args:  []string{"server"},
 		Ports: []corev1.ContainerPort{{Name: "api", ContainerPort: spec.Service.InternalPort, Protocol: corev1.ProtocolTCP}},

@@ -114,7 +114,11 @@ func TestOptedOutNamespaceIsNotAsked(t *testing.T) {
 	require.NoError(t, testEnv.Client.Get(context.Background(), client.ObjectKey{Name: ns}, nsObj))
 	nsObj.Labels["storageos.com/scheduler-webhook"] = "disabled"
 	require.NoError(t, testEnv.Client.Update(context.Background(), nsObj))
-	assert.Equal(t, corev1.DefaultSchedulerName, createPod(t, ns, "data", nil).Spec.SchedulerName)
+	// The API server matches namespaceSelector against its own informer of namespaces, which sees the new
+	// label a moment later.
+	assert.Eventually(t, func() bool {
+		return createPod(t, ns, "data", nil).Spec.SchedulerName == corev1.DefaultSchedulerName
+	}, timeout, tick, "pods in a namespace that opted out are not sent to the webhook")
 }
 
 // Admissions are answered from the webhook's caches: no request reaches the API server.

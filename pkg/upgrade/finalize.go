@@ -1,0 +1,70 @@
+package upgrade
+
+import (
+	"context"
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+
+	storageosv1 "github.com/storageos/cluster-operator/apis/storageos/v1"
+)
+
+// finalize (step h) undoes what a deleted upgrade did to the cluster: its image pull Job goes, applications of
+// an interrupted upgrade are scaled back first, then maintenance mode is disabled and the cluster unpaused. An
+// upgrade that never paused the cluster (blocked, or refused) leaves the pause alone: another upgrade may
+// hold it.
+func (r *Reconciler) finalize(ctx context.Context, u *storageosv1.StorageOSUpgrade) (ctrl.Result, error) {
+	if !controllerutil.ContainsFinalizer(u, Finalizer) {
+		return ctrl.Result{}, nil
+	}
+	if u.Status.Cluster != nil {
+		if err := r.undo(ctx, u); err != nil {
+			before := u.DeepCopy()
+			if setCondition(u, ConditionProgressing, metav1.ConditionTrue, ReasonFinalizing, "cleaning up: "+err.Error()) {
+				r.Recorder.Eventf(u, nil, corev1.EventTypeWarning, EventFinalizeError, "Cleanup",
+					"could not restore the cluster, retrying: %v", err)
+				if perr := r.patchStatus(ctx, u, before); perr != nil {
+					return requeueOnConflict(perr)
+				}
+			}
+			return ctrl.Result{RequeueAfter: r.PollInterval}, nil
+		}
+	}
+	before := u.DeepCopy()
+	controllerutil.RemoveFinalizer(u, Finalizer)
+	return ctrl.Result{}, client.IgnoreNotFound(r.Client.Patch(ctx, u, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})))
+}
+
+func (r *Reconciler) undo(ctx context.Context, u *storageosv1.StorageOSUpgrade) error {
+	if u.Status.Phase != storageosv1.UpgradePhaseCompleted && u.Status.Phase != storageosv1.UpgradePhaseFailed {
+		if _, err := r.restoreWorkloads(ctx, u); err != nil {
+			return err
+		}
+	}
+	c, err := r.getCluster(ctx, u)
+	if apierrors.IsNotFound(err) {
+		return nil // the cluster is gone, and its maintenance mode with it
+	}
+	if err != nil {
+		return err
+	}
+	if err := r.deletePullJob(ctx, u, string(c.Spec.Namespace)); err != nil {
+		return err
+	}
+	if !u.Status.ClusterPaused {
+		return nil
+	}
+	api, err := r.api(ctx, c)
+	if err != nil {
+		return err
+	}
+	if err := api.DisableMaintenance(ctx); err != nil {
+		return fmt.Errorf("disabling maintenance mode: %w", err)
+	}
+	return r.setPause(ctx, c, false)
+}

@@ -1,0 +1,379 @@
+package upgrade
+
+import (
+	"context"
+	"fmt"
+	"sort"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	storagev1 "k8s.io/api/storage/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	storageosv1 "github.com/storageos/cluster-operator/apis/storageos/v1"
+	"github.com/storageos/cluster-operator/pkg/cluster/desired"
+)
+
+// preconditions (step a): exactly one StorageOSCluster, Running; no other upgrade ahead of this one; an image
+// that differs from what the node DaemonSet runs. Waiting here changes nothing, so it has no timeout.
+func (r *Reconciler) preconditions(ctx context.Context, u *storageosv1.StorageOSUpgrade) (outcome, error) {
+	if blocker, err := r.blockingUpgrade(ctx, u); err != nil {
+		return outcome{}, err
+	} else if blocker != "" {
+		message := "waiting for upgrade " + blocker + " to finish and be deleted: one upgrade runs at a time"
+		if setCondition(u, ConditionProgressing, metav1.ConditionFalse, ReasonBlocked, message) {
+			r.Recorder.Eventf(u, nil, corev1.EventTypeNormal, EventBlocked, "Wait", message)
+		}
+		u.Status.Phase = storageosv1.UpgradePhasePending
+		return wait("%s", message), nil
+	}
+
+	var clusters storageosv1.StorageOSClusterList
+	if err := r.Reader.List(ctx, &clusters); err != nil {
+		return outcome{}, err
+	}
+	u.Status.Phase = storageosv1.UpgradePhasePending
+	if len(clusters.Items) != 1 {
+		setCondition(u, ConditionProgressing, metav1.ConditionFalse, ReasonWaitingForCluster,
+			fmt.Sprintf("found %d StorageOSClusters; an upgrade needs exactly one", len(clusters.Items)))
+		return wait("one StorageOSCluster"), nil
+	}
+	c := &clusters.Items[0]
+	if c.Status.Phase != storageosv1.ClusterPhaseRunning || !c.DeletionTimestamp.IsZero() {
+		setCondition(u, ConditionProgressing, metav1.ConditionFalse, ReasonWaitingForCluster,
+			fmt.Sprintf("StorageOSCluster %s/%s is %q; waiting for Running", c.Namespace, c.Name, c.Status.Phase))
+		return wait("cluster Running"), nil
+	}
+	ds := &appsv1.DaemonSet{}
+	if err := r.Reader.Get(ctx, types.NamespacedName{Namespace: string(c.Spec.Namespace), Name: desired.DaemonSetName}, ds); err != nil {
+		return outcome{}, fmt.Errorf("reading the node DaemonSet: %w", err)
+	}
+	current := nodeImage(ds)
+	if current == string(u.Spec.NewImage) {
+		return outcome{failure: "the cluster already runs " + current, failReason: ReasonImageUnchanged}, nil
+	}
+	u.Status.Cluster = &storageosv1.ClusterReference{Namespace: c.Namespace, Name: c.Name}
+	u.Status.PreviousImage = current
+	return advance(storageosv1.UpgradePhasePullingImage), nil
+}
+
+// blockingUpgrade names another upgrade that goes first: one that has started (and is not deleted yet: a
+// completed one keeps the cluster in maintenance mode until it is), or an older one still pending.
+func (r *Reconciler) blockingUpgrade(ctx context.Context, u *storageosv1.StorageOSUpgrade) (string, error) {
+	var list storageosv1.StorageOSUpgradeList
+	if err := r.Reader.List(ctx, &list); err != nil {
+		return "", err
+	}
+	sort.Slice(list.Items, func(i, j int) bool { return older(&list.Items[i], &list.Items[j]) })
+	for i := range list.Items {
+		other := &list.Items[i]
+		if other.UID == u.UID {
+			continue
+		}
+		pending := other.Status.Phase == "" || other.Status.Phase == storageosv1.UpgradePhasePending
+		if !pending || older(other, u) {
+			return fmt.Sprintf("%s/%s (phase %q)", other.Namespace, other.Name, other.Status.Phase), nil
+		}
+	}
+	return "", nil
+}
+
+func older(a, b *storageosv1.StorageOSUpgrade) bool {
+	if !a.CreationTimestamp.Equal(&b.CreationTimestamp) {
+		return a.CreationTimestamp.Before(&b.CreationTimestamp)
+	}
+	return a.Namespace+"/"+a.Name < b.Namespace+"/"+b.Name
+}
+
+// nodeImage is the image of the node DaemonSet's StorageOS container.
+func nodeImage(ds *appsv1.DaemonSet) string {
+	for _, c := range ds.Spec.Template.Spec.Containers {
+		if c.Name == desired.NodeContainerName {
+			return c.Image
+		}
+	}
+	return ""
+}
+
+// pullImage (step b): a Job makes every StorageOS node pull newImage; the next step deletes it.
+func (r *Reconciler) pullImage(ctx context.Context, u *storageosv1.StorageOSUpgrade) (outcome, error) {
+	c, err := r.getCluster(ctx, u)
+	if err != nil {
+		return outcome{}, err
+	}
+	ds := &appsv1.DaemonSet{}
+	if err := r.Reader.Get(ctx, types.NamespacedName{Namespace: string(c.Spec.Namespace), Name: desired.DaemonSetName}, ds); err != nil {
+		return outcome{}, fmt.Errorf("reading the node DaemonSet: %w", err)
+	}
+	want := PullJob(u, ds)
+	job := &storageosv1.Job{}
+	err = r.Reader.Get(ctx, client.ObjectKeyFromObject(want), job)
+	switch {
+	case apierrors.IsNotFound(err):
+		if err := r.Client.Create(ctx, want, client.FieldOwner(FieldOwner)); err != nil && !apierrors.IsAlreadyExists(err) {
+			return outcome{}, fmt.Errorf("creating the image pull Job: %w", err)
+		}
+		return wait("image pull Job created"), nil
+	case err != nil:
+		return outcome{}, err
+	case job.Labels[LabelUpgrade] != string(u.UID):
+		// Left over by an earlier upgrade: replace it.
+		return wait("removing an earlier upgrade's image pull Job"), r.deleteJob(ctx, job)
+	case !job.Status.Completed:
+		return wait("image pulled on %d of %d nodes", job.Status.NodesCompleted, job.Status.NodesTotal), nil
+	}
+	return advance(storageosv1.UpgradePhasePausing), nil
+}
+
+func (r *Reconciler) deleteJob(ctx context.Context, job *storageosv1.Job) error {
+	return client.IgnoreNotFound(r.Client.Delete(ctx, job, client.PropagationPolicy(metav1.DeletePropagationBackground)))
+}
+
+// deletePullJob removes this upgrade's image pull Job, if it is still there.
+func (r *Reconciler) deletePullJob(ctx context.Context, u *storageosv1.StorageOSUpgrade, namespace string) error {
+	job := &storageosv1.Job{}
+	err := r.Reader.Get(ctx, types.NamespacedName{Namespace: namespace, Name: PullJobName}, job)
+	if apierrors.IsNotFound(err) || (err == nil && job.Labels[LabelUpgrade] != string(u.UID)) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return r.deleteJob(ctx, job)
+}
+
+// pause (step c): the pull Job goes, the cluster-manager stops changing the cluster, and StorageOS enters
+// maintenance mode.
+func (r *Reconciler) pause(ctx context.Context, u *storageosv1.StorageOSUpgrade) (outcome, error) {
+	c, err := r.getCluster(ctx, u)
+	if err != nil {
+		return outcome{}, err
+	}
+	if err := r.deletePullJob(ctx, u, string(c.Spec.Namespace)); err != nil {
+		return outcome{}, err
+	}
+	if err := r.setPause(ctx, c, true); err != nil {
+		return outcome{}, err
+	}
+	api, err := r.api(ctx, c)
+	if err != nil {
+		return outcome{}, err
+	}
+	if err := api.EnableMaintenance(ctx); err != nil {
+		return outcome{}, fmt.Errorf("enabling maintenance mode: %w", err)
+	}
+	return advance(storageosv1.UpgradePhaseScalingDown), nil
+}
+
+func (r *Reconciler) setPause(ctx context.Context, c *storageosv1.StorageOSCluster, pause bool) error {
+	if c.Spec.Pause == pause {
+		return nil
+	}
+	patch := []byte(fmt.Sprintf(`{"spec":{"pause":%t}}`, pause))
+	return r.Client.Patch(ctx, c, client.RawPatch(types.MergePatchType, patch), client.FieldOwner(FieldOwner))
+}
+
+// scaleDown (step d): every StorageOS application is recorded in status (and annotated) before it is scaled
+// to zero; the step ends when their pods are gone. Applications that appear meanwhile are found on the next
+// look.
+func (r *Reconciler) scaleDown(ctx context.Context, u *storageosv1.StorageOSUpgrade) (outcome, error) {
+	inv, err := r.inventory(ctx)
+	if err != nil {
+		return outcome{}, err
+	}
+	recorded := map[string]bool{}
+	for _, w := range u.Status.Workloads {
+		recorded[recordedKey(w)] = true
+	}
+	before := u.DeepCopy()
+	for _, w := range StorageOSWorkloads(inv) {
+		if recorded[workloadKey(w)] || w.Replicas == 0 {
+			continue
+		}
+		u.Status.Workloads = append(u.Status.Workloads, storageosv1.ScaledWorkload{Kind: w.Kind, Namespace: w.Namespace, Name: w.Name, Replicas: w.Replicas})
+	}
+	if len(u.Status.Workloads) != len(before.Status.Workloads) {
+		// The record comes before the scaling, so a crash in between loses no replica count.
+		if err := r.patchStatus(ctx, u, before); err != nil {
+			return outcome{}, err
+		}
+	}
+
+	remaining := 0
+	podsByNamespace := map[string][]corev1.Pod{}
+	for _, w := range u.Status.Workloads {
+		obj, selector, err := r.getWorkload(ctx, w)
+		if apierrors.IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return outcome{}, err
+		}
+		if err := r.scale(ctx, obj, 0, w.Replicas, u); err != nil {
+			return outcome{}, err
+		}
+		pods, ok := podsByNamespace[w.Namespace]
+		if !ok {
+			var list corev1.PodList
+			if err := r.Reader.List(ctx, &list, client.InNamespace(w.Namespace)); err != nil {
+				return outcome{}, err
+			}
+			pods = list.Items
+			podsByNamespace[w.Namespace] = pods
+		}
+		for _, p := range pods {
+			if selector.Matches(labelsSet(p.Labels)) {
+				remaining++
+			}
+		}
+	}
+	if remaining > 0 {
+		return wait("%d pods of %d applications still exist", remaining, len(u.Status.Workloads)), nil
+	}
+	return advance(storageosv1.UpgradePhaseUpgrading), nil
+}
+
+// inventory lists what discovery needs, across all namespaces, from the API server.
+func (r *Reconciler) inventory(ctx context.Context) (Inventory, error) {
+	var (
+		classes storagev1.StorageClassList
+		claims  corev1.PersistentVolumeClaimList
+		deploys appsv1.DeploymentList
+		sets    appsv1.StatefulSetList
+	)
+	for _, l := range []client.ObjectList{&classes, &claims, &deploys, &sets} {
+		if err := r.Reader.List(ctx, l); err != nil {
+			return Inventory{}, err
+		}
+	}
+	return Inventory{StorageClasses: classes.Items, Claims: claims.Items, Deployments: deploys.Items, StatefulSets: sets.Items}, nil
+}
+
+// upgradeNodes (step e): the cluster's spec gets newImage (so the cluster-manager keeps it once unpaused), the
+// node DaemonSet's template gets it, and node pods on another image are deleted so the DaemonSet (OnDelete)
+// recreates them. The step ends when every scheduled node pod runs newImage and is ready.
+func (r *Reconciler) upgradeNodes(ctx context.Context, u *storageosv1.StorageOSUpgrade) (outcome, error) {
+	c, err := r.getCluster(ctx, u)
+	if err != nil {
+		return outcome{}, err
+	}
+	image := string(u.Spec.NewImage)
+	if c.Spec.Images.NodeContainer != u.Spec.NewImage {
+		patch := []byte(fmt.Sprintf(`{"spec":{"images":{"nodeContainer":%q}}}`, image))
+		if err := r.Client.Patch(ctx, c, client.RawPatch(types.MergePatchType, patch), client.FieldOwner(FieldOwner)); err != nil {
+			return outcome{}, fmt.Errorf("setting spec.images.nodeContainer: %w", err)
+		}
+	}
+	ds := &appsv1.DaemonSet{}
+	if err := r.Reader.Get(ctx, types.NamespacedName{Namespace: string(c.Spec.Namespace), Name: desired.DaemonSetName}, ds); err != nil {
+		return outcome{}, fmt.Errorf("reading the node DaemonSet: %w", err)
+	}
+	if nodeImage(ds) != image {
+		patch := []byte(fmt.Sprintf(`{"spec":{"template":{"spec":{"containers":[{"name":%q,"image":%q}]}}}}`, desired.NodeContainerName, image))
+		if err := r.Client.Patch(ctx, ds, client.RawPatch(types.StrategicMergePatchType, patch), client.FieldOwner(FieldOwner)); err != nil {
+			return outcome{}, fmt.Errorf("setting the node DaemonSet's image: %w", err)
+		}
+	}
+	selector, err := metav1.LabelSelectorAsSelector(ds.Spec.Selector)
+	if err != nil {
+		return outcome{}, err
+	}
+	var pods corev1.PodList
+	if err := r.Reader.List(ctx, &pods, client.InNamespace(ds.Namespace), client.MatchingLabelsSelector{Selector: selector}); err != nil {
+		return outcome{}, err
+	}
+	upgraded := 0
+	for i := range pods.Items {
+		p := &pods.Items[i]
+		if !p.DeletionTimestamp.IsZero() {
+			continue
+		}
+		if podImage(p) != image {
+			if err := r.Client.Delete(ctx, p); client.IgnoreNotFound(err) != nil {
+				return outcome{}, fmt.Errorf("deleting node pod %s: %w", p.Name, err)
+			}
+			continue
+		}
+		if podReady(p) {
+			upgraded++
+		}
+	}
+	want := ds.Status.DesiredNumberScheduled
+	if ds.Status.ObservedGeneration < ds.Generation || want == 0 || int32(upgraded) < want || int32(len(pods.Items)) != want {
+		return wait("%d of %d node pods run %s and are ready", upgraded, want, image), nil
+	}
+	return advance(storageosv1.UpgradePhaseScalingUp), nil
+}
+
+func podImage(p *corev1.Pod) string {
+	for _, c := range p.Spec.Containers {
+		if c.Name == desired.NodeContainerName {
+			return c.Image
+		}
+	}
+	return ""
+}
+
+func podReady(p *corev1.Pod) bool {
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}
+
+// scaleUp (step f): every recorded application back to its recorded count; the step ends when they are ready.
+func (r *Reconciler) scaleUp(ctx context.Context, u *storageosv1.StorageOSUpgrade) (outcome, error) {
+	notReady, err := r.restoreWorkloads(ctx, u)
+	if err != nil {
+		return outcome{}, err
+	}
+	if notReady > 0 {
+		return wait("%d of %d applications are not ready yet", notReady, len(u.Status.Workloads)), nil
+	}
+	return advance(storageosv1.UpgradePhaseCompleted), nil
+}
+
+// restore scales applications back after a failed step, without waiting for them: the cluster may be
+// broken, and the user needs the upgrade to reach Failed to know. The image pull Job goes too.
+func (r *Reconciler) restore(ctx context.Context, u *storageosv1.StorageOSUpgrade) (outcome, error) {
+	if _, err := r.restoreWorkloads(ctx, u); err != nil {
+		return outcome{}, err
+	}
+	if u.Status.Cluster != nil {
+		if c, err := r.getCluster(ctx, u); err == nil {
+			if err := r.deletePullJob(ctx, u, string(c.Spec.Namespace)); err != nil {
+				return outcome{}, err
+			}
+		} else if !apierrors.IsNotFound(err) {
+			return outcome{}, err
+		}
+	}
+	return advance(storageosv1.UpgradePhaseFailed), nil
+}
+
+// restoreWorkloads scales every recorded application to its recorded count and removes the annotations; it
+// returns how many are not ready yet. Applications deleted meanwhile are skipped.
+func (r *Reconciler) restoreWorkloads(ctx context.Context, u *storageosv1.StorageOSUpgrade) (int, error) {
+	notReady := 0
+	for _, w := range u.Status.Workloads {
+		obj, _, err := r.getWorkload(ctx, w)
+		if apierrors.IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return 0, err
+		}
+		if err := r.scale(ctx, obj, w.Replicas, w.Replicas, nil); err != nil {
+			return 0, err
+		}
+		if !workloadReady(obj, w.Replicas) {
+			notReady++
+		}
+	}
+	return notReady, nil
+}

@@ -1,0 +1,60 @@
+package upgrade
+
+import (
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	storageosv1 "github.com/storageos/cluster-operator/apis/storageos/v1"
+)
+
+// Condition types of a StorageOSUpgrade.
+const (
+	// ConditionProgressing is True while a step runs, False while the upgrade waits to start or has ended.
+	ConditionProgressing = "Progressing"
+	// ConditionFailed is True once a step failed; its reason names the step.
+	ConditionFailed = "Failed"
+)
+
+// Condition reasons.
+const (
+	ReasonBlocked           = "BlockedByUpgrade"
+	ReasonWaitingForCluster = "WaitingForCluster"
+	ReasonCompleted         = "Completed"
+	ReasonFailed            = "Failed"
+	ReasonRestoring         = "RestoringApplications"
+	ReasonNoFailure         = "NoFailure"
+	ReasonImageUnchanged    = "ImageUnchanged"
+	ReasonFinalizing        = "Finalizing"
+)
+
+// Events, with the original operator's reasons and messages where it had them (seed README).
+const (
+	EventPullImage        = "PullImage"
+	EventPauseClusterCtrl = "PauseClusterCtrl"
+	EventUpgradeInit      = "UpgradeInit"
+	EventUpgradeComplete  = "UpgradeComplete"
+	EventUpgradeFailed    = "UpgradeFailed"
+	EventBlocked          = "UpgradeBlocked"
+	EventFinalizeError    = "CleanupFailed"
+
+	messagePullImage       = "Pulling the new container image"
+	messagePauseClusterCtl = "Pausing the cluster controller and enabling cluster maintenance mode"
+	messageUpgradeInit     = "StorageOS upgrade of cluster %s started"
+	messageUpgradeComplete = "StorageOS upgraded to %s. Delete upgrade object to disable cluster maintenance mode"
+)
+
+// setCondition sets a condition stamped with the upgrade's generation; it reports whether anything changed.
+func setCondition(u *storageosv1.StorageOSUpgrade, condType string, status metav1.ConditionStatus, reason, message string) bool {
+	return meta.SetStatusCondition(&u.Status.Conditions, metav1.Condition{Type: condType, Status: status, Reason: reason,
+		Message: message, ObservedGeneration: u.Generation})
+}
+
+// active reports whether a phase is one in which the upgrade acts on the cluster.
+func active(p storageosv1.UpgradePhase) bool {
+	switch p {
+	case storageosv1.UpgradePhasePullingImage, storageosv1.UpgradePhasePausing, storageosv1.UpgradePhaseScalingDown,
+		storageosv1.UpgradePhaseUpgrading, storageosv1.UpgradePhaseScalingUp, storageosv1.UpgradePhaseRestoring:
+		return true
+	}
+	return false
+}

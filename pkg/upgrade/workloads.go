@@ -1,0 +1,186 @@
+package upgrade
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strconv"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	storagev1 "k8s.io/api/storage/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	storageosv1 "github.com/storageos/cluster-operator/apis/storageos/v1"
+	"github.com/storageos/cluster-operator/pkg/volumes"
+)
+
+// Inventory is what the discovery of StorageOS applications looks at, listed across all namespaces.
+type Inventory struct {
+	StorageClasses []storagev1.StorageClass
+	Claims         []corev1.PersistentVolumeClaim
+	Deployments    []appsv1.Deployment
+	StatefulSets   []appsv1.StatefulSet
+}
+
+// Workload is a Deployment or StatefulSet found to use StorageOS volumes, with its current replica count.
+type Workload struct {
+	Kind      storageosv1.WorkloadKind
+	Namespace string
+	Name      string
+	Replicas  int32
+}
+
+// StorageOSWorkloads are the Deployments and StatefulSets whose pods use a StorageOS volume: a PVC, a generic
+// ephemeral volume or (StatefulSets) a volumeClaimTemplate whose class — named, legacy annotation or the
+// default — has a StorageOS provisioner. Sorted by kind, namespace and name, so status is stable.
+func StorageOSWorkloads(inv Inventory) []Workload {
+	storageOSClass := map[string]bool{}
+	for _, sc := range inv.StorageClasses {
+		storageOSClass[sc.Name] = volumes.IsStorageOSProvisioner(sc.Provisioner)
+	}
+	defaultClass := ""
+	if sc := volumes.DefaultClass(inv.StorageClasses); sc != nil {
+		defaultClass = sc.Name
+	}
+	isStorageOS := func(class *string) bool {
+		if class == nil {
+			return storageOSClass[defaultClass]
+		}
+		return storageOSClass[*class]
+	}
+	claims := map[string]bool{} // namespace/name of StorageOS claims
+	for _, pvc := range inv.Claims {
+		// A bound claim's class was fixed when it was created; use the annotation-or-name it records.
+		if isStorageOS(volumes.ClaimClass(pvc.Spec, pvc.Annotations)) {
+			claims[pvc.Namespace+"/"+pvc.Name] = true
+		}
+	}
+	usesStorageOS := func(namespace string, pod corev1.PodSpec) bool {
+		for _, v := range pod.Volumes {
+			switch {
+			case v.PersistentVolumeClaim != nil && claims[namespace+"/"+v.PersistentVolumeClaim.ClaimName]:
+				return true
+			case v.Ephemeral != nil && v.Ephemeral.VolumeClaimTemplate != nil &&
+				isStorageOS(volumes.ClaimClass(v.Ephemeral.VolumeClaimTemplate.Spec, v.Ephemeral.VolumeClaimTemplate.Annotations)):
+				return true
+			}
+		}
+		return false
+	}
+
+	var out []Workload
+	for _, d := range inv.Deployments {
+		if usesStorageOS(d.Namespace, d.Spec.Template.Spec) {
+			out = append(out, Workload{storageosv1.WorkloadKindDeployment, d.Namespace, d.Name, replicas(d.Spec.Replicas)})
+		}
+	}
+	for _, s := range inv.StatefulSets {
+		uses := usesStorageOS(s.Namespace, s.Spec.Template.Spec)
+		for _, t := range s.Spec.VolumeClaimTemplates {
+			uses = uses || isStorageOS(volumes.ClaimClass(t.Spec, t.Annotations))
+		}
+		if uses {
+			out = append(out, Workload{storageosv1.WorkloadKindStatefulSet, s.Namespace, s.Name, replicas(s.Spec.Replicas)})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return workloadKey(out[i]) < workloadKey(out[j]) })
+	return out
+}
+
+func workloadKey(w Workload) string { return string(w.Kind) + "/" + w.Namespace + "/" + w.Name }
+
+func recordedKey(w storageosv1.ScaledWorkload) string {
+	return string(w.Kind) + "/" + w.Namespace + "/" + w.Name
+}
+
+// replicas is a workload's desired count; unset means 1, as the API server defaults it.
+func replicas(r *int32) int32 {
+	if r == nil {
+		return 1
+	}
+	return *r
+}
+
+// getWorkload reads a recorded workload from the API server, with its pod selector.
+func (r *Reconciler) getWorkload(ctx context.Context, w storageosv1.ScaledWorkload) (client.Object, labels.Selector, error) {
+	key := types.NamespacedName{Namespace: w.Namespace, Name: w.Name}
+	var obj client.Object
+	var sel *metav1.LabelSelector
+	switch w.Kind {
+	case storageosv1.WorkloadKindDeployment:
+		d := &appsv1.Deployment{}
+		if err := r.Reader.Get(ctx, key, d); err != nil {
+			return nil, nil, err
+		}
+		obj, sel = d, d.Spec.Selector
+	case storageosv1.WorkloadKindStatefulSet:
+		s := &appsv1.StatefulSet{}
+		if err := r.Reader.Get(ctx, key, s); err != nil {
+			return nil, nil, err
+		}
+		obj, sel = s, s.Spec.Selector
+	default:
+		return nil, nil, fmt.Errorf("unknown workload kind %q", w.Kind)
+	}
+	selector, err := metav1.LabelSelectorAsSelector(sel)
+	if err != nil {
+		return nil, nil, err
+	}
+	return obj, selector, nil
+}
+
+// scale sets a workload's replicas. Scaling down (by is the upgrade) annotates it with the count to restore
+// and the upgrade; scaling back (by is nil) removes the annotations. Nothing is sent when it is already so.
+func (r *Reconciler) scale(ctx context.Context, obj client.Object, to, recorded int32, by *storageosv1.StorageOSUpgrade) error {
+	current := workloadReplicas(obj)
+	_, annotated := obj.GetAnnotations()[ReplicasAnnotation]
+	var annotations map[string]any
+	switch {
+	case by != nil && (current != to || !annotated):
+		annotations = map[string]any{ReplicasAnnotation: strconv.Itoa(int(recorded)), UpgradeAnnotation: by.Namespace + "/" + by.Name}
+	case by == nil && (current != to || annotated):
+		annotations = map[string]any{ReplicasAnnotation: nil, UpgradeAnnotation: nil}
+	default:
+		return nil
+	}
+	patch, err := json.Marshal(map[string]any{
+		"metadata": map[string]any{"annotations": annotations},
+		"spec":     map[string]any{"replicas": to},
+	})
+	if err != nil {
+		return err
+	}
+	if err := r.Client.Patch(ctx, obj, client.RawPatch(types.MergePatchType, patch), client.FieldOwner(FieldOwner)); err != nil {
+		return fmt.Errorf("scaling %s %s/%s to %d: %w", obj.GetObjectKind().GroupVersionKind().Kind, obj.GetNamespace(), obj.GetName(), to, err)
+	}
+	return nil
+}
+
+func workloadReplicas(obj client.Object) int32 {
+	switch o := obj.(type) {
+	case *appsv1.Deployment:
+		return replicas(o.Spec.Replicas)
+	case *appsv1.StatefulSet:
+		return replicas(o.Spec.Replicas)
+	}
+	return 0
+}
+
+// workloadReady reports whether a workload runs its replicas, ready, as its controller reports it.
+func workloadReady(obj client.Object, want int32) bool {
+	switch o := obj.(type) {
+	case *appsv1.Deployment:
+		return o.Status.ObservedGeneration >= o.Generation && replicas(o.Spec.Replicas) == want &&
+			o.Status.UpdatedReplicas >= want && o.Status.ReadyReplicas >= want
+	case *appsv1.StatefulSet:
+		return o.Status.ObservedGeneration >= o.Generation && replicas(o.Spec.Replicas) == want && o.Status.ReadyReplicas >= want
+	}
+	return false
+}
+
+func labelsSet(l map[string]string) labels.Set { return labels.Set(l) }

@@ -1,0 +1,141 @@
+package upgrade
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	storagev1 "k8s.io/api/storage/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+
+	storageosv1 "github.com/storageos/cluster-operator/apis/storageos/v1"
+)
+
+func class(name, provisioner string, isDefault bool) storagev1.StorageClass {
+	sc := storagev1.StorageClass{ObjectMeta: metav1.ObjectMeta{Name: name}, Provisioner: provisioner}
+	if isDefault {
+		sc.Annotations = map[string]string{"storageclass.kubernetes.io/is-default-class": "true"}
+	}
+	return sc
+}
+
+func claim(name string, className *string, annotations map[string]string) corev1.PersistentVolumeClaim {
+	return corev1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "apps", Annotations: annotations},
+		Spec: corev1.PersistentVolumeClaimSpec{StorageClassName: className}}
+}
+
+func deploy(name string, replicas *int32, volumes ...corev1.Volume) appsv1.Deployment {
+	return appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "apps"},
+		Spec: appsv1.DeploymentSpec{Replicas: replicas, Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{Volumes: volumes}}}}
+}
+
+func pvc(claimName string) corev1.Volume {
+	return corev1.Volume{Name: "v", VolumeSource: corev1.VolumeSource{PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: claimName}}}
+}
+
+func ephemeral(className *string) corev1.Volume {
+	return corev1.Volume{Name: "v", VolumeSource: corev1.VolumeSource{Ephemeral: &corev1.EphemeralVolumeSource{
+		VolumeClaimTemplate: &corev1.PersistentVolumeClaimTemplate{Spec: corev1.PersistentVolumeClaimSpec{StorageClassName: className}}}}}
+}
+
+func TestStorageOSWorkloads(t *testing.T) {
+	classes := []storagev1.StorageClass{
+		class("fast", "csi.storageos.com", false),
+		class("legacy", "kubernetes.io/storageos", false),
+		class("v1", "storageos", false),
+		class("ebs", "ebs.csi.aws.com", false),
+	}
+	withDefault := func(name string) []storagev1.StorageClass {
+		out := append([]storagev1.StorageClass{}, classes...)
+		for i := range out {
+			if out[i].Name == name {
+				out[i].Annotations = map[string]string{"storageclass.kubernetes.io/is-default-class": "true"}
+			}
+		}
+		return out
+	}
+	claims := []corev1.PersistentVolumeClaim{
+		claim("csi", ptr.To("fast"), nil),
+		claim("intree", ptr.To("legacy"), nil),
+		claim("old", ptr.To("v1"), nil),
+		claim("annotated", nil, map[string]string{"volume.beta.kubernetes.io/storage-class": "fast"}),
+		claim("aws", ptr.To("ebs"), nil),
+		claim("defaulted", nil, nil),
+		claim("noclass", ptr.To(""), nil),
+	}
+	cases := []struct {
+		name    string
+		classes []storagev1.StorageClass
+		deploy  appsv1.Deployment
+		want    bool
+	}{
+		{"CSI class", classes, deploy("a", nil, pvc("csi")), true},
+		{"in-tree provisioner", classes, deploy("a", nil, pvc("intree")), true},
+		{"v1 provisioner", classes, deploy("a", nil, pvc("old")), true},
+		{"legacy class annotation", classes, deploy("a", nil, pvc("annotated")), true},
+		{"other provisioner", classes, deploy("a", nil, pvc("aws")), false},
+		{"claim without class, StorageOS default", withDefault("fast"), deploy("a", nil, pvc("defaulted")), true},
+		{"claim without class, other default", withDefault("ebs"), deploy("a", nil, pvc("defaulted")), false},
+		{"claim without class, no default", classes, deploy("a", nil, pvc("defaulted")), false},
+		{"explicitly no class", withDefault("fast"), deploy("a", nil, pvc("noclass")), false},
+		{"claim missing", classes, deploy("a", nil, pvc("missing")), false},
+		{"ephemeral StorageOS volume", classes, deploy("a", nil, ephemeral(ptr.To("fast"))), true},
+		{"ephemeral volume of the default class", withDefault("fast"), deploy("a", nil, ephemeral(nil)), true},
+		{"ephemeral other volume", classes, deploy("a", nil, ephemeral(ptr.To("ebs"))), false},
+		{"one StorageOS volume among others", classes, deploy("a", nil, pvc("aws"), pvc("csi")), true},
+		{"no volumes", classes, deploy("a", nil), false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got := StorageOSWorkloads(Inventory{StorageClasses: tc.classes, Claims: claims, Deployments: []appsv1.Deployment{tc.deploy}})
+			if tc.want {
+				assert.Equal(t, []Workload{{storageosv1.WorkloadKindDeployment, "apps", "a", 1}}, got)
+			} else {
+				assert.Empty(t, got)
+			}
+		})
+	}
+}
+
+func TestStatefulSetsAreFoundByTheirClaimTemplates(t *testing.T) {
+	set := func(name string, replicas int32, className string) appsv1.StatefulSet {
+		return appsv1.StatefulSet{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "db"}, Spec: appsv1.StatefulSetSpec{
+			Replicas:             ptr.To(replicas),
+			VolumeClaimTemplates: []corev1.PersistentVolumeClaim{{Spec: corev1.PersistentVolumeClaimSpec{StorageClassName: ptr.To(className)}}}}}
+	}
+	got := StorageOSWorkloads(Inventory{
+		StorageClasses: []storagev1.StorageClass{class("fast", "csi.storageos.com", false), class("ebs", "ebs.csi.aws.com", true)},
+		StatefulSets:   []appsv1.StatefulSet{set("pg", 3, "fast"), set("redis", 1, "ebs"), set("mysql", 0, "fast")},
+		Deployments:    []appsv1.Deployment{deploy("web", ptr.To[int32](2), ephemeral(ptr.To("fast")))},
+	})
+	assert.Equal(t, []Workload{
+		{storageosv1.WorkloadKindDeployment, "apps", "web", 2},
+		{storageosv1.WorkloadKindStatefulSet, "db", "mysql", 0},
+		{storageosv1.WorkloadKindStatefulSet, "db", "pg", 3},
+	}, got, "sorted by kind, namespace, name; a workload at zero is found (and left alone by the upgrade)")
+}
+
+// The image pull Job runs newImage where the node DaemonSet runs, with no host access.
+func TestPullJobRunsTheNewImageWhereTheNodesRun(t *testing.T) {
+	terms := []corev1.NodeSelectorTerm{{MatchExpressions: []corev1.NodeSelectorRequirement{{Key: "storage", Operator: corev1.NodeSelectorOpExists}}}}
+	tolerations := []corev1.Toleration{{Key: "storage", Operator: corev1.TolerationOpExists}}
+	ds := &appsv1.DaemonSet{ObjectMeta: metav1.ObjectMeta{Name: "storageos-daemonset", Namespace: "storageos"},
+		Spec: appsv1.DaemonSetSpec{Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{Tolerations: tolerations,
+			Affinity: &corev1.Affinity{NodeAffinity: &corev1.NodeAffinity{RequiredDuringSchedulingIgnoredDuringExecution: &corev1.NodeSelector{NodeSelectorTerms: terms}}}}}}}
+	u := &storageosv1.StorageOSUpgrade{ObjectMeta: metav1.ObjectMeta{Name: "up", Namespace: "default", UID: "1234"},
+		Spec: storageosv1.StorageOSUpgradeSpec{NewImage: "storageos/node:v2.2.0"}}
+
+	job := PullJob(u, ds)
+	assert.Equal(t, "storageos", job.Namespace)
+	assert.Equal(t, "1234", job.Labels[LabelUpgrade])
+	assert.Equal(t, storageosv1.ImageReference("storageos/node:v2.2.0"), job.Spec.Image)
+	assert.Equal(t, terms, job.Spec.NodeSelectorTerms)
+	assert.Equal(t, tolerations, job.Spec.Tolerations)
+	assert.Empty(t, job.Spec.HostPath, "no host directory, and so no runtime socket")
+	assert.Contains(t, job.Spec.Command[2], "echo "+job.Spec.CompletionWord)
+
+	none := PullJob(u, &appsv1.DaemonSet{ObjectMeta: metav1.ObjectMeta{Namespace: "storageos"}})
+	assert.Empty(t, none.Spec.NodeSelectorTerms, "every node when the DaemonSet has no affinity")
+}
