@@ -63,10 +63,11 @@ test: fmt vet controller-gen envtest-bins ## Run every test against a real kube-
 	$(GO) test -run '^$$' -fuzz FuzzHandler -fuzztime $(FUZZ_TIME) ./pkg/schedulerwebhook/
 
 .PHONY: bench
-bench: envtest-bins ## Run the benchmarks: cluster-manager requests, convergence, memory; jobs on 500 nodes; webhook latency.
+bench: envtest-bins ## Run the benchmarks: cluster-manager requests, convergence, memory; jobs on 500 nodes; webhook latency; upgrade of 200 apps.
 	KUBEBUILDER_ASSETS="$(ENVTEST_DIR)" $(GO) test -count=1 -run '^$$' -bench . -benchtime 20x -timeout 30m ./pkg/cluster/
 	KUBEBUILDER_ASSETS="$(ENVTEST_DIR)" $(GO) test -count=1 -run '^$$' -bench . -benchtime 1x -timeout 30m ./pkg/job/
 	$(GO) test -count=1 -run '^$$' -bench Admission -benchtime 3000x ./pkg/schedulerwebhook/
+	KUBEBUILDER_ASSETS="$(ENVTEST_DIR)" $(GO) test -count=1 -run '^$$' -bench . -benchtime 1x -timeout 30m ./pkg/upgrade/
 
 ##@ Build
 
@@ -93,6 +94,32 @@ install: manifests kubectl ## Install the CRDs into the cluster of the current k
 .PHONY: uninstall
 uninstall: manifests kubectl ## Remove the CRDs (and every StorageOS object) from the cluster of the current kubeconfig.
 	$(KUBECTL) delete --ignore-not-found -k config/crd
+
+# IMG is the operator image every Deployment runs; OVERLAY picks the install (config/default or an overlay).
+IMG ?= storageos/cluster-operator:latest
+OVERLAY ?= config/default
+
+.PHONY: install-manifest
+install-manifest: manifests ## Write storageos-operator.yaml, the whole install of $(OVERLAY) with image $(IMG), in one file.
+	$(GO) run ./hack/render $(OVERLAY) | sed 's|image: storageos/cluster-operator:latest|image: $(IMG)|' > storageos-operator.yaml
+
+.PHONY: deploy
+deploy: install-manifest kubectl ## Install the operator ($(OVERLAY), image $(IMG)) into the cluster of the current kubeconfig.
+	$(KUBECTL) apply --server-side -f storageos-operator.yaml
+
+.PHONY: undeploy
+undeploy: install-manifest kubectl ## Remove the operator installed by make deploy.
+	$(KUBECTL) delete --ignore-not-found -f storageos-operator.yaml
+
+CONTAINER_TOOL ?= docker
+
+.PHONY: docker-build
+docker-build: ## Build the operator image $(IMG) (all four binaries) with $(CONTAINER_TOOL).
+	$(CONTAINER_TOOL) build -t $(IMG) .
+
+.PHONY: docker-push
+docker-push: ## Push the operator image $(IMG).
+	$(CONTAINER_TOOL) push $(IMG)
 
 ##@ Dependencies
 

@@ -19,7 +19,7 @@ import (
 // fake controllers share the machine, so the times are upper bounds.
 func BenchmarkScaleDownUp200(b *testing.B) {
 	const apps = 200
-	for b.Loop() {
+	for range b.N {
 		b.StopTimer()
 		w := newWorld(b)
 		ctx := context.Background()
