@@ -204,11 +204,13 @@ func (r *Reconciler) scaleDown(ctx context.Context, u *storageosv1.StorageOSUpgr
 
 	remaining := 0
 	podsByNamespace := map[string][]corev1.Pod{}
+	workloads := inv.index()
 	for _, w := range u.Status.Workloads {
-		obj, selector, err := r.getWorkload(ctx, w)
-		if apierrors.IsNotFound(err) {
-			continue
+		obj, ok := workloads[recordedKey(w)]
+		if !ok {
+			continue // deleted meanwhile
 		}
+		selector, err := podSelector(obj)
 		if err != nil {
 			return outcome{}, err
 		}
@@ -241,15 +243,15 @@ func (r *Reconciler) inventory(ctx context.Context) (Inventory, error) {
 	var (
 		classes storagev1.StorageClassList
 		claims  corev1.PersistentVolumeClaimList
-		deploys appsv1.DeploymentList
-		sets    appsv1.StatefulSetList
 	)
-	for _, l := range []client.ObjectList{&classes, &claims, &deploys, &sets} {
+	for _, l := range []client.ObjectList{&classes, &claims} {
 		if err := r.Reader.List(ctx, l); err != nil {
 			return Inventory{}, err
 		}
 	}
-	return Inventory{StorageClasses: classes.Items, Claims: claims.Items, Deployments: deploys.Items, StatefulSets: sets.Items}, nil
+	inv, err := r.listWorkloads(ctx)
+	inv.StorageClasses, inv.Claims = classes.Items, claims.Items
+	return inv, err
 }
 
 // upgradeNodes (step e): the cluster's spec gets newImage (so the cluster-manager keeps it once unpaused), the
@@ -359,14 +361,19 @@ func (r *Reconciler) restore(ctx context.Context, u *storageosv1.StorageOSUpgrad
 // restoreWorkloads scales every recorded application to its recorded count and removes the annotations; it
 // returns how many are not ready yet. Applications deleted meanwhile are skipped.
 func (r *Reconciler) restoreWorkloads(ctx context.Context, u *storageosv1.StorageOSUpgrade) (int, error) {
+	if len(u.Status.Workloads) == 0 {
+		return 0, nil
+	}
+	inv, err := r.listWorkloads(ctx)
+	if err != nil {
+		return 0, err
+	}
+	workloads := inv.index()
 	notReady := 0
 	for _, w := range u.Status.Workloads {
-		obj, _, err := r.getWorkload(ctx, w)
-		if apierrors.IsNotFound(err) {
+		obj, ok := workloads[recordedKey(w)]
+		if !ok {
 			continue
-		}
-		if err != nil {
-			return 0, err
 		}
 		if err := r.scale(ctx, obj, w.Replicas, w.Replicas, nil); err != nil {
 			return 0, err

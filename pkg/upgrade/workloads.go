@@ -106,32 +106,42 @@ func replicas(r *int32) int32 {
 	return *r
 }
 
-// getWorkload reads a recorded workload from the API server, with its pod selector.
-func (r *Reconciler) getWorkload(ctx context.Context, w storageosv1.ScaledWorkload) (client.Object, labels.Selector, error) {
-	key := types.NamespacedName{Namespace: w.Namespace, Name: w.Name}
-	var obj client.Object
-	var sel *metav1.LabelSelector
-	switch w.Kind {
-	case storageosv1.WorkloadKindDeployment:
-		d := &appsv1.Deployment{}
-		if err := r.Reader.Get(ctx, key, d); err != nil {
-			return nil, nil, err
-		}
-		obj, sel = d, d.Spec.Selector
-	case storageosv1.WorkloadKindStatefulSet:
-		s := &appsv1.StatefulSet{}
-		if err := r.Reader.Get(ctx, key, s); err != nil {
-			return nil, nil, err
-		}
-		obj, sel = s, s.Spec.Selector
-	default:
-		return nil, nil, fmt.Errorf("unknown workload kind %q", w.Kind)
+// index maps the inventory's workloads by kind/namespace/name, so a step reads them in two lists rather
+// than one request each.
+func (inv Inventory) index() map[string]client.Object {
+	out := make(map[string]client.Object, len(inv.Deployments)+len(inv.StatefulSets))
+	for i := range inv.Deployments {
+		d := &inv.Deployments[i]
+		out[string(storageosv1.WorkloadKindDeployment)+"/"+d.Namespace+"/"+d.Name] = d
 	}
-	selector, err := metav1.LabelSelectorAsSelector(sel)
-	if err != nil {
-		return nil, nil, err
+	for i := range inv.StatefulSets {
+		s := &inv.StatefulSets[i]
+		out[string(storageosv1.WorkloadKindStatefulSet)+"/"+s.Namespace+"/"+s.Name] = s
 	}
-	return obj, selector, nil
+	return out
+}
+
+// listWorkloads lists the Deployments and StatefulSets of every namespace from the API server.
+func (r *Reconciler) listWorkloads(ctx context.Context) (Inventory, error) {
+	var deploys appsv1.DeploymentList
+	var sets appsv1.StatefulSetList
+	for _, l := range []client.ObjectList{&deploys, &sets} {
+		if err := r.Reader.List(ctx, l); err != nil {
+			return Inventory{}, err
+		}
+	}
+	return Inventory{Deployments: deploys.Items, StatefulSets: sets.Items}, nil
+}
+
+// podSelector is a workload's pod selector.
+func podSelector(obj client.Object) (labels.Selector, error) {
+	switch o := obj.(type) {
+	case *appsv1.Deployment:
+		return metav1.LabelSelectorAsSelector(o.Spec.Selector)
+	case *appsv1.StatefulSet:
+		return metav1.LabelSelectorAsSelector(o.Spec.Selector)
+	}
+	return nil, fmt.Errorf("not a workload: %T", obj)
 }
 
 // scale sets a workload's replicas. Scaling down (by is the upgrade) annotates it with the count to restore
