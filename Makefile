@@ -61,6 +61,7 @@ vet: ## Run go vet on both modules.
 test: fmt vet controller-gen envtest-bins ## Run every test against a real kube-apiserver (the first run builds it: ~20 min).
 	KUBEBUILDER_ASSETS="$(ENVTEST_DIR)" CONTROLLER_GEN="$(CONTROLLER_GEN)" $(GO) test $(GOTEST_FLAGS) ./...
 	$(GO) test -run '^$$' -fuzz FuzzHandler -fuzztime $(FUZZ_TIME) ./pkg/schedulerwebhook/
+	cd hack/bundle && $(GO) vet ./... && $(GO) test -count=1 ./...
 
 .PHONY: bench
 bench: envtest-bins ## Run the benchmarks: cluster-manager requests, convergence, memory; jobs on 500 nodes; webhook latency; upgrade of 200 apps.
@@ -112,6 +113,24 @@ undeploy: install-manifest kubectl ## Remove the operator installed by make depl
 	$(KUBECTL) delete --ignore-not-found -f storageos-operator.yaml
 
 CONTAINER_TOOL ?= docker
+
+##@ OLM
+
+# VERSION is the operator release the bundle describes; its image is storageos/cluster-operator:v$(VERSION).
+VERSION ?= 2.5.0
+BUNDLE_OPERATOR_IMG ?= storageos/cluster-operator:v$(VERSION)
+BUNDLE_IMG ?= storageos/cluster-operator-bundle:v$(VERSION)
+
+.PHONY: bundle
+bundle: manifests ## Regenerate bundle/ (registry+v1: CRDs, ClusterServiceVersion, metadata, scorecard) and bundle.Dockerfile from config/.
+	cd hack/bundle && $(GO) run . -root ../.. -version $(VERSION) -image $(BUNDLE_OPERATOR_IMG)
+
+.PHONY: metadata-update
+metadata-update: manifests generate bundle ## Regenerate the CRDs, the deepcopy code, the ClusterServiceVersion and the package files in one go.
+
+.PHONY: bundle-build
+bundle-build: ## Build the bundle image $(BUNDLE_IMG).
+	$(CONTAINER_TOOL) build -f bundle.Dockerfile -t $(BUNDLE_IMG) .
 
 .PHONY: docker-build
 docker-build: ## Build the operator image $(IMG) (all four binaries) with $(CONTAINER_TOOL).

@@ -16,9 +16,12 @@ func main() {
 	opts := manager.NewOptions("cluster-manager", "cluster-manager.storageos.com")
 	opts.Cache = cluster.CacheOptions()
 	opts.BindFlags(flag.CommandLine)
+	r := &cluster.Reconciler{}
+	flag.StringVar(&r.DefaultK8sDistro, "default-k8s-distro", "",
+		"The k8sDistro of StorageOSClusters that set none, e.g. openshift (the OpenShift install sets it).")
 	flag.Parse()
 
 	os.Exit(manager.Run(ctrl.SetupSignalHandler(), opts, func(ctx context.Context, mgr ctrl.Manager) error {
-		return cluster.Setup(ctx, mgr, &cluster.Reconciler{})
+		return cluster.Setup(ctx, mgr, r)
 	}))
 }

@@ -53,6 +53,8 @@ type Reconciler struct {
 	APIEndpoint  func(*storageosv1.StorageOSCluster) string
 	// ResyncPeriod is how often a cluster's status is refreshed from the StorageOS API without any event.
 	ResyncPeriod time.Duration
+	// DefaultK8sDistro is the k8sDistro of clusters that name none (e.g. "openshift" on OpenShift).
+	DefaultK8sDistro string
 
 	applier *ssa.Applier
 	secrets *referencedSecrets

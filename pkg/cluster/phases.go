@@ -27,6 +27,18 @@ func (r *Reconciler) phases() []phase {
 	return out
 }
 
+// withDefaultDistro is the cluster as the builders see it: a cluster that names no k8sDistro gets the
+// operator's default (set where the platform is known, e.g. by the OpenShift install). The stored object is
+// not changed.
+func withDefaultDistro(c *storageosv1.StorageOSCluster, distro string) *storageosv1.StorageOSCluster {
+	if c.Spec.K8sDistro != "" || distro == "" {
+		return c
+	}
+	c = c.DeepCopy()
+	c.Spec.K8sDistro = distro
+	return c
+}
+
 // reconcileInput gathers what the desired state depends on: the referenced secrets and the images.
 func (r *Reconciler) reconcileInput(ctx context.Context, s *scope) error {
 	spec := s.cluster.Spec
@@ -39,7 +51,7 @@ func (r *Reconciler) reconcileInput(ctx context.Context, s *scope) error {
 		return err
 	}
 	s.input = desired.Input{
-		Cluster:     s.cluster,
+		Cluster:     withDefaultDistro(s.cluster, r.DefaultK8sDistro),
 		KubeVersion: r.KubeVersion,
 		Images:      desired.ResolveImages(spec.Images, r.KubeVersion, r.Getenv),
 		APISecret:   apiSecret.Data,

@@ -213,10 +213,12 @@ func TestOverlaysChangeWhatTheySay(t *testing.T) {
 		assert.Equal(t, "storageos-scheduler-webhook", pdbs[0].Spec.Selector.MatchLabels["app.kubernetes.io/name"])
 		assert.Contains(t, string(r.yaml), "kind: PriorityClass")
 	})
-	t.Run("openshift: restricted-v2 asked for by name", func(t *testing.T) {
-		for name, d := range deployments(t, render(t, "overlays/openshift")) {
+	t.Run("openshift: restricted-v2 asked for by name, the distro hint", func(t *testing.T) {
+		deploys := deployments(t, render(t, "overlays/openshift"))
+		for name, d := range deploys {
 			assert.Equal(t, "restricted-v2", d.Spec.Template.Annotations["openshift.io/required-scc"], name)
 		}
+		assert.Contains(t, deploys["storageos-cluster-manager"].Spec.Template.Spec.Containers[0].Args, "--default-k8s-distro=openshift")
 	})
 	t.Run("cert-manager: certificates from cert-manager", func(t *testing.T) {
 		r := render(t, "overlays/cert-manager")

@@ -1,0 +1,137 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"sort"
+	"testing"
+
+	"github.com/operator-framework/api/pkg/manifests"
+	"github.com/operator-framework/api/pkg/validation"
+	"github.com/operator-framework/api/pkg/validation/errors"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+const root = "../.."
+
+// The bundle is validated with the validators OLM and operator-sdk use (operator-sdk bundle validate with the
+// operatorframework suite); any error or warning fails.
+func TestBundleValidates(t *testing.T) {
+	bundle, err := manifests.GetBundleFromDir(filepath.Join(root, "bundle"))
+	require.NoError(t, err)
+	objs := bundle.ObjectsToValidate()
+	// The newest Kubernetes the bundle is checked against for removed APIs.
+	objs = append(objs, map[string]string{"k8s-version": "1.37"})
+	validators := append(validation.DefaultBundleValidators,
+		validation.OperatorHubV2Validator,
+		validation.StandardCategoriesValidator,
+		validation.StandardCapabilitiesValidator,
+		validation.AlphaDeprecatedAPIsValidator,
+		validation.GoodPracticesValidator,
+		validation.ObjectValidator,
+	)
+	var problems []errors.Error
+	for _, result := range validators.Validate(objs...) {
+		problems = append(problems, result.Errors...)
+		problems = append(problems, result.Warnings...)
+	}
+	for _, p := range problems {
+		t.Errorf("%s: %s", p.Level, p.Error())
+	}
+	t.Logf("%d validators, %d problems", len(validators), len(problems))
+}
+
+// bundle/ is what `make bundle` writes from config/: a change to config/ without regenerating fails here.
+func TestBundleIsCurrent(t *testing.T) {
+	bundle, err := manifests.GetBundleFromDir(filepath.Join(root, "bundle"))
+	require.NoError(t, err)
+	csv := bundle.CSV
+	files, err := Generate(root, csv.Spec.Version.String(), csv.Annotations["containerImage"])
+	require.NoError(t, err)
+	var onDisk []string
+	require.NoError(t, filepath.Walk(filepath.Join(root, "bundle"), func(path string, info os.FileInfo, err error) error {
+		if err == nil && !info.IsDir() {
+			rel, _ := filepath.Rel(filepath.Join(root, "bundle"), path)
+			onDisk = append(onDisk, rel)
+		}
+		return err
+	}))
+	onDisk = append(onDisk, "../bundle.Dockerfile")
+	var generated []string
+	for name, want := range files {
+		generated = append(generated, name)
+		got, err := os.ReadFile(filepath.Join(root, "bundle", name))
+		if assert.NoError(t, err, "bundle/%s is missing: run make bundle", name) {
+			assert.Equal(t, string(want), string(got), "bundle/%s is stale: run make bundle VERSION=%s", name, csv.Spec.Version.String())
+		}
+	}
+	sort.Strings(onDisk)
+	sort.Strings(generated)
+	assert.Equal(t, generated, onDisk, "bundle/ holds files make bundle does not write")
+}
+
+// The ClusterServiceVersion installs what config/default installs: the four Deployments, each ServiceAccount's
+// permissions, the pod webhook (certificates from OLM), the images for disconnected installs and the examples.
+func TestClusterServiceVersionDescribesTheOperator(t *testing.T) {
+	bundle, err := manifests.GetBundleFromDir(filepath.Join(root, "bundle"))
+	require.NoError(t, err)
+	csv := bundle.CSV
+	strategy := csv.Spec.InstallStrategy.StrategySpec
+
+	deployments := map[string]int{}
+	for i, d := range strategy.DeploymentSpecs {
+		deployments[d.Name] = i
+		assert.Equal(t, csv.Annotations["containerImage"], d.Spec.Template.Spec.Containers[0].Image, d.Name)
+	}
+	accounts := map[string]bool{}
+	for _, p := range strategy.ClusterPermissions {
+		accounts[p.ServiceAccountName] = len(p.Rules) > 0
+	}
+	for _, b := range []string{"cluster-manager", "upgrade-manager", "job-manager", "scheduler-webhook"} {
+		require.Contains(t, deployments, "storageos-"+b)
+		assert.True(t, accounts["storageos-"+b], "%s has cluster permissions", b)
+	}
+	leaderElection := 0
+	for _, p := range strategy.Permissions {
+		for _, r := range p.Rules {
+			if len(r.Resources) > 0 && r.Resources[0] == "leases" {
+				leaderElection++
+			}
+		}
+	}
+	assert.Equal(t, 3, leaderElection, "the three managers may take their Lease")
+
+	manager := strategy.DeploymentSpecs[deployments["storageos-cluster-manager"]].Spec.Template.Spec.Containers[0]
+	env := map[string]string{}
+	for _, e := range manager.Env {
+		env[e.Name] = e.Value
+	}
+	images := map[string]bool{}
+	for _, r := range csv.Spec.RelatedImages {
+		images[r.Image] = true
+	}
+	for name, image := range relatedImages {
+		assert.Equal(t, image, env[name], "%s on the cluster-manager", name)
+		assert.True(t, images[image], "%s in relatedImages", image)
+	}
+	assert.True(t, images[csv.Annotations["containerImage"]], "the operator image in relatedImages")
+
+	require.Len(t, csv.Spec.WebhookDefinitions, 1)
+	hook := csv.Spec.WebhookDefinitions[0]
+	assert.Equal(t, "storageos-scheduler-webhook", hook.DeploymentName)
+	assert.Equal(t, "/mutate-pods", *hook.WebhookPath)
+	webhook := strategy.DeploymentSpecs[deployments["storageos-scheduler-webhook"]].Spec.Template.Spec
+	assert.Contains(t, webhook.Containers[0].Args, "--disable-cert-rotation", "OLM issues and mounts the certificate")
+	assert.Contains(t, webhook.Containers[0].Args, "--webhook-service-name=storageos-scheduler-webhook-service")
+	assert.Empty(t, webhook.Volumes, "nothing mounted where OLM mounts the certificate")
+
+	assert.Contains(t, csv.Annotations["alm-examples"], `"kind": "StorageOSCluster"`)
+	assert.Len(t, csv.Spec.CustomResourceDefinitions.Owned, 3)
+	for _, crd := range csv.Spec.CustomResourceDefinitions.Owned {
+		assert.NotEmpty(t, crd.Description, crd.Name)
+		assert.NotEmpty(t, crd.SpecDescriptors, crd.Name)
+		assert.NotEmpty(t, crd.StatusDescriptors, crd.Name)
+	}
+	assert.Equal(t, "1.30.0", csv.Spec.MinKubeVersion)
+}

@@ -1,0 +1,514 @@
+package main
+
+import (
+	_ "embed"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/blang/semver/v4"
+	"github.com/operator-framework/api/pkg/lib/version"
+	"github.com/operator-framework/api/pkg/operators/v1alpha1"
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"sigs.k8s.io/kustomize/api/krusty"
+	"sigs.k8s.io/kustomize/api/resource"
+	"sigs.k8s.io/kustomize/kyaml/filesys"
+	"sigs.k8s.io/yaml"
+
+	"github.com/storageos/cluster-operator/pkg/cluster/desired"
+)
+
+// icon is the operator's icon in consoles: stacked disks.
+//
+//go:embed icon.svg
+var icon []byte
+
+const (
+	packageName = "storageos-operator"
+	// Channels of the package; stable is the default.
+	channels       = "stable,fast"
+	defaultChannel = "stable"
+	// operatorImage is the image config/manager names; the bundle replaces it with the release's.
+	operatorImage = "storageos/cluster-operator:latest"
+	// olmServiceSuffix: OLM creates a Service <deployment>-service for a webhook and issues its certificate
+	// for that name.
+	olmServiceSuffix = "-service"
+	minKubeVersion   = "1.30.0"
+)
+
+// relatedImages are the operand images the cluster-manager deploys by default, by their RELATED_IMAGE_*
+// variable, so a disconnected install can mirror and pin them.
+var relatedImages = map[string]string{
+	desired.EnvNodeImage:                   desired.DefaultNodeImage,
+	desired.EnvInitImage:                   desired.DefaultInitImage,
+	desired.EnvCSINodeDriverRegistrarImage: desired.DefaultCSINodeDriverRegistrarImage,
+	desired.EnvCSIExternalProvisionerImage: desired.DefaultCSIExternalProvisionerImage,
+	desired.EnvCSIExternalAttacherImage:    desired.DefaultCSIExternalAttacherV3Image,
+	desired.EnvCSIExternalResizerImage:     desired.DefaultCSIExternalResizerImage,
+	desired.EnvCSILivenessProbeImage:       desired.DefaultCSILivenessProbeImage,
+}
+
+// Generate renders config/manifests and returns the bundle's files, by path relative to bundle/.
+func Generate(root, ver, image string) (map[string][]byte, error) {
+	parsed, err := semver.Parse(ver)
+	if err != nil {
+		return nil, fmt.Errorf("VERSION %q: %w", ver, err)
+	}
+	m, err := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(filesys.MakeFsOnDisk(), filepath.Join(root, "config", "manifests"))
+	if err != nil {
+		return nil, err
+	}
+	in := inputs{}
+	for _, r := range m.Resources() {
+		if err := in.add(r); err != nil {
+			return nil, err
+		}
+	}
+
+	files := map[string][]byte{}
+	var owned []v1alpha1.CRDDescription
+	for _, crd := range in.crds {
+		data, err := yaml.Marshal(crd)
+		if err != nil {
+			return nil, err
+		}
+		files["manifests/"+crd.Spec.Group+"_"+crd.Spec.Names.Plural+".yaml"] = data
+		owned = append(owned, crdDescription(crd))
+	}
+	csv, err := in.csv(version.OperatorVersion{Version: parsed}, image)
+	if err != nil {
+		return nil, err
+	}
+	for _, obj := range in.extra {
+		data, err := yaml.Marshal(obj)
+		if err != nil {
+			return nil, err
+		}
+		files["manifests/"+manifestName(obj)] = data
+	}
+	csv.Spec.CustomResourceDefinitions.Owned = owned
+	data, err := yaml.Marshal(csv)
+	if err != nil {
+		return nil, err
+	}
+	files["manifests/"+packageName+".clusterserviceversion.yaml"] = data
+	files["metadata/annotations.yaml"] = []byte(annotations)
+	files["tests/scorecard/config.yaml"] = []byte(scorecardConfig)
+	files["../bundle.Dockerfile"] = []byte(dockerfile)
+	return files, nil
+}
+
+// inputs sorts the rendered install into what the CSV describes and what ships beside it.
+type inputs struct {
+	crds         []*apiextensionsv1.CustomResourceDefinition
+	deployments  []*appsv1.Deployment
+	clusterRoles map[string]*rbacv1.ClusterRole
+	roles        map[string]*rbacv1.Role
+	bindings     []binding
+	webhook      *admissionregistrationv1.MutatingWebhookConfiguration
+	examples     []map[string]any
+	// extra are objects the bundle ships as they are (metrics Services, the metrics reader role).
+	extra []map[string]any
+}
+
+type binding struct {
+	role, kind, account string
+}
+
+func decode[T any](r *resource.Resource) (*T, error) {
+	data, err := r.AsYAML()
+	if err != nil {
+		return nil, err
+	}
+	obj := new(T)
+	return obj, yaml.UnmarshalStrict(data, obj)
+}
+
+func (in *inputs) add(r *resource.Resource) error {
+	if in.clusterRoles == nil {
+		in.clusterRoles, in.roles = map[string]*rbacv1.ClusterRole{}, map[string]*rbacv1.Role{}
+	}
+	var err error
+	switch r.GetKind() {
+	case "CustomResourceDefinition":
+		var crd *apiextensionsv1.CustomResourceDefinition
+		if crd, err = decode[apiextensionsv1.CustomResourceDefinition](r); err == nil {
+			in.crds = append(in.crds, crd)
+		}
+	case "Deployment":
+		var d *appsv1.Deployment
+		if d, err = decode[appsv1.Deployment](r); err == nil {
+			in.deployments = append(in.deployments, d)
+		}
+	case "ClusterRole":
+		var role *rbacv1.ClusterRole
+		if role, err = decode[rbacv1.ClusterRole](r); err == nil {
+			in.clusterRoles[role.Name] = role
+		}
+	case "Role":
+		var role *rbacv1.Role
+		if role, err = decode[rbacv1.Role](r); err == nil {
+			in.roles[role.Name] = role
+		}
+	case "ClusterRoleBinding":
+		var b *rbacv1.ClusterRoleBinding
+		if b, err = decode[rbacv1.ClusterRoleBinding](r); err == nil {
+			for _, s := range b.Subjects {
+				in.bindings = append(in.bindings, binding{b.RoleRef.Name, "ClusterRole", s.Name})
+			}
+		}
+	case "RoleBinding":
+		var b *rbacv1.RoleBinding
+		if b, err = decode[rbacv1.RoleBinding](r); err == nil {
+			for _, s := range b.Subjects {
+				in.bindings = append(in.bindings, binding{b.RoleRef.Name, "Role", s.Name})
+			}
+		}
+	case "MutatingWebhookConfiguration":
+		in.webhook, err = decode[admissionregistrationv1.MutatingWebhookConfiguration](r)
+	case "Service":
+		// OLM creates the webhook's Service itself; the metrics Services ship as they are.
+		if !strings.HasSuffix(r.GetName(), "-metrics") {
+			return nil
+		}
+		var obj map[string]any
+		if obj, err = r.Map(); err == nil {
+			in.extra = append(in.extra, obj)
+		}
+	case "StorageOSCluster", "StorageOSUpgrade", "Job":
+		var obj map[string]any
+		if obj, err = r.Map(); err == nil {
+			in.examples = append(in.examples, obj)
+		}
+	case "Namespace", "ServiceAccount", "Secret":
+		// OLM installs into the namespace the user picks and creates the ServiceAccounts of the install
+		// strategy; the sample Secret holds example credentials, never shipped.
+	default:
+		return fmt.Errorf("config/manifests holds a %s (%s) the bundle does not know how to ship", r.GetKind(), r.GetName())
+	}
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", r.GetKind(), r.GetName(), err)
+	}
+	return nil
+}
+
+func (in *inputs) boundTo(role string) []string {
+	var out []string
+	for _, b := range in.bindings {
+		if b.role == role {
+			out = append(out, b.account)
+		}
+	}
+	return out
+}
+
+// csv is the ClusterServiceVersion: the four Deployments with each ServiceAccount's permissions, the webhook,
+// the examples and the images.
+func (in *inputs) csv(ver version.OperatorVersion, image string) (*v1alpha1.ClusterServiceVersion, error) {
+	sort.Slice(in.examples, func(i, j int) bool {
+		return fmt.Sprint(in.examples[i]["kind"], in.examples[i]["metadata"]) < fmt.Sprint(in.examples[j]["kind"], in.examples[j]["metadata"])
+	})
+	examples, err := json.MarshalIndent(in.examples, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	strategy := v1alpha1.StrategyDetailsDeployment{}
+	perAccount := map[string]bool{}
+	for _, d := range in.deployments {
+		spec := d.Spec.DeepCopy()
+		pod := &spec.Template.Spec
+		for i := range pod.Containers {
+			if pod.Containers[i].Image == operatorImage {
+				pod.Containers[i].Image = image
+			}
+		}
+		if d.Name == "storageos-cluster-manager" {
+			for _, env := range sortedKeys(relatedImages) {
+				pod.Containers[0].Env = append(pod.Containers[0].Env, corev1.EnvVar{Name: env, Value: relatedImages[env]})
+			}
+		}
+		if d.Name == in.webhookDeployment() {
+			olmWebhookPod(d.Name, pod)
+		}
+		strategy.DeploymentSpecs = append(strategy.DeploymentSpecs, v1alpha1.StrategyDeploymentSpec{Name: d.Name, Label: d.Labels, Spec: *spec})
+		perAccount[pod.ServiceAccountName] = true
+	}
+	for _, account := range sortedKeys(perAccount) {
+		var clusterRules, rules []rbacv1.PolicyRule
+		for _, b := range in.bindings {
+			if b.account != account {
+				continue
+			}
+			if b.kind == "ClusterRole" {
+				if role := in.clusterRoles[b.role]; role != nil {
+					clusterRules = append(clusterRules, role.Rules...)
+				}
+			} else if role := in.roles[b.role]; role != nil {
+				rules = append(rules, role.Rules...)
+			}
+		}
+		if len(clusterRules) > 0 {
+			strategy.ClusterPermissions = append(strategy.ClusterPermissions, v1alpha1.StrategyDeploymentPermissions{ServiceAccountName: account, Rules: clusterRules})
+		}
+		if len(rules) > 0 {
+			strategy.Permissions = append(strategy.Permissions, v1alpha1.StrategyDeploymentPermissions{ServiceAccountName: account, Rules: rules})
+		}
+	}
+	// Roles no binding in the install grants (the metrics reader, for Prometheus) ship as they are.
+	for _, name := range sortedKeys(in.clusterRoles) {
+		if len(in.boundTo(name)) == 0 {
+			role := in.clusterRoles[name]
+			in.extra = append(in.extra, map[string]any{"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+				"metadata": map[string]any{"name": role.Name, "labels": role.Labels}, "rules": role.Rules})
+		}
+	}
+
+	var related []v1alpha1.RelatedImage
+	related = append(related, v1alpha1.RelatedImage{Name: "storageos-cluster-operator", Image: image})
+	for _, env := range sortedKeys(relatedImages) {
+		related = append(related, v1alpha1.RelatedImage{Name: strings.ToLower(strings.ReplaceAll(strings.TrimPrefix(env, "RELATED_IMAGE_"), "_", "-")), Image: relatedImages[env]})
+	}
+
+	csv := &v1alpha1.ClusterServiceVersion{
+		TypeMeta: metav1.TypeMeta{APIVersion: v1alpha1.SchemeGroupVersion.String(), Kind: v1alpha1.ClusterServiceVersionKind},
+		ObjectMeta: metav1.ObjectMeta{
+			Name: packageName + ".v" + ver.String(),
+			Annotations: map[string]string{
+				"alm-examples":   string(examples),
+				"capabilities":   "Full Lifecycle",
+				"categories":     "Storage",
+				"containerImage": image,
+				"description":    "Deploys, configures, upgrades and cleans up a StorageOS storage cluster.",
+				"repository":     "https://github.com/storageos/cluster-operator",
+				"support":        "StorageOS",
+				"operators.openshift.io/infrastructure-features": `["disconnected"]`,
+				"operatorframework.io/suggested-namespace":       "storageos-operator",
+			},
+		},
+		Spec: v1alpha1.ClusterServiceVersionSpec{
+			DisplayName:    "StorageOS",
+			Icon:           []v1alpha1.Icon{{Data: base64.StdEncoding.EncodeToString(icon), MediaType: "image/svg+xml"}},
+			Description:    description,
+			Version:        ver,
+			Maturity:       "stable",
+			Keywords:       []string{"storage", "csi", "block storage", "persistent volumes"},
+			Provider:       v1alpha1.AppLink{Name: "StorageOS", URL: "https://storageos.com"},
+			Maintainers:    []v1alpha1.Maintainer{{Name: "StorageOS", Email: "support@storageos.com"}},
+			Links:          []v1alpha1.AppLink{{Name: "Source", URL: "https://github.com/storageos/cluster-operator"}},
+			MinKubeVersion: minKubeVersion,
+			// The managers watch every namespace: a StorageOSCluster, its applications and upgrades may be
+			// anywhere.
+			InstallModes: []v1alpha1.InstallMode{
+				{Type: v1alpha1.InstallModeTypeOwnNamespace, Supported: false},
+				{Type: v1alpha1.InstallModeTypeSingleNamespace, Supported: false},
+				{Type: v1alpha1.InstallModeTypeMultiNamespace, Supported: false},
+				{Type: v1alpha1.InstallModeTypeAllNamespaces, Supported: true},
+			},
+			InstallStrategy:    v1alpha1.NamedInstallStrategy{StrategyName: v1alpha1.InstallStrategyNameDeployment, StrategySpec: strategy},
+			RelatedImages:      related,
+			WebhookDefinitions: in.webhookDefinitions(),
+		},
+	}
+	return csv, nil
+}
+
+// olmWebhookPod adapts the webhook's pod to OLM, which issues its certificate, mounts it at the webhook's
+// certificate directory and creates the Service <deployment>-service: the webhook serves that certificate
+// instead of managing its own.
+func olmWebhookPod(deployment string, pod *corev1.PodSpec) {
+	c := &pod.Containers[0]
+	c.Args = append(c.Args, "--disable-cert-rotation", "--webhook-service-name="+deployment+olmServiceSuffix)
+	c.VolumeMounts = nil
+	pod.Volumes = nil
+}
+
+func (in *inputs) webhookDeployment() string {
+	for _, d := range in.deployments {
+		for _, p := range d.Spec.Template.Spec.Containers[0].Ports {
+			if p.Name == "webhook" {
+				return d.Name
+			}
+		}
+	}
+	return ""
+}
+
+// webhookDefinitions turn the MutatingWebhookConfiguration into OLM's description of it. OLM cannot express
+// namespaceSelector's NotIn on the operator's namespace by name or matchConditions; the handler never mutates
+// what it should not, so they only save calls.
+func (in *inputs) webhookDefinitions() []v1alpha1.WebhookDescription {
+	if in.webhook == nil {
+		return nil
+	}
+	var out []v1alpha1.WebhookDescription
+	deployment := in.webhookDeployment()
+	for _, w := range in.webhook.Webhooks {
+		out = append(out, v1alpha1.WebhookDescription{
+			GenerateName:            w.Name,
+			Type:                    v1alpha1.MutatingAdmissionWebhook,
+			DeploymentName:          deployment,
+			ContainerPort:           *w.ClientConfig.Service.Port,
+			TargetPort:              &intstr.IntOrString{Type: intstr.String, StrVal: "webhook"},
+			Rules:                   w.Rules,
+			FailurePolicy:           w.FailurePolicy,
+			SideEffects:             w.SideEffects,
+			TimeoutSeconds:          w.TimeoutSeconds,
+			AdmissionReviewVersions: w.AdmissionReviewVersions,
+			ReinvocationPolicy:      w.ReinvocationPolicy,
+			WebhookPath:             w.ClientConfig.Service.Path,
+			ObjectSelector:          w.ObjectSelector,
+		})
+	}
+	return out
+}
+
+// crdDescription describes an owned CRD for the console, from its schema's descriptions.
+func crdDescription(crd *apiextensionsv1.CustomResourceDefinition) v1alpha1.CRDDescription {
+	v := crd.Spec.Versions[0]
+	d := v1alpha1.CRDDescription{Name: crd.Name, Version: v.Name, Kind: crd.Spec.Names.Kind, DisplayName: displayNames[crd.Spec.Names.Kind]}
+	if v.Schema != nil && v.Schema.OpenAPIV3Schema != nil {
+		d.Description = v.Schema.OpenAPIV3Schema.Description
+		props := v.Schema.OpenAPIV3Schema.Properties
+		for _, path := range sortedKeys(props["spec"].Properties) {
+			d.SpecDescriptors = append(d.SpecDescriptors, v1alpha1.SpecDescriptor{Path: path, DisplayName: path,
+				Description: firstSentence(props["spec"].Properties[path].Description)})
+		}
+		for _, path := range sortedKeys(props["status"].Properties) {
+			desc := v1alpha1.StatusDescriptor{Path: path, DisplayName: path, Description: firstSentence(props["status"].Properties[path].Description)}
+			if path == "conditions" {
+				desc.XDescriptors = []string{"urn:alm:descriptor:io.kubernetes.conditions"}
+			}
+			d.StatusDescriptors = append(d.StatusDescriptors, desc)
+		}
+	}
+	d.Resources = ownedResources[crd.Spec.Names.Kind]
+	return d
+}
+
+var displayNames = map[string]string{"StorageOSCluster": "StorageOS Cluster", "StorageOSUpgrade": "StorageOS Upgrade", "Job": "StorageOS Job"}
+
+// ownedResources are the kinds the operator creates for each custom resource.
+var ownedResources = map[string][]v1alpha1.APIResourceReference{
+	"StorageOSCluster": {{Name: "", Kind: "DaemonSet", Version: "v1"}, {Kind: "StatefulSet", Version: "v1"}, {Kind: "Deployment", Version: "v1"},
+		{Kind: "Service", Version: "v1"}, {Kind: "ConfigMap", Version: "v1"}, {Kind: "Secret", Version: "v1"}, {Kind: "StorageClass", Version: "v1"},
+		{Kind: "CSIDriver", Version: "v1"}, {Kind: "Ingress", Version: "v1"}},
+	"StorageOSUpgrade": {{Kind: "Job", Version: "v1"}},
+	"Job":              {{Kind: "DaemonSet", Version: "v1"}},
+}
+
+func firstSentence(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if i := strings.Index(s, ". "); i >= 0 {
+		return s[:i+1]
+	}
+	return s
+}
+
+func manifestName(obj map[string]any) string {
+	meta, _ := obj["metadata"].(map[string]any)
+	kind, _ := obj["kind"].(string)
+	name, _ := meta["name"].(string)
+	return name + "_" + strings.ToLower(kind) + ".yaml"
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// write replaces bundle/ under root with files.
+func write(root string, files map[string][]byte) error {
+	dir := filepath.Join(root, "bundle")
+	for _, sub := range []string{"manifests", "metadata", "tests"} {
+		if err := os.RemoveAll(filepath.Join(dir, sub)); err != nil {
+			return err
+		}
+	}
+	for name, data := range files {
+		path := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(path, data, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+const description = `The StorageOS cluster operator deploys, configures, upgrades and cleans up a StorageOS storage cluster.
+
+* **StorageOSCluster** deploys StorageOS on the selected nodes: the node DaemonSet, the CSI helper, the API
+  Service, the scheduler extender and a StorageClass. Spec edits converge; storage pods restart only on purpose.
+* **StorageOSUpgrade** runs an offline upgrade: pre-pulls the new image, pauses the cluster in maintenance mode,
+  scales StorageOS-backed applications down, rolls the node image, scales them back. It survives restarts.
+* **Job** runs a task once on every selected node (e.g. cleaning up a node's StorageOS data).
+
+A mutating webhook sends pods using StorageOS volumes to the StorageOS scheduler; it never blocks pod creation.`
+
+const annotations = `annotations:
+  operators.operatorframework.io.bundle.mediatype.v1: registry+v1
+  operators.operatorframework.io.bundle.manifests.v1: manifests/
+  operators.operatorframework.io.bundle.metadata.v1: metadata/
+  operators.operatorframework.io.bundle.package.v1: ` + packageName + `
+  operators.operatorframework.io.bundle.channels.v1: ` + channels + `
+  operators.operatorframework.io.bundle.channel.default.v1: ` + defaultChannel + `
+  operators.operatorframework.io.test.mediatype.v1: scorecard+v1
+  operators.operatorframework.io.test.config.v1: tests/scorecard/
+`
+
+const scorecardConfig = `apiVersion: scorecard.operatorframework.io/v1alpha3
+kind: Configuration
+metadata:
+  name: config
+stages:
+- parallel: true
+  tests:
+  - entrypoint: [scorecard-test, basic-check-spec]
+    image: quay.io/operator-framework/scorecard-test:v1.39.0
+    labels: {suite: basic, test: basic-check-spec-test}
+  - entrypoint: [scorecard-test, olm-bundle-validation]
+    image: quay.io/operator-framework/scorecard-test:v1.39.0
+    labels: {suite: olm, test: olm-bundle-validation-test}
+  - entrypoint: [scorecard-test, olm-crds-have-validation]
+    image: quay.io/operator-framework/scorecard-test:v1.39.0
+    labels: {suite: olm, test: olm-crds-have-validation-test}
+  - entrypoint: [scorecard-test, olm-crds-have-resources]
+    image: quay.io/operator-framework/scorecard-test:v1.39.0
+    labels: {suite: olm, test: olm-crds-have-resources-test}
+  - entrypoint: [scorecard-test, olm-spec-descriptors]
+    image: quay.io/operator-framework/scorecard-test:v1.39.0
+    labels: {suite: olm, test: olm-spec-descriptors-test}
+  - entrypoint: [scorecard-test, olm-status-descriptors]
+    image: quay.io/operator-framework/scorecard-test:v1.39.0
+    labels: {suite: olm, test: olm-status-descriptors-test}
+`
+
+// dockerfile builds the bundle image; its labels repeat metadata/annotations.yaml, as OLM requires.
+const dockerfile = `FROM scratch
+LABEL operators.operatorframework.io.bundle.mediatype.v1=registry+v1
+LABEL operators.operatorframework.io.bundle.manifests.v1=manifests/
+LABEL operators.operatorframework.io.bundle.metadata.v1=metadata/
+LABEL operators.operatorframework.io.bundle.package.v1=` + packageName + `
+LABEL operators.operatorframework.io.bundle.channels.v1=` + channels + `
+LABEL operators.operatorframework.io.bundle.channel.default.v1=` + defaultChannel + `
+LABEL operators.operatorframework.io.test.mediatype.v1=scorecard+v1
+LABEL operators.operatorframework.io.test.config.v1=tests/scorecard/
+COPY bundle/manifests /manifests/
+COPY bundle/metadata /metadata/
+COPY bundle/tests/scorecard /tests/scorecard/
+`

@@ -1,0 +1,36 @@
+// Command bundle writes the OLM bundle (registry+v1) in bundle/ from config/manifests: the CRDs, a
+// ClusterServiceVersion built from the rendered Deployments, RBAC, webhook and samples, the metadata and the
+// scorecard configuration. It is deterministic: the same config and version give the same files.
+//
+//	cd hack/bundle && go run . -root ../.. -version 2.5.0 [-image storageos/cluster-operator:v2.5.0]
+//
+// It lives in its own module because operator-framework/api brings dependencies the operator does not need.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+)
+
+func main() {
+	root := flag.String("root", "../..", "The repository root.")
+	ver := flag.String("version", "", "The operator version (semver), e.g. 2.5.0.")
+	image := flag.String("image", "", "The operator image (default storageos/cluster-operator:v<version>).")
+	flag.Parse()
+	if *ver == "" {
+		fmt.Fprintln(os.Stderr, "-version is required")
+		os.Exit(2)
+	}
+	if *image == "" {
+		*image = "storageos/cluster-operator:v" + *ver
+	}
+	files, err := Generate(*root, *ver, *image)
+	if err == nil {
+		err = write(*root, files)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+}
