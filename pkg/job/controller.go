@@ -2,6 +2,7 @@ package job
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -43,6 +44,8 @@ const (
 	ReasonWaiting     = "WaitingForPods"
 	ReasonPodsFailing = "PodsFailing"
 	ReasonHealthy     = "Healthy"
+	// ReasonDaemonSetFailed: the Job's DaemonSet could not be created or updated.
+	ReasonDaemonSetFailed = "DaemonSetFailed"
 )
 
 // maxConcurrentLogReads bounds the log reads of one job-manager, whatever the number of jobs and pods.
@@ -136,6 +139,14 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	base := job.DeepCopy()
 
 	if _, err := r.applier.Apply(ctx, DaemonSet(job)); err != nil {
+		// Say why on the Job (a DaemonSet of that name that is not this Job's, an admission rejection), then
+		// retry with backoff.
+		meta.SetStatusCondition(&job.Status.Conditions, metav1.Condition{Type: ConditionComplete, Status: metav1.ConditionFalse,
+			Reason: ReasonDaemonSetFailed, Message: "cannot apply DaemonSet " + DaemonSetName(job) + ": " + err.Error(),
+			ObservedGeneration: job.Generation})
+		if perr := r.patchStatus(ctx, base, job); perr != nil {
+			return ctrl.Result{}, errors.Join(err, perr)
+		}
 		return ctrl.Result{}, err
 	}
 	ds := &appsv1.DaemonSet{}

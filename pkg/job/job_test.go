@@ -8,6 +8,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -143,4 +144,28 @@ func hasEvent(t testing.TB, j *storageosv1.Job, want string) bool {
 		}
 	}
 	return false
+}
+
+// A DaemonSet of the Job's name that is not the Job's own is never taken over; the Job says why it waits.
+func TestForeignDaemonSetIsReportedNotTakenOver(t *testing.T) {
+	ctx := context.Background()
+	ns := testEnv.CreateNamespace(t)
+	labels := map[string]string{"app": "someone-elses"}
+	foreign := &appsv1.DaemonSet{
+		ObjectMeta: metav1.ObjectMeta{Name: "clash-daemonset-job", Namespace: ns},
+		Spec: appsv1.DaemonSetSpec{Selector: &metav1.LabelSelector{MatchLabels: labels}, Template: corev1.PodTemplateSpec{
+			ObjectMeta: metav1.ObjectMeta{Labels: labels}, Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "busybox"}}}}},
+	}
+	require.NoError(t, testEnv.Client.Create(ctx, foreign))
+	j := &storageosv1.Job{ObjectMeta: metav1.ObjectMeta{Name: "clash", Namespace: ns},
+		Spec: storageosv1.JobSpec{Image: "darkowlzz/cleanup:v0.0.2", CompletionWord: "done"}}
+	require.NoError(t, testEnv.Client.Create(ctx, j))
+
+	eventuallyStatus(t, j, func(st storageosv1.JobStatus) bool {
+		cond := meta.FindStatusCondition(st.Conditions, job.ConditionComplete)
+		return cond != nil && cond.Status == metav1.ConditionFalse && cond.Reason == job.ReasonDaemonSetFailed &&
+			strings.Contains(cond.Message, "clash-daemonset-job")
+	}, "the Job names the DaemonSet it cannot apply")
+	require.NoError(t, testEnv.Client.Get(ctx, client.ObjectKeyFromObject(foreign), foreign))
+	assert.Equal(t, "busybox", foreign.Spec.Template.Spec.Containers[0].Image, "the foreign DaemonSet is untouched")
 }
