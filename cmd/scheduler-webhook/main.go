@@ -39,7 +39,7 @@ func main() {
 	flag.StringVar(&serviceName, "webhook-service-name", "storageos-scheduler-webhook", "The Service the API server calls the webhook through.")
 	flag.StringVar(&certs.ConfigurationName, "webhook-configuration-name", certs.ConfigurationName,
 		"The MutatingWebhookConfiguration whose caBundle is kept current.")
-	flag.DurationVar(&certs.CertValidity, "cert-validity", 0, "Lifetime of a new serving certificate (default 10 years).")
+	flag.DurationVar(&certs.CertValidity, "cert-validity", 0, "Lifetime of a new serving certificate (default 1 year).")
 	flag.DurationVar(&certs.RenewBefore, "cert-renew-before", 0, "Renew a certificate this long before it expires (default 90 days).")
 	flag.Parse()
 

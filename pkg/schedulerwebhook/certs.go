@@ -63,7 +63,7 @@ type CertOptions struct {
 
 	// CAValidity and CertValidity are the lifetimes of new certificates; a certificate is renewed when it
 	// would expire within RenewBefore, checked every CheckInterval and whenever the Secret changes. Zero means
-	// cert-controller's defaults (10 years, 10 years, 90 days, 12 hours).
+	// cert-controller's defaults (10 years, 1 year, 90 days, 12 hours).
 	CAValidity, CertValidity, RenewBefore, CheckInterval time.Duration
 
 	// ControllerName names the rotation controller; it only needs setting when one process runs several.
@@ -234,6 +234,15 @@ func (c *Certificates) watchSecret(mgr ctrl.Manager, key types.NamespacedName) e
 	if _, err := informer.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
 		AddFunc:    update,
 		UpdateFunc: func(_, obj any) { update(obj) },
+		// cert-controller only updates the Secret: one deleted while running is created again (empty), and the
+		// rotator then issues a new CA and certificate into it. Until then the server keeps serving the last one.
+		DeleteFunc: func(any) {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			if err := ensureSecret(ctx, mgr, key); err != nil {
+				log.Error(err, "Unable to create the deleted certificate Secret again", "secret", key)
+			}
+		},
 	}); err != nil {
 		return err
 	}

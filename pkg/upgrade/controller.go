@@ -181,6 +181,8 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		return ctrl.Result{}, nil
 	}
 	out, err := step(ctx, u)
+	// A step that wrote status itself (scaleDown records workloads) moved the resource version on.
+	orig.ResourceVersion = u.ResourceVersion
 	if err != nil {
 		// A conflict means another writer (or our own earlier write) moved the upgrade on: read it again.
 		if apierrors.IsConflict(err) {

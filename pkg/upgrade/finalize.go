@@ -14,6 +14,10 @@ import (
 	storageosv1 "github.com/storageos/cluster-operator/apis/storageos/v1"
 )
 
+// SkipMaintenanceAnnotation set to "true" on an upgrade lets its deletion finish without disabling StorageOS
+// maintenance mode, for when the StorageOS API cannot be reached.
+const SkipMaintenanceAnnotation = "storageos.com/skip-maintenance-disable"
+
 // finalize (step h) undoes what a deleted upgrade did to the cluster: its image pull Job goes, applications of
 // an interrupted upgrade are scaled back first, then maintenance mode is disabled and the cluster unpaused. An
 // upgrade that never paused the cluster (blocked, or refused) leaves the pause alone: another upgrade may
@@ -59,12 +63,23 @@ func (r *Reconciler) undo(ctx context.Context, u *storageosv1.StorageOSUpgrade) 
 	if !u.Status.ClusterPaused {
 		return nil
 	}
+	// Unpause first: a StorageOS API that cannot be reached must not also keep the cluster-manager stopped.
+	if !u.Status.ClusterWasPaused {
+		if err := r.setPause(ctx, c, false); err != nil {
+			return err
+		}
+	}
+	if u.Annotations[SkipMaintenanceAnnotation] == "true" {
+		r.Recorder.Eventf(u, nil, corev1.EventTypeWarning, EventFinalizeError, "Cleanup",
+			"%s is set: StorageOS maintenance mode was left as it is; disable it through the StorageOS API", SkipMaintenanceAnnotation)
+		return nil
+	}
 	api, err := r.api(ctx, c)
 	if err != nil {
 		return err
 	}
 	if err := api.DisableMaintenance(ctx); err != nil {
-		return fmt.Errorf("disabling maintenance mode: %w", err)
+		return fmt.Errorf("disabling maintenance mode (annotate the upgrade %s=true to delete it without): %w", SkipMaintenanceAnnotation, err)
 	}
-	return r.setPause(ctx, c, false)
+	return nil
 }

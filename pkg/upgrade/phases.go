@@ -55,8 +55,16 @@ func (r *Reconciler) preconditions(ctx context.Context, u *storageosv1.StorageOS
 	if current == string(u.Spec.NewImage) {
 		return outcome{failure: "the cluster already runs " + current, failReason: ReasonImageUnchanged}, nil
 	}
+	inv, err := r.inventory(ctx)
+	if err != nil {
+		return outcome{}, err
+	}
+	if unsafe := DeletesClaimsWhenScaled(inv); len(unsafe) > 0 {
+		return outcome{failure: unsafeMessage(unsafe), failReason: ReasonClaimsWouldBeDeleted}, nil
+	}
 	u.Status.Cluster = &storageosv1.ClusterReference{Namespace: c.Namespace, Name: c.Name}
 	u.Status.PreviousImage = current
+	u.Status.ClusterWasPaused = c.Spec.Pause
 	return advance(storageosv1.UpgradePhasePullingImage), nil
 }
 
@@ -184,6 +192,10 @@ func (r *Reconciler) scaleDown(ctx context.Context, u *storageosv1.StorageOSUpgr
 	if err != nil {
 		return outcome{}, err
 	}
+	// Checked again: a StatefulSet may have appeared or changed since the preconditions.
+	if unsafe := DeletesClaimsWhenScaled(inv); len(unsafe) > 0 {
+		return outcome{failure: unsafeMessage(unsafe), failReason: ReasonClaimsWouldBeDeleted}, nil
+	}
 	recorded := map[string]bool{}
 	for _, w := range u.Status.Workloads {
 		recorded[recordedKey(w)] = true
@@ -227,6 +239,10 @@ func (r *Reconciler) scaleDown(ctx context.Context, u *storageosv1.StorageOSUpgr
 			podsByNamespace[w.Namespace] = pods
 		}
 		for _, p := range pods {
+			// Finished pods (evicted, completed) hold no volume and are not removed by scaling.
+			if p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
+				continue
+			}
 			if selector.Matches(labelsSet(p.Labels)) {
 				remaining++
 			}
@@ -279,6 +295,10 @@ func (r *Reconciler) upgradeNodes(ctx context.Context, u *storageosv1.StorageOSU
 			return outcome{}, fmt.Errorf("setting the node DaemonSet's image: %w", err)
 		}
 	}
+	if ds.Status.ObservedGeneration < ds.Generation {
+		// Pods deleted before the DaemonSet controller has seen the new template could come back on the old one.
+		return wait("waiting for the DaemonSet controller to observe the new template"), nil
+	}
 	selector, err := metav1.LabelSelectorAsSelector(ds.Spec.Selector)
 	if err != nil {
 		return outcome{}, err
@@ -304,7 +324,7 @@ func (r *Reconciler) upgradeNodes(ctx context.Context, u *storageosv1.StorageOSU
 		}
 	}
 	want := ds.Status.DesiredNumberScheduled
-	if ds.Status.ObservedGeneration < ds.Generation || want == 0 || int32(upgraded) < want || int32(len(pods.Items)) != want {
+	if want == 0 || int32(upgraded) < want || int32(len(pods.Items)) != want {
 		return wait("%d of %d node pods run %s and are ready", upgraded, want, image), nil
 	}
 	return advance(storageosv1.UpgradePhaseScalingUp), nil
@@ -358,8 +378,8 @@ func (r *Reconciler) restore(ctx context.Context, u *storageosv1.StorageOSUpgrad
 	return advance(storageosv1.UpgradePhaseFailed), nil
 }
 
-// restoreWorkloads scales every recorded application to its recorded count and removes the annotations; it
-// returns how many are not ready yet. Applications deleted meanwhile are skipped.
+// restoreWorkloads scales every recorded application still scaled down to its recorded count and removes the
+// annotation; it returns how many are not ready yet. Applications deleted meanwhile are skipped.
 func (r *Reconciler) restoreWorkloads(ctx context.Context, u *storageosv1.StorageOSUpgrade) (int, error) {
 	if len(u.Status.Workloads) == 0 {
 		return 0, nil
@@ -375,10 +395,14 @@ func (r *Reconciler) restoreWorkloads(ctx context.Context, u *storageosv1.Storag
 		if !ok {
 			continue
 		}
-		if err := r.scale(ctx, obj, w.Replicas, w.Replicas, nil); err != nil {
-			return 0, err
+		// Only a workload still carrying the annotation is scaled back: the same patch removes it, so a later
+		// change of replicas (an autoscaler, the user) is never undone.
+		if _, scaledDown := obj.GetAnnotations()[ReplicasAnnotation]; scaledDown {
+			if err := r.scale(ctx, obj, w.Replicas, w.Replicas, nil); err != nil {
+				return 0, err
+			}
 		}
-		if !workloadReady(obj, w.Replicas) {
+		if !workloadReady(obj) {
 			notReady++
 		}
 	}

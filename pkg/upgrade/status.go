@@ -25,6 +25,8 @@ const (
 	ReasonNoFailure         = "NoFailure"
 	ReasonImageUnchanged    = "ImageUnchanged"
 	ReasonFinalizing        = "Finalizing"
+	// ReasonClaimsWouldBeDeleted: a StatefulSet deletes its PVCs when scaled down.
+	ReasonClaimsWouldBeDeleted = "ClaimsWouldBeDeleted"
 )
 
 // Events, with the original operator's reasons and messages where it had them (seed README).

@@ -420,3 +420,100 @@ func TestDeletingAnInterruptedUpgradeRestoresEverything(t *testing.T) {
 		assert.NotContains(t, annotations, upgrade.ReplicasAnnotation)
 	}
 }
+
+// A StatefulSet that deletes its PVCs when scaled down would lose its data: the upgrade refuses to start and
+// touches nothing.
+func TestStatefulSetThatDeletesItsClaimsBlocksTheUpgrade(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t)
+	db := &appsv1.StatefulSet{}
+	require.NoError(t, testEnv.Client.Get(ctx, client.ObjectKey{Namespace: w.appNS, Name: "db"}, db))
+	db.Spec.PersistentVolumeClaimRetentionPolicy = &appsv1.StatefulSetPersistentVolumeClaimRetentionPolicy{
+		WhenDeleted: appsv1.RetainPersistentVolumeClaimRetentionPolicyType, WhenScaled: appsv1.DeletePersistentVolumeClaimRetentionPolicyType}
+	require.NoError(t, testEnv.Client.Update(ctx, db))
+	startManager(t, managerOptions{})
+	u := createUpgrade(t, newImage)
+
+	got, failed := waitFailed(t, u)
+	assert.Equal(t, upgrade.ReasonClaimsWouldBeDeleted, failed.Reason)
+	assert.Contains(t, failed.Message, w.appNS+"/db")
+	assert.False(t, got.Status.ClusterPaused)
+	assert.Empty(t, got.Status.Workloads)
+	assert.False(t, sim.Maintenance())
+	assert.True(t, w.appsReady(allApps), "no application was touched")
+	deleteUpgrade(t, u)
+}
+
+// A cluster paused before the upgrade stays paused when the upgrade is deleted.
+func TestAClusterPausedBeforehandStaysPaused(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t)
+	c := cluster(t, w)
+	c.Spec.Pause = true
+	require.NoError(t, testEnv.Client.Update(ctx, c))
+	startManager(t, managerOptions{})
+	u := createUpgrade(t, newImage)
+	got := waitPhase(t, u, storageosv1.UpgradePhaseCompleted)
+	assert.True(t, got.Status.ClusterWasPaused)
+	deleteUpgrade(t, u)
+	assert.True(t, cluster(t, w).Spec.Pause, "the user's pause is kept")
+	assert.False(t, sim.Maintenance())
+}
+
+// Once an application is scaled back, later changes to its replicas (an autoscaler, the user) are its
+// owner's: the upgrade waits for what the workload asks for and never scales it again.
+func TestReplicasChangedAfterTheScaleUpAreKept(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t)
+	startManager(t, managerOptions{})
+	u := createUpgrade(t, newImage)
+	waitPhase(t, u, storageosv1.UpgradePhaseUpgrading)
+	w.holdAppPods.Store(true) // scaled back, but not ready yet
+	waitPhase(t, u, storageosv1.UpgradePhaseScalingUp)
+	web := &appsv1.Deployment{}
+	require.Eventually(t, func() bool {
+		if testEnv.Client.Get(ctx, client.ObjectKey{Namespace: w.appNS, Name: "web"}, web) != nil {
+			return false
+		}
+		_, annotated := web.Annotations[upgrade.ReplicasAnnotation]
+		return !annotated && *web.Spec.Replicas == 3
+	}, timeout, tick, "web scaled back")
+	web.Spec.Replicas = ptrTo[int32](5)
+	require.NoError(t, testEnv.Client.Update(ctx, web))
+	w.holdAppPods.Store(false)
+
+	waitPhase(t, u, storageosv1.UpgradePhaseCompleted)
+	replicas, _ := workload(t, w, storageosv1.WorkloadKindDeployment, "web")
+	assert.Equal(t, int32(5), replicas)
+	deleteUpgrade(t, u)
+}
+
+// With the StorageOS API unreachable, deleting an upgrade unpauses the cluster and waits, saying why; the
+// annotation storageos.com/skip-maintenance-disable lets it go.
+func TestDeletionWithTheAPIDownUnpausesAndCanBeForced(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t)
+	startManager(t, managerOptions{})
+	u := createUpgrade(t, newImage)
+	waitPhase(t, u, storageosv1.UpgradePhaseCompleted)
+	sim.SetOutage(true)
+	t.Cleanup(func() { sim.SetOutage(false) })
+
+	require.NoError(t, testEnv.Client.Delete(ctx, u))
+	require.Eventually(t, func() bool {
+		c := meta.FindStatusCondition(get(t, u).Status.Conditions, upgrade.ConditionProgressing)
+		return c != nil && c.Reason == upgrade.ReasonFinalizing && strings.Contains(c.Message, upgrade.SkipMaintenanceAnnotation)
+	}, timeout, tick, "the upgrade says why it is not gone and how to let it go")
+	assert.False(t, cluster(t, w).Spec.Pause, "the cluster-manager is not kept stopped by the API outage")
+
+	got := get(t, u)
+	got.Annotations = map[string]string{upgrade.SkipMaintenanceAnnotation: "true"}
+	require.NoError(t, testEnv.Client.Update(ctx, got))
+	require.Eventually(t, func() bool {
+		return apierrors.IsNotFound(testEnv.Client.Get(ctx, client.ObjectKeyFromObject(u), &storageosv1.StorageOSUpgrade{}))
+	}, timeout, tick)
+	sim.SetOutage(false)
+	assert.True(t, sim.Maintenance(), "maintenance mode was left on, as the annotation asked")
+}
+
+func ptrTo[T any](v T) *T { return &v }

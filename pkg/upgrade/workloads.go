@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
+	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -181,16 +182,44 @@ func workloadReplicas(obj client.Object) int32 {
 	return 0
 }
 
-// workloadReady reports whether a workload runs its replicas, ready, as its controller reports it.
-func workloadReady(obj client.Object, want int32) bool {
+// workloadReady reports whether a workload runs the replicas its spec asks for, ready, as its controller
+// reports it.
+func workloadReady(obj client.Object) bool {
 	switch o := obj.(type) {
 	case *appsv1.Deployment:
-		return o.Status.ObservedGeneration >= o.Generation && replicas(o.Spec.Replicas) == want &&
-			o.Status.UpdatedReplicas >= want && o.Status.ReadyReplicas >= want
+		want := replicas(o.Spec.Replicas)
+		return o.Status.ObservedGeneration >= o.Generation && o.Status.UpdatedReplicas >= want && o.Status.ReadyReplicas >= want
 	case *appsv1.StatefulSet:
-		return o.Status.ObservedGeneration >= o.Generation && replicas(o.Spec.Replicas) == want && o.Status.ReadyReplicas >= want
+		want := replicas(o.Spec.Replicas)
+		return o.Status.ObservedGeneration >= o.Generation && o.Status.ReadyReplicas >= want
 	}
 	return false
+}
+
+// DeletesClaimsWhenScaled names the StorageOS StatefulSets whose PVCs Kubernetes deletes when they are
+// scaled down (persistentVolumeClaimRetentionPolicy.whenScaled: Delete): scaling them to zero would destroy
+// their volumes, so the upgrade refuses to start until they retain them.
+func DeletesClaimsWhenScaled(inv Inventory) []string {
+	uses := map[string]bool{}
+	for _, w := range StorageOSWorkloads(inv) {
+		if w.Kind == storageosv1.WorkloadKindStatefulSet && w.Replicas > 0 {
+			uses[w.Namespace+"/"+w.Name] = true
+		}
+	}
+	var out []string
+	for _, s := range inv.StatefulSets {
+		p := s.Spec.PersistentVolumeClaimRetentionPolicy
+		if uses[s.Namespace+"/"+s.Name] && p != nil && p.WhenScaled == appsv1.DeletePersistentVolumeClaimRetentionPolicyType {
+			out = append(out, s.Namespace+"/"+s.Name)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func unsafeMessage(names []string) string {
+	return "StatefulSets " + strings.Join(names, ", ") + " delete their PVCs when scaled down " +
+		"(persistentVolumeClaimRetentionPolicy.whenScaled: Delete); set it to Retain, then create the upgrade again"
 }
 
 func labelsSet(l map[string]string) labels.Set { return labels.Set(l) }

@@ -85,6 +85,11 @@ type StorageOSUpgradeStatus struct {
 	// +optional
 	ClusterPaused bool `json:"clusterPaused,omitempty"`
 
+	// ClusterWasPaused is true when the cluster's spec.pause was already set before the upgrade: deleting the
+	// upgrade then leaves it paused.
+	// +optional
+	ClusterWasPaused bool `json:"clusterWasPaused,omitempty"`
+
 	// Workloads are the applications scaled down for the upgrade and their original replica counts.
 	// +listType=map
 	// +listMapKey=kind
