@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -33,6 +34,8 @@ import (
 )
 
 const operatorNamespace = "storageos-operator"
+
+var rotatorCount atomic.Int32
 
 // replica is one self-managed webhook process: its serving and readiness addresses.
 type replica struct {
@@ -60,7 +63,8 @@ func startSelfManaged(t *testing.T, index int, configuration, secret string) rep
 		CertDir:        certDir,
 		ServingAddress: r.serving,
 		CheckInterval:  time.Second,
-		ControllerName: fmt.Sprintf("cert-rotator-%s-%d", configuration, index),
+		// Controller names are unique per process, also across repeated runs (-count).
+		ControllerName: fmt.Sprintf("cert-rotator-%s-%d-%d", configuration, index, rotatorCount.Add(1)),
 	})
 	opts.Webhook = &webhook.Options{Host: "127.0.0.1", Port: port, CertDir: certDir, TLSOpts: []func(*tls.Config){certificates.TLSOpt}}
 	opts.MetricsBindAddress = "0"

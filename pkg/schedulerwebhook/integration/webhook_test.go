@@ -146,7 +146,11 @@ func TestPodsAreCreatedWhenTheWebhookIsDown(t *testing.T) {
 		cfg.Webhooks[0].ClientConfig.URL = &url
 		require.NoError(t, testEnv.Client.Update(ctx, cfg))
 	})
-	assert.Equal(t, corev1.DefaultSchedulerName, createPod(t, ns, "data", nil).Spec.SchedulerName)
+	// The API server picks up the changed configuration from its informer a moment later; every pod in
+	// between is created too (createPod requires it).
+	assert.Eventually(t, func() bool {
+		return createPod(t, ns, "data", nil).Spec.SchedulerName == corev1.DefaultSchedulerName
+	}, timeout, tick, "with the webhook unreachable, pods are created unmodified")
 }
 
 // A cluster whose scheduler is not running (yet) must not attract pods: they would stay Pending.
