@@ -126,7 +126,17 @@ bundle: manifests ## Regenerate bundle/ (registry+v1: CRDs, ClusterServiceVersio
 	cd hack/bundle && $(GO) run . -root ../.. -version $(VERSION) -image $(BUNDLE_OPERATOR_IMG)
 
 .PHONY: metadata-update
-metadata-update: manifests generate bundle ## Regenerate the CRDs, the deepcopy code, the ClusterServiceVersion and the package files in one go.
+metadata-update: manifests generate bundle catalog ## Regenerate the CRDs, the deepcopy code, the ClusterServiceVersion and the package files in one go.
+
+CATALOG_IMG ?= storageos/cluster-operator-catalog:latest
+
+.PHONY: catalog
+catalog: ## Regenerate catalog/ (file-based catalog: package, stable and fast channels, the bundle) and catalog.Dockerfile from bundle/.
+	cd hack/bundle && $(GO) run . -root ../.. -catalog
+
+.PHONY: catalog-build
+catalog-build: ## Build the catalog image $(CATALOG_IMG) (opm serving catalog/).
+	$(CONTAINER_TOOL) build -f catalog.Dockerfile -t $(CATALOG_IMG) .
 
 .PHONY: bundle-build
 bundle-build: ## Build the bundle image $(BUNDLE_IMG).

@@ -3,6 +3,7 @@
 // scorecard configuration. It is deterministic: the same config and version give the same files.
 //
 //	cd hack/bundle && go run . -root ../.. -version 2.5.0 [-image storageos/cluster-operator:v2.5.0]
+//	cd hack/bundle && go run . -root ../.. -catalog    # catalog/ and catalog.Dockerfile from bundle/
 //
 // It lives in its own module because operator-framework/api brings dependencies the operator does not need.
 package main
@@ -15,9 +16,21 @@ import (
 
 func main() {
 	root := flag.String("root", "../..", "The repository root.")
+	catalog := flag.Bool("catalog", false, "Write catalog/ (the file-based catalog) from bundle/ instead of the bundle.")
 	ver := flag.String("version", "", "The operator version (semver), e.g. 2.5.0.")
 	image := flag.String("image", "", "The operator image (default storageos/cluster-operator:v<version>).")
 	flag.Parse()
+	if *catalog {
+		files, err := catalogFiles(*root)
+		if err == nil {
+			err = writeCatalog(*root, files)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		return
+	}
 	if *ver == "" {
 		fmt.Fprintln(os.Stderr, "-version is required")
 		os.Exit(2)

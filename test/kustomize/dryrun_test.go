@@ -17,34 +17,38 @@ import (
 
 // stubCRD stands in for a CRD another project installs (cert-manager, the Prometheus Operator): the API server
 // must know the kind to dry-run our objects of it; their own schemas are those projects' business.
-func stubCRD(group, kind, plural string) *apiextensionsv1.CustomResourceDefinition {
+func stubCRD(group, version, kind, plural string) *apiextensionsv1.CustomResourceDefinition {
 	return &apiextensionsv1.CustomResourceDefinition{
 		ObjectMeta: metav1.ObjectMeta{Name: plural + "." + group},
 		Spec: apiextensionsv1.CustomResourceDefinitionSpec{
 			Group: group, Scope: apiextensionsv1.NamespaceScoped,
 			Names: apiextensionsv1.CustomResourceDefinitionNames{Kind: kind, Plural: plural, ListKind: kind + "List"},
-			Versions: []apiextensionsv1.CustomResourceDefinitionVersion{{Name: "v1", Served: true, Storage: true,
+			Versions: []apiextensionsv1.CustomResourceDefinitionVersion{{Name: version, Served: true, Storage: true,
 				Schema: &apiextensionsv1.CustomResourceValidation{OpenAPIV3Schema: &apiextensionsv1.JSONSchemaProps{
 					Type: "object", XPreserveUnknownFields: ptr.To(true)}}}},
 		},
 	}
 }
 
-// Every install, and the optional prometheus and network-policy bases, is accepted by a real API server.
+// Every install, the optional prometheus and network-policy bases and the OLM install (CatalogSource,
+// OperatorGroup, Subscription) are accepted by a real API server.
 func TestEveryInstallIsAcceptedByTheAPIServer(t *testing.T) {
 	ctx := context.Background()
 	require.NoError(t, apiextensionsv1.AddToScheme(testEnv.Client.Scheme()))
 	for _, crd := range []*apiextensionsv1.CustomResourceDefinition{
-		stubCRD("cert-manager.io", "Issuer", "issuers"),
-		stubCRD("cert-manager.io", "Certificate", "certificates"),
-		stubCRD("monitoring.coreos.com", "ServiceMonitor", "servicemonitors"),
+		stubCRD("cert-manager.io", "v1", "Issuer", "issuers"),
+		stubCRD("cert-manager.io", "v1", "Certificate", "certificates"),
+		stubCRD("monitoring.coreos.com", "v1", "ServiceMonitor", "servicemonitors"),
+		stubCRD("operators.coreos.com", "v1alpha1", "CatalogSource", "catalogsources"),
+		stubCRD("operators.coreos.com", "v1alpha1", "Subscription", "subscriptions"),
+		stubCRD("operators.coreos.com", "v1", "OperatorGroup", "operatorgroups"),
 	} {
 		require.NoError(t, client.IgnoreAlreadyExists(testEnv.Client.Create(ctx, crd)))
 	}
 	// Namespaced objects are dry-run into a namespace that exists.
 	require.NoError(t, client.IgnoreAlreadyExists(testEnv.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "storageos-operator"}})))
 
-	for _, dir := range append(append([]string{}, installs...), "prometheus", "network-policy") {
+	for _, dir := range append(append([]string{}, installs...), "prometheus", "network-policy", "olm") {
 		t.Run(dir, func(t *testing.T) {
 			file := filepath.Join(t.TempDir(), "install.yaml")
 			require.NoError(t, os.WriteFile(file, render(t, dir).yaml, 0o600))
