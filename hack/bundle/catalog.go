@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/base64"
 	"fmt"
-	"os"
 	"path/filepath"
 	"sort"
 
@@ -102,19 +101,7 @@ func catalogFiles(root string) (map[string][]byte, error) {
 }
 
 func writeCatalog(root string, files map[string][]byte) error {
-	if err := os.RemoveAll(filepath.Join(root, "catalog")); err != nil {
-		return err
-	}
-	for name, data := range files {
-		path := filepath.Join(root, name)
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			return err
-		}
-		if err := os.WriteFile(path, data, 0o644); err != nil {
-			return err
-		}
-	}
-	return nil
+	return writeFiles(root, files, filepath.Join(root, "catalog"))
 }
 
 // catalogDockerfile serves the catalog with opm, as the operator framework's catalog images do.

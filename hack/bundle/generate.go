@@ -433,8 +433,13 @@ func sortedKeys[V any](m map[string]V) []string {
 // write replaces bundle/ under root with files.
 func write(root string, files map[string][]byte) error {
 	dir := filepath.Join(root, "bundle")
-	for _, sub := range []string{"manifests", "metadata", "tests"} {
-		if err := os.RemoveAll(filepath.Join(dir, sub)); err != nil {
+	return writeFiles(dir, files, filepath.Join(dir, "manifests"), filepath.Join(dir, "metadata"), filepath.Join(dir, "tests"))
+}
+
+// writeFiles removes the stale directories, then writes files by path relative to dir.
+func writeFiles(dir string, files map[string][]byte, stale ...string) error {
+	for _, d := range stale {
+		if err := os.RemoveAll(d); err != nil {
 			return err
 		}
 	}
