@@ -13,6 +13,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
@@ -215,6 +216,7 @@ func (r *Reconciler) record(ctx context.Context, u, before *storageosv1.StorageO
 		u.Status.PhaseStartTime != nil && time.Since(u.Status.PhaseStartTime.Time) > r.StepTimeout {
 		out = fail("timed out after %s: %s", r.StepTimeout, out.waiting)
 	}
+	u.Status.ObservedGeneration = u.Generation
 	switch {
 	case out.failure != "":
 		if phase == "" {
@@ -285,7 +287,7 @@ func (r *Reconciler) enter(u *storageosv1.StorageOSUpgrade, p storageosv1.Upgrad
 		return
 	}
 	setCondition(u, ConditionProgressing, metav1.ConditionTrue, string(p), "started")
-	if meta := findCondition(u, ConditionFailed); meta == nil {
+	if meta.FindStatusCondition(u.Status.Conditions, ConditionFailed) == nil {
 		setCondition(u, ConditionFailed, metav1.ConditionFalse, ReasonNoFailure, "no step has failed")
 	}
 }
@@ -328,15 +330,6 @@ func (r *Reconciler) api(ctx context.Context, c *storageosv1.StorageOSCluster) (
 	return r.NewAPIClient(r.APIEndpoint(c), storageos.Credentials{
 		Username: string(secret.Data["apiUsername"]), Password: string(secret.Data["apiPassword"]),
 	}), nil
-}
-
-func findCondition(u *storageosv1.StorageOSUpgrade, condType string) *metav1.Condition {
-	for i := range u.Status.Conditions {
-		if u.Status.Conditions[i].Type == condType {
-			return &u.Status.Conditions[i]
-		}
-	}
-	return nil
 }
 
 func ptrNow() *metav1.Time {

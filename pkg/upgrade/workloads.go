@@ -221,5 +221,3 @@ func unsafeMessage(names []string) string {
 	return "StatefulSets " + strings.Join(names, ", ") + " delete their PVCs when scaled down " +
 		"(persistentVolumeClaimRetentionPolicy.whenScaled: Delete); set it to Retain, then create the upgrade again"
 }
-
-func labelsSet(l map[string]string) labels.Set { return labels.Set(l) }
