@@ -41,7 +41,7 @@ import (
 // +kubebuilder:rbac:groups=apps,resources=deployments;statefulsets,verbs=get;list;patch
 // +kubebuilder:rbac:groups=apps,resources=daemonsets,verbs=get;patch
 // +kubebuilder:rbac:groups="",resources=pods,verbs=list;delete
-// +kubebuilder:rbac:groups="",resources=persistentvolumeclaims,verbs=list
+// +kubebuilder:rbac:groups="",resources=persistentvolumeclaims;persistentvolumes,verbs=list
 // +kubebuilder:rbac:groups=storage.k8s.io,resources=storageclasses,verbs=list
 // The StorageOS API credentials are read from the one Secret the cluster names, never listed or watched.
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get

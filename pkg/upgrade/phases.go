@@ -260,14 +260,15 @@ func (r *Reconciler) inventory(ctx context.Context) (Inventory, error) {
 	var (
 		classes storagev1.StorageClassList
 		claims  corev1.PersistentVolumeClaimList
+		pvs     corev1.PersistentVolumeList
 	)
-	for _, l := range []client.ObjectList{&classes, &claims} {
+	for _, l := range []client.ObjectList{&classes, &claims, &pvs} {
 		if err := r.Reader.List(ctx, l); err != nil {
 			return Inventory{}, err
 		}
 	}
 	inv, err := r.listWorkloads(ctx)
-	inv.StorageClasses, inv.Claims = classes.Items, claims.Items
+	inv.StorageClasses, inv.Claims, inv.Volumes = classes.Items, claims.Items, pvs.Items
 	return inv, err
 }
 

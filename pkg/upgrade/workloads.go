@@ -24,8 +24,11 @@ import (
 type Inventory struct {
 	StorageClasses []storagev1.StorageClass
 	Claims         []corev1.PersistentVolumeClaim
-	Deployments    []appsv1.Deployment
-	StatefulSets   []appsv1.StatefulSet
+	// Volumes are the PersistentVolumes, so that a claim bound to a StorageOS volume counts whatever class it
+	// names (statically provisioned volumes, claims with storageClassName "").
+	Volumes      []corev1.PersistentVolume
+	Deployments  []appsv1.Deployment
+	StatefulSets []appsv1.StatefulSet
 }
 
 // Workload is a Deployment or StatefulSet found to use StorageOS volumes, with its current replica count.
@@ -38,7 +41,8 @@ type Workload struct {
 
 // StorageOSWorkloads are the Deployments and StatefulSets whose pods use a StorageOS volume: a PVC, a generic
 // ephemeral volume or (StatefulSets) a volumeClaimTemplate whose class — named, legacy annotation or the
-// default — has a StorageOS provisioner. Sorted by kind, namespace and name, so status is stable.
+// default — has a StorageOS provisioner, or a PVC bound to a StorageOS volume (CSI driver csi.storageos.com or
+// the in-tree StorageOS volume). Sorted by kind, namespace and name, so status is stable.
 func StorageOSWorkloads(inv Inventory) []Workload {
 	storageOSClass := map[string]bool{}
 	for _, sc := range inv.StorageClasses {
@@ -54,10 +58,16 @@ func StorageOSWorkloads(inv Inventory) []Workload {
 		}
 		return storageOSClass[*class]
 	}
+	storageOSVolume := map[string]bool{}
+	for _, pv := range inv.Volumes {
+		csi := pv.Spec.CSI != nil && volumes.IsStorageOSProvisioner(pv.Spec.CSI.Driver)
+		storageOSVolume[pv.Name] = csi || pv.Spec.StorageOS != nil //nolint:staticcheck // the in-tree StorageOS volume of old clusters
+	}
 	claims := map[string]bool{} // namespace/name of StorageOS claims
 	for _, pvc := range inv.Claims {
-		// A bound claim's class was fixed when it was created; use the annotation-or-name it records.
-		if isStorageOS(volumes.ClaimClass(pvc.Spec, pvc.Annotations)) {
+		// A bound claim's class was fixed when it was created; use the annotation-or-name it records, and the
+		// volume it is bound to.
+		if isStorageOS(volumes.ClaimClass(pvc.Spec, pvc.Annotations)) || storageOSVolume[pvc.Spec.VolumeName] {
 			claims[pvc.Namespace+"/"+pvc.Name] = true
 		}
 	}

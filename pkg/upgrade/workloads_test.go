@@ -26,6 +26,11 @@ func claim(name string, className *string, annotations map[string]string) corev1
 		Spec: corev1.PersistentVolumeClaimSpec{StorageClassName: className}}
 }
 
+func bound(c corev1.PersistentVolumeClaim, volume string) corev1.PersistentVolumeClaim {
+	c.Spec.VolumeName = volume
+	return c
+}
+
 func deploy(name string, replicas *int32, volumes ...corev1.Volume) appsv1.Deployment {
 	return appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "apps"},
 		Spec: appsv1.DeploymentSpec{Replicas: replicas, Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{Volumes: volumes}}}}
@@ -64,6 +69,17 @@ func TestStorageOSWorkloads(t *testing.T) {
 		claim("aws", ptr.To("ebs"), nil),
 		claim("defaulted", nil, nil),
 		claim("noclass", ptr.To(""), nil),
+		bound(claim("static-csi", ptr.To(""), nil), "pv-csi"),
+		bound(claim("static-intree", ptr.To(""), nil), "pv-intree"),
+		bound(claim("static-other", ptr.To(""), nil), "pv-other"),
+	}
+	pvs := []corev1.PersistentVolume{
+		{ObjectMeta: metav1.ObjectMeta{Name: "pv-csi"}, Spec: corev1.PersistentVolumeSpec{PersistentVolumeSource: corev1.PersistentVolumeSource{
+			CSI: &corev1.CSIPersistentVolumeSource{Driver: "csi.storageos.com", VolumeHandle: "v1"}}}},
+		{ObjectMeta: metav1.ObjectMeta{Name: "pv-intree"}, Spec: corev1.PersistentVolumeSpec{PersistentVolumeSource: corev1.PersistentVolumeSource{
+			StorageOS: &corev1.StorageOSPersistentVolumeSource{VolumeName: "v2"}}}}, //nolint:staticcheck // old clusters' volumes
+		{ObjectMeta: metav1.ObjectMeta{Name: "pv-other"}, Spec: corev1.PersistentVolumeSpec{PersistentVolumeSource: corev1.PersistentVolumeSource{
+			CSI: &corev1.CSIPersistentVolumeSource{Driver: "ebs.csi.aws.com", VolumeHandle: "v3"}}}},
 	}
 	cases := []struct {
 		name    string
@@ -86,10 +102,13 @@ func TestStorageOSWorkloads(t *testing.T) {
 		{"ephemeral other volume", classes, deploy("a", nil, ephemeral(ptr.To("ebs"))), false},
 		{"one StorageOS volume among others", classes, deploy("a", nil, pvc("aws"), pvc("csi")), true},
 		{"no volumes", classes, deploy("a", nil), false},
+		{"claim bound to a StorageOS CSI volume, no class", classes, deploy("a", nil, pvc("static-csi")), true},
+		{"claim bound to an in-tree StorageOS volume, no class", classes, deploy("a", nil, pvc("static-intree")), true},
+		{"claim bound to another driver's volume", classes, deploy("a", nil, pvc("static-other")), false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			got := StorageOSWorkloads(Inventory{StorageClasses: tc.classes, Claims: claims, Deployments: []appsv1.Deployment{tc.deploy}})
+			got := StorageOSWorkloads(Inventory{StorageClasses: tc.classes, Claims: claims, Volumes: pvs, Deployments: []appsv1.Deployment{tc.deploy}})
 			if tc.want {
 				assert.Equal(t, []Workload{{storageosv1.WorkloadKindDeployment, "apps", "a", 1}}, got)
 			} else {
