@@ -19,7 +19,13 @@ func main() {
 	r := &cluster.Reconciler{}
 	flag.StringVar(&r.DefaultK8sDistro, "default-k8s-distro", "",
 		"The k8sDistro of StorageOSClusters that set none, e.g. openshift (the OpenShift install sets it).")
+	var endpoint string
+	flag.StringVar(&endpoint, "storageos-api-endpoint", "",
+		"The StorageOS API's URL, when the manager runs outside the cluster (default: the cluster's Service).")
 	flag.Parse()
+	if endpoint != "" {
+		r.APIEndpoint = cluster.FixedEndpoint(endpoint)
+	}
 
 	os.Exit(manager.Run(ctrl.SetupSignalHandler(), opts, func(ctx context.Context, mgr ctrl.Manager) error {
 		return cluster.Setup(ctx, mgr, r)

@@ -8,6 +8,7 @@ import (
 
 	ctrl "sigs.k8s.io/controller-runtime"
 
+	"github.com/storageos/cluster-operator/pkg/cluster"
 	"github.com/storageos/cluster-operator/pkg/manager"
 	"github.com/storageos/cluster-operator/pkg/upgrade"
 )
@@ -20,7 +21,13 @@ func main() {
 	flag.DurationVar(&r.StepTimeout, "step-timeout", upgrade.DefaultStepTimeout,
 		"How long each upgrade step (image pull, pause, scale down, node roll, scale up) may take before the upgrade fails.")
 	flag.DurationVar(&r.PollInterval, "poll-interval", upgrade.DefaultPollInterval, "How often a waiting upgrade step looks again.")
+	var endpoint string
+	flag.StringVar(&endpoint, "storageos-api-endpoint", "",
+		"The StorageOS API's URL, when the manager runs outside the cluster (default: the cluster's Service).")
 	flag.Parse()
+	if endpoint != "" {
+		r.APIEndpoint = cluster.FixedEndpoint(endpoint)
+	}
 
 	os.Exit(manager.Run(ctrl.SetupSignalHandler(), opts, func(_ context.Context, mgr ctrl.Manager) error {
 		return upgrade.Setup(mgr, r)

@@ -142,6 +142,12 @@ func (r *Reconciler) otherClusters(ctx context.Context, o client.Object) []recon
 	return out
 }
 
+// FixedEndpoint reaches the StorageOS API of every cluster at url, for managers that run outside the cluster
+// (make run-cluster-manager, a local demo) where the Service's DNS name does not resolve.
+func FixedEndpoint(url string) func(*storageosv1.StorageOSCluster) string {
+	return func(*storageosv1.StorageOSCluster) string { return url }
+}
+
 // ServiceEndpoint is the StorageOS API inside the cluster: the cluster's Service.
 func ServiceEndpoint(c *storageosv1.StorageOSCluster) string {
 	return fmt.Sprintf("http://%s.%s.svc:%d", c.Spec.Service.Name, c.Spec.Namespace, c.Spec.Service.ExternalPort)
