@@ -87,6 +87,15 @@ func TestClusterServiceVersionDescribesTheOperator(t *testing.T) {
 	accounts := map[string]bool{}
 	for _, p := range strategy.ClusterPermissions {
 		accounts[p.ServiceAccountName] = len(p.Rules) > 0
+		if p.ServiceAccountName == "storageos-scheduler-webhook" {
+			for _, r := range p.Rules {
+				assert.NotContains(t, r.Resources, "mutatingwebhookconfigurations", "OLM owns the webhook configuration")
+				assert.NotContains(t, r.Resources, "secrets")
+			}
+		}
+	}
+	for _, p := range strategy.Permissions {
+		assert.NotEqual(t, "storageos-scheduler-webhook", p.ServiceAccountName, "the webhook needs no namespaced rights under OLM")
 	}
 	for _, b := range []string{"cluster-manager", "upgrade-manager", "job-manager", "scheduler-webhook"} {
 		require.Contains(t, deployments, "storageos-"+b)

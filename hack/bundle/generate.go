@@ -224,6 +224,7 @@ func (in *inputs) csv(ver version.OperatorVersion, image string) (*v1alpha1.Clus
 	}
 	strategy := v1alpha1.StrategyDetailsDeployment{}
 	perAccount := map[string]bool{}
+	webhookAccount := ""
 	for _, d := range in.deployments {
 		spec := d.Spec.DeepCopy()
 		pod := &spec.Template.Spec
@@ -239,6 +240,7 @@ func (in *inputs) csv(ver version.OperatorVersion, image string) (*v1alpha1.Clus
 		}
 		if d.Name == in.webhookDeployment() {
 			olmWebhookPod(d.Name, pod)
+			webhookAccount = pod.ServiceAccountName
 		}
 		strategy.DeploymentSpecs = append(strategy.DeploymentSpecs, v1alpha1.StrategyDeploymentSpec{Name: d.Name, Label: d.Labels, Spec: *spec})
 		perAccount[pod.ServiceAccountName] = true
@@ -256,6 +258,10 @@ func (in *inputs) csv(ver version.OperatorVersion, image string) (*v1alpha1.Clus
 			} else if role := in.roles[b.role]; role != nil {
 				rules = append(rules, role.Rules...)
 			}
+		}
+		if account == webhookAccount {
+			// Under OLM the webhook manages no certificate: it needs neither its Secret nor its configuration.
+			clusterRules, rules = withoutCertificateRules(clusterRules), withoutCertificateRules(rules)
 		}
 		if len(clusterRules) > 0 {
 			strategy.ClusterPermissions = append(strategy.ClusterPermissions, v1alpha1.StrategyDeploymentPermissions{ServiceAccountName: account, Rules: clusterRules})
@@ -320,6 +326,21 @@ func (in *inputs) csv(ver version.OperatorVersion, image string) (*v1alpha1.Clus
 		},
 	}
 	return csv, nil
+}
+
+// withoutCertificateRules drops the rules self-managed certificates need: Secrets and the webhook configuration.
+func withoutCertificateRules(rules []rbacv1.PolicyRule) []rbacv1.PolicyRule {
+	var out []rbacv1.PolicyRule
+	for _, r := range rules {
+		certificates := false
+		for _, res := range r.Resources {
+			certificates = certificates || res == "secrets" || res == "mutatingwebhookconfigurations"
+		}
+		if !certificates {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // olmWebhookPod adapts the webhook's pod to OLM, which issues its certificate, mounts it at the webhook's
