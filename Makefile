@@ -58,7 +58,7 @@ vet: ## Run go vet on both modules.
 	cd apis && $(GO) vet ./...
 
 .PHONY: test
-test: fmt vet controller-gen envtest-bins ## Run every test against a real kube-apiserver (the first run builds it: ~20 min).
+test: fmt vet controller-gen envtest-bins cluster-bins ## Run every test against a real kube-apiserver (the first run builds it: ~20 min).
 	KUBEBUILDER_ASSETS="$(ENVTEST_DIR)" CONTROLLER_GEN="$(CONTROLLER_GEN)" $(GO) test $(GOTEST_FLAGS) ./...
 	$(GO) test -run '^$$' -fuzz FuzzHandler -fuzztime $(FUZZ_TIME) ./pkg/schedulerwebhook/
 	cd hack/bundle && $(GO) vet ./... && $(GO) test -count=1 ./...
@@ -155,6 +155,10 @@ docker-push: ## Push the operator image $(IMG).
 .PHONY: envtest-bins
 envtest-bins: ## Build kube-apiserver, etcd and kubectl from Go modules into bin/k8s/<version>/ (once).
 	hack/k8stools/build.sh
+
+.PHONY: cluster-bins
+cluster-bins: envtest-bins ## Also build kube-controller-manager, kube-scheduler and kwok, for the local simulated cluster.
+	hack/k8stools/build.sh kube-controller-manager kube-scheduler kwok
 
 .PHONY: kubectl
 kubectl: ## Build only kubectl from Go modules into bin/k8s/<version>/ (once), for install and uninstall.

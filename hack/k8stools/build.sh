@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds kube-apiserver, etcd and kubectl from Go modules into bin/k8s/<version>/ (the directory envtest reads
-# through KUBEBUILDER_ASSETS). kube-apiserver takes ~8 minutes cold on 2 cores, so a binary already built from
+# Builds kube-apiserver, etcd and kubectl (and, when named, kube-controller-manager, kube-scheduler and kwok for
+# the local simulated cluster) from Go modules into bin/k8s/<version>/ (the directory envtest reads through
+# KUBEBUILDER_ASSETS). kube-apiserver takes ~8 minutes cold on 2 cores, so a binary already built from
 # the same go.mod, go.sum and this script is never rebuilt: a stamp file records their hash. Binaries are built
 # one at a time to keep peak memory near 2.5 GB.
 #

@@ -1,0 +1,335 @@
+// Package localcluster runs a Kubernetes control plane with simulated nodes on loopback: etcd,
+// kube-apiserver, kube-controller-manager, kube-scheduler and kwok (nodes and pods without kubelets), all built
+// from Go modules (hack/k8stools). The DaemonSet, Deployment and StatefulSet controllers, the scheduler and the
+// kubelets' part (kwok) are real or simulated as in a cluster, so operators can be run against it end to end.
+package localcluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+)
+
+// Annotation and taint kwok manages nodes by; workloads must tolerate the taint.
+const (
+	FakeNodeAnnotation = "kwok.x-k8s.io/node"
+	FakeNodeTaint      = "kwok.x-k8s.io/node"
+)
+
+// Options configure a local cluster.
+type Options struct {
+	// BinDir holds etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kwok.
+	BinDir string
+	// KwokStages are kwok's stage files (node initialisation and heartbeat, pod readiness and deletion).
+	KwokStages []string
+	// WorkDir holds certificates, data, logs and the kubeconfig.
+	WorkDir string
+	// Nodes are the simulated nodes' names.
+	Nodes []string
+	// Progress receives a line per step; nil discards them.
+	Progress io.Writer
+}
+
+// Cluster is a running local cluster.
+type Cluster struct {
+	// Kubeconfig is the admin kubeconfig's path; Config the same as a REST config.
+	Kubeconfig string
+	Config     *rest.Config
+	Client     client.Client
+
+	procs []*process
+	o     Options
+}
+
+type process struct {
+	name string
+	cmd  *exec.Cmd
+	done chan struct{}
+	log  *os.File
+}
+
+// Start brings the control plane up, then the nodes, and returns once every node is Ready. On any error what
+// was started is stopped again.
+func Start(ctx context.Context, o Options) (c *Cluster, err error) {
+	c = &Cluster{o: o}
+	defer func() {
+		if err != nil {
+			_ = c.Stop()
+			c = nil
+		}
+	}()
+	for _, bin := range []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok"} {
+		if _, err := os.Stat(filepath.Join(o.BinDir, bin)); err != nil {
+			return nil, fmt.Errorf("%s is missing in %s: run make demo-bins", bin, o.BinDir)
+		}
+	}
+	p, err := newPKI(filepath.Join(o.WorkDir, "pki"))
+	if err != nil {
+		return nil, fmt.Errorf("certificates: %w", err)
+	}
+	ports, err := freePorts(3)
+	if err != nil {
+		return nil, err
+	}
+	etcdURL, peerURL := "http://127.0.0.1:"+ports[0], "http://127.0.0.1:"+ports[1]
+	c.step("etcd on %s", etcdURL)
+	if err := c.run("etcd", "--name=default", "--data-dir="+filepath.Join(o.WorkDir, "etcd"),
+		"--listen-client-urls="+etcdURL, "--advertise-client-urls="+etcdURL,
+		"--listen-peer-urls="+peerURL, "--initial-advertise-peer-urls="+peerURL,
+		"--initial-cluster=default="+peerURL, "--unsafe-no-fsync"); err != nil {
+		return nil, err
+	}
+
+	host := "https://127.0.0.1:" + ports[2]
+	c.step("kube-apiserver on %s", host)
+	if err := c.run("kube-apiserver", "--etcd-servers="+etcdURL, "--bind-address=127.0.0.1", "--secure-port="+ports[2],
+		"--tls-cert-file="+p.serverCert, "--tls-private-key-file="+p.serverKey, "--client-ca-file="+p.caCert,
+		"--service-account-issuer=https://kubernetes.default.svc", "--service-account-key-file="+p.serviceAccountPub,
+		"--service-account-signing-key-file="+p.serviceAccountKey, "--service-cluster-ip-range=10.96.0.0/16",
+		"--authorization-mode=Node,RBAC", "--allow-privileged=true"); err != nil {
+		return nil, err
+	}
+	c.Kubeconfig = filepath.Join(o.WorkDir, "kubeconfig")
+	if err := writeKubeconfig(c.Kubeconfig, host, p); err != nil {
+		return nil, err
+	}
+	if c.Config, err = clientcmd.BuildConfigFromFlags("", c.Kubeconfig); err != nil {
+		return nil, err
+	}
+	if err := c.waitReady(ctx, "kube-apiserver", 2*time.Minute, c.apiserverReady); err != nil {
+		return nil, err
+	}
+	if c.Client, err = client.New(c.Config, client.Options{}); err != nil {
+		return nil, err
+	}
+
+	c.step("kube-controller-manager and kube-scheduler")
+	kc := "--kubeconfig=" + c.Kubeconfig
+	if err := c.run("kube-controller-manager", kc, "--authentication-kubeconfig="+c.Kubeconfig,
+		"--authorization-kubeconfig="+c.Kubeconfig, "--bind-address=127.0.0.1", "--secure-port=0", "--leader-elect=false",
+		"--service-account-private-key-file="+p.serviceAccountKey, "--root-ca-file="+p.caCert,
+		"--use-service-account-credentials=true", "--cluster-signing-cert-file="+p.caCert,
+		"--cluster-signing-key-file="+p.caKey, "--controllers=*"); err != nil {
+		return nil, err
+	}
+	if err := c.run("kube-scheduler", kc, "--authentication-kubeconfig="+c.Kubeconfig,
+		"--authorization-kubeconfig="+c.Kubeconfig, "--bind-address=127.0.0.1", "--secure-port=0", "--leader-elect=false"); err != nil {
+		return nil, err
+	}
+
+	c.step("kwok with %d simulated nodes", len(o.Nodes))
+	stages := filepath.Join(o.WorkDir, "kwok-stages.yaml")
+	if err := concatenate(stages, o.KwokStages); err != nil {
+		return nil, err
+	}
+	if err := c.run("kwok", kc, "-c", stages, "--manage-all-nodes=false",
+		"--manage-nodes-with-annotation-selector="+FakeNodeAnnotation+"=fake", "--node-lease-duration-seconds=40",
+		"--cidr=10.244.0.0/16"); err != nil {
+		return nil, err
+	}
+	for _, name := range o.Nodes {
+		if err := c.Client.Create(ctx, fakeNode(name)); err != nil {
+			return nil, fmt.Errorf("creating node %s: %w", name, err)
+		}
+	}
+	if err := c.waitReady(ctx, "nodes", 2*time.Minute, c.nodesReady); err != nil {
+		return nil, err
+	}
+	c.step("ready: kubeconfig %s", c.Kubeconfig)
+	return c, nil
+}
+
+func (c *Cluster) step(format string, args ...any) {
+	if c.o.Progress != nil {
+		_, _ = fmt.Fprintf(c.o.Progress, "localcluster: "+format+"\n", args...)
+	}
+}
+
+// run starts a component, logging to <WorkDir>/logs/<name>.log.
+func (c *Cluster) run(name string, args ...string) error {
+	logs := filepath.Join(c.o.WorkDir, "logs")
+	if err := os.MkdirAll(logs, 0o755); err != nil {
+		return err
+	}
+	f, err := os.Create(filepath.Join(logs, name+".log"))
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command(filepath.Join(c.o.BinDir, name), args...)
+	cmd.Stdout, cmd.Stderr = f, f
+	// Its own process group, so stopping the cluster stops it and nothing it started.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		_ = f.Close()
+		return fmt.Errorf("starting %s: %w", name, err)
+	}
+	p := &process{name: name, cmd: cmd, done: make(chan struct{}), log: f}
+	go func() { _ = cmd.Wait(); close(p.done) }()
+	c.procs = append(c.procs, p)
+	return nil
+}
+
+// waitReady polls check until it succeeds, the deadline passes or a component exits.
+func (c *Cluster) waitReady(ctx context.Context, what string, timeout time.Duration, check func(context.Context) error) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	var last error
+	for {
+		if last = check(ctx); last == nil {
+			return nil
+		}
+		for _, p := range c.procs {
+			select {
+			case <-p.done:
+				return fmt.Errorf("%s exited while waiting for %s; see %s", p.name, what, p.log.Name())
+			default:
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s not ready after %s: %w", what, timeout, last)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+func (c *Cluster) apiserverReady(ctx context.Context) error {
+	h, err := rest.HTTPClientFor(c.Config)
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.Config.Host+"/readyz", nil)
+	if err != nil {
+		return err
+	}
+	resp, err := h.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("/readyz: %s", resp.Status)
+	}
+	return nil
+}
+
+func (c *Cluster) nodesReady(ctx context.Context) error {
+	var nodes corev1.NodeList
+	if err := c.Client.List(ctx, &nodes); err != nil {
+		return err
+	}
+	ready := 0
+	for _, n := range nodes.Items {
+		for _, cond := range n.Status.Conditions {
+			if cond.Type == corev1.NodeReady && cond.Status == corev1.ConditionTrue {
+				ready++
+			}
+		}
+	}
+	if ready < len(c.o.Nodes) {
+		return fmt.Errorf("%d of %d nodes Ready", ready, len(c.o.Nodes))
+	}
+	return nil
+}
+
+// Stop stops the components in reverse order (etcd last: the API server hangs on shutdown without it),
+// each with SIGTERM, then SIGKILL after a grace period.
+func (c *Cluster) Stop() error {
+	var errs []error
+	for i := len(c.procs) - 1; i >= 0; i-- {
+		p := c.procs[i]
+		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGTERM)
+		select {
+		case <-p.done:
+		case <-time.After(15 * time.Second):
+			_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+			<-p.done
+			errs = append(errs, fmt.Errorf("%s did not stop on SIGTERM", p.name))
+		}
+		_ = p.log.Close()
+	}
+	c.procs = nil
+	return errors.Join(errs...)
+}
+
+func fakeNode(name string) *corev1.Node {
+	capacity := corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("32"), corev1.ResourceMemory: resource.MustParse("256Gi"),
+		corev1.ResourcePods: resource.MustParse("110")}
+	return &corev1.Node{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Annotations: map[string]string{FakeNodeAnnotation: "fake"},
+			Labels: map[string]string{"kubernetes.io/hostname": name, "kubernetes.io/os": "linux", "type": "kwok"}},
+		Spec:   corev1.NodeSpec{Taints: []corev1.Taint{{Key: FakeNodeTaint, Value: "fake", Effect: corev1.TaintEffectNoSchedule}}},
+		Status: corev1.NodeStatus{Capacity: capacity, Allocatable: capacity},
+	}
+}
+
+func writeKubeconfig(path, host string, p *pki) error {
+	content := fmt.Sprintf(`apiVersion: v1
+kind: Config
+clusters:
+- name: local
+  cluster:
+    server: %s
+    certificate-authority: %s
+users:
+- name: admin
+  user:
+    client-certificate: %s
+    client-key: %s
+contexts:
+- name: local
+  context: {cluster: local, user: admin}
+current-context: local
+`, host, p.caCert, p.adminCert, p.adminKey)
+	return os.WriteFile(path, []byte(content), 0o600)
+}
+
+func concatenate(out string, files []string) error {
+	var parts []string
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			return fmt.Errorf("kwok stage file: %w", err)
+		}
+		parts = append(parts, strings.TrimSpace(string(data)))
+	}
+	return os.WriteFile(out, []byte(strings.Join(parts, "\n---\n")+"\n"), 0o600)
+}
+
+// freePorts asks the kernel for n unused loopback ports.
+func freePorts(n int) ([]string, error) {
+	var out []string
+	var listeners []net.Listener
+	defer func() {
+		for _, l := range listeners {
+			_ = l.Close()
+		}
+	}()
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		listeners = append(listeners, l)
+		out = append(out, strconv.Itoa(l.Addr().(*net.TCPAddr).Port))
+	}
+	return out, nil
+}

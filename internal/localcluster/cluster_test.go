@@ -1,0 +1,49 @@
+package localcluster_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/storageos/cluster-operator/internal/localcluster"
+	"github.com/storageos/cluster-operator/internal/test/envtest"
+)
+
+// The local cluster runs real controllers and a scheduler over simulated nodes: a DaemonSet becomes 3/3
+// Running on three kwok nodes.
+func TestADaemonSetRunsOnEverySimulatedNode(t *testing.T) {
+	root, err := envtest.RepoRoot()
+	require.NoError(t, err)
+	bins, err := envtest.AssetsDir(root)
+	require.NoError(t, err)
+	stages, err := localcluster.KwokStageFiles(root)
+	require.NoError(t, err)
+	ctx := context.Background()
+	c, err := localcluster.Start(ctx, localcluster.Options{BinDir: bins, KwokStages: stages, WorkDir: t.TempDir(),
+		Nodes: []string{"node-a", "node-b", "node-c"}, Progress: os.Stderr})
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, c.Stop()) })
+	_, err = os.Stat(filepath.Clean(c.Kubeconfig))
+	require.NoError(t, err)
+
+	labels := map[string]string{"app": "probe"}
+	ds := &appsv1.DaemonSet{
+		ObjectMeta: metav1.ObjectMeta{Name: "probe", Namespace: "default"},
+		Spec: appsv1.DaemonSetSpec{Selector: &metav1.LabelSelector{MatchLabels: labels}, Template: corev1.PodTemplateSpec{
+			ObjectMeta: metav1.ObjectMeta{Labels: labels},
+			Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "busybox"}},
+				Tolerations: []corev1.Toleration{{Key: localcluster.FakeNodeTaint, Operator: corev1.TolerationOpExists}}}}},
+	}
+	require.NoError(t, c.Client.Create(ctx, ds))
+	require.Eventually(t, func() bool {
+		return c.Client.Get(ctx, client.ObjectKeyFromObject(ds), ds) == nil && ds.Status.NumberReady == 3 && ds.Status.DesiredNumberScheduled == 3
+	}, 2*time.Minute, 200*time.Millisecond, "DaemonSet 3/3 ready; last status %+v", &ds.Status)
+}
