@@ -56,6 +56,8 @@ type Cluster struct {
 
 	procs []*process
 	o     Options
+	// http reaches the API server as admin, for /readyz.
+	http *http.Client
 }
 
 type process struct {
@@ -111,6 +113,9 @@ func Start(ctx context.Context, o Options) (c *Cluster, err error) {
 		return nil, err
 	}
 	if c.Config, err = clientcmd.BuildConfigFromFlags("", c.Kubeconfig); err != nil {
+		return nil, err
+	}
+	if c.http, err = rest.HTTPClientFor(c.Config); err != nil {
 		return nil, err
 	}
 	if err := c.waitReady(ctx, "kube-apiserver", 2*time.Minute, c.apiserverReady); err != nil {
@@ -211,15 +216,11 @@ func (c *Cluster) waitReady(ctx context.Context, what string, timeout time.Durat
 }
 
 func (c *Cluster) apiserverReady(ctx context.Context) error {
-	h, err := rest.HTTPClientFor(c.Config)
-	if err != nil {
-		return err
-	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.Config.Host+"/readyz", nil)
 	if err != nil {
 		return err
 	}
-	resp, err := h.Do(req)
+	resp, err := c.http.Do(req)
 	if err != nil {
 		return err
 	}

@@ -60,7 +60,7 @@ func (r *Reconciler) preconditions(ctx context.Context, u *storageosv1.StorageOS
 	if err != nil {
 		return outcome{}, err
 	}
-	if unsafe := DeletesClaimsWhenScaled(inv); len(unsafe) > 0 {
+	if unsafe := DeletesClaimsWhenScaled(inv, StorageOSWorkloads(inv)); len(unsafe) > 0 {
 		return outcome{failure: unsafeMessage(unsafe), failReason: ReasonClaimsWouldBeDeleted}, nil
 	}
 	u.Status.Cluster = &storageosv1.ClusterReference{Namespace: c.Namespace, Name: c.Name}
@@ -194,7 +194,8 @@ func (r *Reconciler) scaleDown(ctx context.Context, u *storageosv1.StorageOSUpgr
 		return outcome{}, err
 	}
 	// Checked again: a StatefulSet may have appeared or changed since the preconditions.
-	if unsafe := DeletesClaimsWhenScaled(inv); len(unsafe) > 0 {
+	found := StorageOSWorkloads(inv)
+	if unsafe := DeletesClaimsWhenScaled(inv, found); len(unsafe) > 0 {
 		return outcome{failure: unsafeMessage(unsafe), failReason: ReasonClaimsWouldBeDeleted}, nil
 	}
 	recorded := map[string]bool{}
@@ -202,7 +203,7 @@ func (r *Reconciler) scaleDown(ctx context.Context, u *storageosv1.StorageOSUpgr
 		recorded[recordedKey(w)] = true
 	}
 	before := u.DeepCopy()
-	for _, w := range StorageOSWorkloads(inv) {
+	for _, w := range found {
 		if recorded[workloadKey(w)] || w.Replicas == 0 {
 			continue
 		}

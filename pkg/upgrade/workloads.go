@@ -206,12 +206,12 @@ func workloadReady(obj client.Object) bool {
 	return false
 }
 
-// DeletesClaimsWhenScaled names the StorageOS StatefulSets whose PVCs Kubernetes deletes when they are
+// DeletesClaimsWhenScaled names, among the StorageOS workloads found in inv, the StatefulSets whose PVCs Kubernetes deletes when they are
 // scaled down (persistentVolumeClaimRetentionPolicy.whenScaled: Delete): scaling them to zero would destroy
 // their volumes, so the upgrade refuses to start until they retain them.
-func DeletesClaimsWhenScaled(inv Inventory) []string {
+func DeletesClaimsWhenScaled(inv Inventory, found []Workload) []string {
 	uses := map[string]bool{}
-	for _, w := range StorageOSWorkloads(inv) {
+	for _, w := range found {
 		if w.Kind == storageosv1.WorkloadKindStatefulSet && w.Replicas > 0 {
 			uses[w.Namespace+"/"+w.Name] = true
 		}
