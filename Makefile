@@ -70,6 +70,21 @@ bench: envtest-bins ## Run the benchmarks: cluster-manager requests, convergence
 	$(GO) test -count=1 -run '^$$' -bench Admission -benchtime 3000x ./pkg/schedulerwebhook/
 	KUBEBUILDER_ASSETS="$(ENVTEST_DIR)" $(GO) test -count=1 -run '^$$' -bench . -benchtime 1x -timeout 30m ./pkg/upgrade/
 
+##@ Demo
+
+# Where make demo keeps its etcd data, logs and kubeconfigs (git-ignored).
+DEMO_DIR ?= $(shell pwd)/.demo
+
+.PHONY: demo
+demo: build cluster-bins ## Run StorageOS on a local simulated cluster (control plane + 3 kwok nodes + the four binaries) until Ctrl-C or make demo-down.
+	$(GO) build -o $(LOCALBIN)/demo ./hack/demo
+	$(LOCALBIN)/demo -workdir $(DEMO_DIR) -cluster-bins $(ENVTEST_DIR) -operator-bins $(LOCALBIN) $(DEMO_ARGS)
+
+.PHONY: demo-down
+demo-down: ## Stop the demo started by make demo, and anything a killed demo left running.
+	$(GO) build -o $(LOCALBIN)/demo ./hack/demo
+	$(LOCALBIN)/demo -down -workdir $(DEMO_DIR)
+
 ##@ Build
 
 .PHONY: build

@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"strconv"
+	"strings"
 
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
@@ -39,12 +40,20 @@ func main() {
 	flag.StringVar(&serviceName, "webhook-service-name", "storageos-scheduler-webhook", "The Service the API server calls the webhook through.")
 	flag.StringVar(&certs.ConfigurationName, "webhook-configuration-name", certs.ConfigurationName,
 		"The MutatingWebhookConfiguration whose caBundle is kept current.")
+	var extraDNSNames string
+	flag.StringVar(&extraDNSNames, "cert-extra-dns-names", "",
+		"Comma-separated names the serving certificate is also valid for, e.g. localhost when the API server calls the webhook by URL.")
 	flag.DurationVar(&certs.CertValidity, "cert-validity", 0, "Lifetime of a new serving certificate (default 1 year).")
 	flag.DurationVar(&certs.RenewBefore, "cert-renew-before", 0, "Renew a certificate this long before it expires (default 90 days).")
 	flag.Parse()
 
 	certs.SelfManaged = !disableRotation
 	certs.DNSNames = schedulerwebhook.ServiceDNSNames(serviceName, certs.Namespace)
+	for _, name := range strings.Split(extraDNSNames, ",") {
+		if name = strings.TrimSpace(name); name != "" {
+			certs.DNSNames = append(certs.DNSNames, name)
+		}
+	}
 	certs.CertDir = opts.Webhook.CertDir
 	certs.ServingAddress = servingAddress(opts.Webhook)
 	certificates := schedulerwebhook.NewCertificates(certs)

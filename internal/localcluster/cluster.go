@@ -12,11 +12,10 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -25,13 +24,13 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/storageos/cluster-operator/internal/proc"
 )
 
-// Annotation and taint kwok manages nodes by; workloads must tolerate the taint.
-const (
-	FakeNodeAnnotation = "kwok.x-k8s.io/node"
-	FakeNodeTaint      = "kwok.x-k8s.io/node"
-)
+// FakeNodeAnnotation marks the nodes kwok manages. They are not tainted: every node of a local cluster is
+// simulated, so workloads need no toleration to run on them (a StorageOSCluster without tolerations included).
+const FakeNodeAnnotation = "kwok.x-k8s.io/node"
 
 // Options configure a local cluster.
 type Options struct {
@@ -45,6 +44,15 @@ type Options struct {
 	Nodes []string
 	// Progress receives a line per step; nil discards them.
 	Progress io.Writer
+	// Started is told of every process started (name and pid, which is also its process group), so that a
+	// driver can clean up after itself even if it is killed.
+	Started func(name string, pid int)
+	// SchedulerNames are extra scheduler names the kube-scheduler serves (as profiles like the default one),
+	// standing in for secondary schedulers such as StorageOS's.
+	SchedulerNames []string
+	// PodLog is what `kubectl logs` returns for every container of every pod on the simulated nodes (kwok
+	// serves it as the kubelet would); empty means no logs are configured and the request fails.
+	PodLog string
 }
 
 // Cluster is a running local cluster.
@@ -54,17 +62,12 @@ type Cluster struct {
 	Config     *rest.Config
 	Client     client.Client
 
-	procs []*process
+	procs []*proc.Process
 	o     Options
 	// http reaches the API server as admin, for /readyz.
 	http *http.Client
-}
-
-type process struct {
-	name string
-	cmd  *exec.Cmd
-	done chan struct{}
-	log  *os.File
+	// apiserverArgs start the API server again on the same port and data.
+	apiserverArgs []string
 }
 
 // Start brings the control plane up, then the nodes, and returns once every node is Ready. On any error what
@@ -86,7 +89,7 @@ func Start(ctx context.Context, o Options) (c *Cluster, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("certificates: %w", err)
 	}
-	ports, err := freePorts(3)
+	ports, err := FreePorts(4)
 	if err != nil {
 		return nil, err
 	}
@@ -101,11 +104,12 @@ func Start(ctx context.Context, o Options) (c *Cluster, err error) {
 
 	host := "https://127.0.0.1:" + ports[2]
 	c.step("kube-apiserver on %s", host)
-	if err := c.run("kube-apiserver", "--etcd-servers="+etcdURL, "--bind-address=127.0.0.1", "--secure-port="+ports[2],
-		"--tls-cert-file="+p.serverCert, "--tls-private-key-file="+p.serverKey, "--client-ca-file="+p.caCert,
-		"--service-account-issuer=https://kubernetes.default.svc", "--service-account-key-file="+p.serviceAccountPub,
-		"--service-account-signing-key-file="+p.serviceAccountKey, "--service-cluster-ip-range=10.96.0.0/16",
-		"--authorization-mode=Node,RBAC", "--allow-privileged=true"); err != nil {
+	c.apiserverArgs = []string{"--etcd-servers=" + etcdURL, "--bind-address=127.0.0.1", "--secure-port=" + ports[2],
+		"--tls-cert-file=" + p.serverCert, "--tls-private-key-file=" + p.serverKey, "--client-ca-file=" + p.caCert,
+		"--service-account-issuer=https://kubernetes.default.svc", "--service-account-key-file=" + p.serviceAccountPub,
+		"--service-account-signing-key-file=" + p.serviceAccountKey, "--service-cluster-ip-range=10.96.0.0/16",
+		"--authorization-mode=Node,RBAC", "--allow-privileged=true"}
+	if err := c.run("kube-apiserver", c.apiserverArgs...); err != nil {
 		return nil, err
 	}
 	c.Kubeconfig = filepath.Join(o.WorkDir, "kubeconfig")
@@ -134,8 +138,12 @@ func Start(ctx context.Context, o Options) (c *Cluster, err error) {
 		"--cluster-signing-key-file="+p.caKey, "--controllers=*"); err != nil {
 		return nil, err
 	}
-	if err := c.run("kube-scheduler", kc, "--authentication-kubeconfig="+c.Kubeconfig,
-		"--authorization-kubeconfig="+c.Kubeconfig, "--bind-address=127.0.0.1", "--secure-port=0", "--leader-elect=false"); err != nil {
+	schedulerConfig := filepath.Join(o.WorkDir, "kube-scheduler.yaml")
+	if err := writeSchedulerConfig(schedulerConfig, c.Kubeconfig, o.SchedulerNames); err != nil {
+		return nil, err
+	}
+	if err := c.run("kube-scheduler", "--config="+schedulerConfig, "--authentication-kubeconfig="+c.Kubeconfig,
+		"--authorization-kubeconfig="+c.Kubeconfig, "--bind-address=127.0.0.1", "--secure-port=0"); err != nil {
 		return nil, err
 	}
 
@@ -144,9 +152,18 @@ func Start(ctx context.Context, o Options) (c *Cluster, err error) {
 	if err := concatenate(stages, o.KwokStages); err != nil {
 		return nil, err
 	}
+	if o.PodLog != "" {
+		if err := addPodLog(stages, filepath.Join(o.WorkDir, "kwok-pod.log"), o.PodLog); err != nil {
+			return nil, err
+		}
+	}
+	// kwok's server stands in for every node's kubelet: node-initialize reports --node-ip as the nodes'
+	// InternalIP and --node-port as their kubelet port, which the API server dials for pods/log (over TLS
+	// with kwok's self-signed certificate: without --kubelet-certificate-authority it does not verify it).
 	if err := c.run("kwok", kc, "-c", stages, "--manage-all-nodes=false",
 		"--manage-nodes-with-annotation-selector="+FakeNodeAnnotation+"=fake", "--node-lease-duration-seconds=40",
-		"--cidr=10.244.0.0/16"); err != nil {
+		"--cidr=10.244.0.0/16", "--node-ip=127.0.0.1", "--node-port="+ports[3],
+		"--server-address=127.0.0.1:"+ports[3]); err != nil {
 		return nil, err
 	}
 	for _, name := range o.Nodes {
@@ -169,26 +186,38 @@ func (c *Cluster) step(format string, args ...any) {
 
 // run starts a component, logging to <WorkDir>/logs/<name>.log.
 func (c *Cluster) run(name string, args ...string) error {
-	logs := filepath.Join(c.o.WorkDir, "logs")
-	if err := os.MkdirAll(logs, 0o755); err != nil {
-		return err
-	}
-	f, err := os.Create(filepath.Join(logs, name+".log"))
+	p, err := proc.Start(name, filepath.Join(c.o.BinDir, name), args, nil, filepath.Join(c.o.WorkDir, "logs", name+".log"))
 	if err != nil {
 		return err
 	}
-	cmd := exec.Command(filepath.Join(c.o.BinDir, name), args...)
-	cmd.Stdout, cmd.Stderr = f, f
-	// Its own process group, so stopping the cluster stops it and nothing it started.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		_ = f.Close()
-		return fmt.Errorf("starting %s: %w", name, err)
+	if c.o.Started != nil {
+		c.o.Started(name, p.Pid())
 	}
-	p := &process{name: name, cmd: cmd, done: make(chan struct{}), log: f}
-	go func() { _ = cmd.Wait(); close(p.done) }()
 	c.procs = append(c.procs, p)
 	return nil
+}
+
+// RestartAPIServer stops the API server (SIGTERM) and starts it again on the same address and etcd, as in a
+// control-plane upgrade or crash, and returns once it is ready. It reports how long the API was unavailable.
+func (c *Cluster) RestartAPIServer(ctx context.Context) (time.Duration, error) {
+	i := slices.IndexFunc(c.procs, func(p *proc.Process) bool { return p.Name == "kube-apiserver" && !p.Exited() })
+	if i < 0 {
+		return 0, errors.New("kube-apiserver is not running")
+	}
+	start := time.Now()
+	if err := c.procs[i].Stop(time.Minute); err != nil {
+		return 0, err
+	}
+	p, err := proc.Start("kube-apiserver", filepath.Join(c.o.BinDir, "kube-apiserver"), c.apiserverArgs, nil, c.procs[i].LogPath)
+	if err != nil {
+		return 0, err
+	}
+	if c.o.Started != nil {
+		c.o.Started(p.Name, p.Pid())
+	}
+	c.procs[i] = p
+	err = c.waitReady(ctx, "kube-apiserver", 2*time.Minute, c.apiserverReady)
+	return time.Since(start), err
 }
 
 // waitReady polls check until it succeeds, the deadline passes or a component exits.
@@ -201,10 +230,8 @@ func (c *Cluster) waitReady(ctx context.Context, what string, timeout time.Durat
 			return nil
 		}
 		for _, p := range c.procs {
-			select {
-			case <-p.done:
-				return fmt.Errorf("%s exited while waiting for %s; see %s", p.name, what, p.log.Name())
-			default:
+			if p.Exited() {
+				return fmt.Errorf("%s exited while waiting for %s; see %s", p.Name, what, p.LogPath)
 			}
 		}
 		select {
@@ -256,16 +283,9 @@ func (c *Cluster) nodesReady(ctx context.Context) error {
 func (c *Cluster) Stop() error {
 	var errs []error
 	for i := len(c.procs) - 1; i >= 0; i-- {
-		p := c.procs[i]
-		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGTERM)
-		select {
-		case <-p.done:
-		case <-time.After(15 * time.Second):
-			_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
-			<-p.done
-			errs = append(errs, fmt.Errorf("%s did not stop on SIGTERM", p.name))
+		if err := c.procs[i].Stop(15 * time.Second); err != nil {
+			errs = append(errs, err)
 		}
-		_ = p.log.Close()
 	}
 	c.procs = nil
 	return errors.Join(errs...)
@@ -277,7 +297,6 @@ func fakeNode(name string) *corev1.Node {
 	return &corev1.Node{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Annotations: map[string]string{FakeNodeAnnotation: "fake"},
 			Labels: map[string]string{"kubernetes.io/hostname": name, "kubernetes.io/os": "linux", "type": "kwok"}},
-		Spec:   corev1.NodeSpec{Taints: []corev1.Taint{{Key: FakeNodeTaint, Value: "fake", Effect: corev1.TaintEffectNoSchedule}}},
 		Status: corev1.NodeStatus{Capacity: capacity, Allocatable: capacity},
 	}
 }
@@ -303,6 +322,17 @@ current-context: local
 	return os.WriteFile(path, []byte(content), 0o600)
 }
 
+// writeSchedulerConfig serves the default scheduler name and the extra ones, each as a profile of its own.
+func writeSchedulerConfig(path, kubeconfig string, extraNames []string) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "apiVersion: kubescheduler.config.k8s.io/v1\nkind: KubeSchedulerConfiguration\n")
+	fmt.Fprintf(&b, "clientConnection:\n  kubeconfig: %q\nleaderElection:\n  leaderElect: false\nprofiles:\n", kubeconfig)
+	for _, name := range append([]string{corev1.DefaultSchedulerName}, extraNames...) {
+		fmt.Fprintf(&b, "- schedulerName: %s\n", name)
+	}
+	return os.WriteFile(path, []byte(b.String()), 0o600)
+}
+
 func concatenate(out string, files []string) error {
 	var parts []string
 	for _, f := range files {
@@ -315,8 +345,36 @@ func concatenate(out string, files []string) error {
 	return os.WriteFile(out, []byte(strings.Join(parts, "\n---\n")+"\n"), 0o600)
 }
 
-// freePorts asks the kernel for n unused loopback ports.
-func freePorts(n int) ([]string, error) {
+// addPodLog writes text as a container log file in the CRI format kwok reads (one
+// "<RFC3339Nano> stdout F <line>" per line; plain text is rejected as "unsupported log format") and appends a
+// ClusterLogs document serving it for every container of every pod in every namespace.
+func addPodLog(stages, logFile, text string) error {
+	now := time.Now().UTC().Format(time.RFC3339Nano)
+	var b strings.Builder
+	for _, line := range strings.Split(strings.TrimSuffix(text, "\n"), "\n") {
+		fmt.Fprintf(&b, "%s stdout F %s\n", now, line)
+	}
+	if err := os.WriteFile(logFile, []byte(b.String()), 0o600); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(stages, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(f, `---
+apiVersion: kwok.x-k8s.io/v1alpha1
+kind: ClusterLogs
+metadata:
+  name: pod-log
+spec:
+  logs:
+  - logsFile: %s
+`, strconv.Quote(logFile))
+	return errors.Join(err, f.Close())
+}
+
+// FreePorts asks the kernel for n unused loopback ports.
+func FreePorts(n int) ([]string, error) {
 	var out []string
 	var listeners []net.Listener
 	defer func() {

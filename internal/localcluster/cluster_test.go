@@ -39,8 +39,7 @@ func TestADaemonSetRunsOnEverySimulatedNode(t *testing.T) {
 		ObjectMeta: metav1.ObjectMeta{Name: "probe", Namespace: "default"},
 		Spec: appsv1.DaemonSetSpec{Selector: &metav1.LabelSelector{MatchLabels: labels}, Template: corev1.PodTemplateSpec{
 			ObjectMeta: metav1.ObjectMeta{Labels: labels},
-			Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "busybox"}},
-				Tolerations: []corev1.Toleration{{Key: localcluster.FakeNodeTaint, Operator: corev1.TolerationOpExists}}}}},
+			Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "busybox"}}}}},
 	}
 	require.NoError(t, c.Client.Create(ctx, ds))
 	require.Eventually(t, func() bool {

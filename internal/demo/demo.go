@@ -1,0 +1,440 @@
+// Package demo brings the whole operator up on a local simulated cluster: the control plane and kwok nodes
+// (internal/localcluster), the StorageOS API simulator, the operator's own install (config/default: CRDs,
+// service accounts, RBAC, the webhook registration) and the four binaries as separate processes with their
+// Deployments' flags, each authenticated as its own service account. make demo, the end-to-end and fault
+// tests and the scale run all stand on it.
+package demo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	corev1 "k8s.io/api/core/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	storageosv1 "github.com/storageos/cluster-operator/apis/storageos/v1"
+	"github.com/storageos/cluster-operator/internal/localcluster"
+	"github.com/storageos/cluster-operator/internal/proc"
+	"github.com/storageos/cluster-operator/pkg/manager"
+	"github.com/storageos/cluster-operator/pkg/storageos"
+	"github.com/storageos/cluster-operator/pkg/storageos/simulator"
+)
+
+// Binaries are the operator's four binaries, in the order they are started.
+var Binaries = []string{"cluster-manager", "upgrade-manager", "job-manager", "scheduler-webhook"}
+
+// Options configure a demo.
+type Options struct {
+	// Root is the repository: config/default is installed and config/samples applied from it.
+	Root string
+	// ClusterBinDir holds etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok and kubectl.
+	ClusterBinDir string
+	// OperatorBinDir holds the four binaries.
+	OperatorBinDir string
+	// KwokStages are kwok's stage files.
+	KwokStages []string
+	// WorkDir holds everything the demo writes: certificates, etcd data, logs, kubeconfigs, the pids file.
+	WorkDir string
+	// Nodes is the number of simulated nodes (default 3).
+	Nodes int
+	// Replicas is the number of processes of each binary (default 1).
+	Replicas int
+	// ExtraArgs are appended to a binary's flags, by binary.
+	ExtraArgs map[string][]string
+	// NoSamples skips applying the sample secret and StorageOSCluster.
+	NoSamples bool
+	// ReadyTimeout bounds the wait for the sample cluster to be Running (default 3 minutes).
+	ReadyTimeout time.Duration
+	// Progress receives a line per step; nil discards them.
+	Progress io.Writer
+}
+
+// Namespace is where the operator's install puts its service accounts, leases and webhook Secret.
+const Namespace = "storageos-operator"
+
+// The sample the demo applies and waits for.
+const (
+	SampleCluster   = "example-storageoscluster"
+	SampleNamespace = "default"
+)
+
+// Demo is a running demo.
+type Demo struct {
+	Cluster   *localcluster.Cluster
+	Simulator *simulator.Simulator
+	Client    client.Client
+	Clientset kubernetes.Interface
+	// Managers are the running binaries' processes, by binary.
+	Managers map[string][]*Manager
+
+	o        Options
+	install  *install
+	proxy    *serviceProxy
+	stopSync context.CancelFunc
+	syncDone chan struct{}
+	pidsMu   sync.Mutex
+}
+
+// Up starts everything and returns once the sample StorageOSCluster is Running on every node (or, with
+// NoSamples, once the operator is installed and its webhook registered). On any error everything started is
+// stopped again, and the error says which step failed and where its logs are.
+func Up(ctx context.Context, o Options) (_ *Demo, err error) {
+	if o.Nodes == 0 {
+		o.Nodes = 3
+	}
+	if o.Replicas == 0 {
+		o.Replicas = 1
+	}
+	if o.ReadyTimeout == 0 {
+		o.ReadyTimeout = 3 * time.Minute
+	}
+	for _, b := range Binaries {
+		if _, err := os.Stat(filepath.Join(o.OperatorBinDir, b)); err != nil {
+			return nil, fmt.Errorf("%s is missing in %s: run make build", b, o.OperatorBinDir)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(o.ClusterBinDir, "kubectl")); err != nil {
+		return nil, fmt.Errorf("kubectl is missing in %s: run make cluster-bins", o.ClusterBinDir)
+	}
+	if err := os.MkdirAll(o.WorkDir, 0o755); err != nil {
+		return nil, err
+	}
+	d := &Demo{o: o, Managers: map[string][]*Manager{}}
+	defer func() {
+		if err != nil {
+			_ = d.Down()
+		}
+	}()
+	if err := os.WriteFile(d.pidsFile(), nil, 0o644); err != nil {
+		return nil, err
+	}
+
+	nodes := make([]string, o.Nodes)
+	for i := range nodes {
+		nodes[i] = fmt.Sprintf("node-%d", i+1)
+	}
+	d.step("control plane and %d simulated nodes in %s", o.Nodes, o.WorkDir)
+	d.Cluster, err = localcluster.Start(ctx, localcluster.Options{BinDir: o.ClusterBinDir, KwokStages: o.KwokStages,
+		WorkDir: o.WorkDir, Nodes: nodes, Progress: o.Progress, Started: d.recordPid,
+		SchedulerNames: []string{storageosScheduler}, PodLog: PodLog})
+	if err != nil {
+		return nil, err
+	}
+	scheme := manager.NewScheme()
+	if err := apiextensionsv1.AddToScheme(scheme); err != nil {
+		return nil, err
+	}
+	if d.Client, err = client.New(d.Cluster.Config, client.Options{Scheme: scheme}); err != nil {
+		return nil, err
+	}
+	if d.Clientset, err = kubernetes.NewForConfig(d.Cluster.Config); err != nil {
+		return nil, err
+	}
+
+	creds, err := sampleCredentials(filepath.Join(o.Root, "config", "samples", "secret_storageos_api.yaml"))
+	if err != nil {
+		return nil, err
+	}
+	d.Simulator = simulator.New(creds)
+	d.step("StorageOS API simulator on %s", d.Simulator.URL())
+	syncCtx, cancel := context.WithCancel(context.Background())
+	d.stopSync, d.syncDone = cancel, make(chan struct{})
+	go func() { defer close(d.syncDone); d.syncStorageOSNodes(syncCtx) }()
+
+	d.step("operator CRDs, service accounts and RBAC from config/default")
+	if d.install, err = renderInstall(filepath.Join(o.Root, "config", "default")); err != nil {
+		return nil, err
+	}
+	for _, b := range Binaries {
+		if d.install.deployments[b] == nil {
+			return nil, fmt.Errorf("config/default has no Deployment running /%s", b)
+		}
+	}
+	if err := d.planManagers(); err != nil {
+		return nil, err
+	}
+	if err := d.installOperator(ctx); err != nil {
+		return nil, err
+	}
+
+	d.step("%s: %d process(es) each, as their service accounts", strings.Join(Binaries, ", "), o.Replicas)
+	if err := d.startManagers(ctx); err != nil {
+		return nil, err
+	}
+	if err := d.waitStep(ctx, "scheduler webhook ready and registered with the API server", 2*time.Minute, d.webhookReady); err != nil {
+		return nil, err
+	}
+	if o.NoSamples {
+		return d, nil
+	}
+
+	d.step("config/samples: the storageos-api secret and the StorageOSCluster %s", SampleCluster)
+	samples, err := readObjects(filepath.Join(o.Root, "config", "samples", "secret_storageos_api.yaml"),
+		filepath.Join(o.Root, "config", "samples", "storageos_v1_storageoscluster.yaml"))
+	if err != nil {
+		return nil, err
+	}
+	if err := apply(ctx, d.Client, samples); err != nil {
+		return nil, err
+	}
+	want := fmt.Sprintf("%d/%d", o.Nodes, o.Nodes)
+	err = d.waitStep(ctx, "kubectl get storageoscluster to show "+want+" Running", o.ReadyTimeout, func(ctx context.Context) error {
+		return d.ClusterReady(ctx, want)
+	})
+	return d, err
+}
+
+// PodLog is what every simulated container prints (kwok serves one log for all): the seed's cleanup Job
+// prints "done" when it has finished, so Jobs with that completion word complete.
+const PodLog = "removing /var/lib/storageos\ndone\n"
+
+// storageosScheduler is the scheduler name the webhook gives pods with StorageOS volumes. In a real cluster the
+// StorageOS scheduler (kube-scheduler with the StorageOS extender) serves it; here a second profile of the
+// local kube-scheduler does, so those pods are scheduled too.
+const storageosScheduler = "storageos-scheduler"
+
+// ClusterReady checks that the sample StorageOSCluster is Running with want node pods ready (e.g. "3/3").
+func (d *Demo) ClusterReady(ctx context.Context, want string) error {
+	c := &storageosv1.StorageOSCluster{}
+	if err := d.Client.Get(ctx, client.ObjectKey{Namespace: SampleNamespace, Name: SampleCluster}, c); err != nil {
+		return err
+	}
+	if c.Status.Ready != want || c.Status.Phase != storageosv1.ClusterPhaseRunning {
+		return fmt.Errorf("READY %q STATUS %q", c.Status.Ready, c.Status.Phase)
+	}
+	return nil
+}
+
+// Kubectl runs the local cluster's kubectl with the admin kubeconfig.
+func (d *Demo) Kubectl(ctx context.Context, args ...string) (string, error) {
+	cmd := exec.CommandContext(ctx, filepath.Join(d.o.ClusterBinDir, "kubectl"), append([]string{"--kubeconfig", d.Cluster.Kubeconfig}, args...)...)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return string(out), fmt.Errorf("kubectl %s: %w: %s", strings.Join(args, " "), err, out)
+	}
+	return string(out), nil
+}
+
+// Down stops the binaries, the simulator and the cluster; nothing it started keeps running.
+func (d *Demo) Down() error {
+	var errs []error
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	for _, ms := range d.Managers {
+		for _, m := range ms {
+			if m.Process == nil {
+				continue
+			}
+			wg.Go(func() {
+				if err := m.Stop(40 * time.Second); err != nil {
+					mu.Lock()
+					errs = append(errs, err)
+					mu.Unlock()
+				}
+			})
+		}
+	}
+	wg.Wait()
+	if d.proxy != nil {
+		d.proxy.Close()
+	}
+	if d.stopSync != nil {
+		d.stopSync()
+		<-d.syncDone
+	}
+	if d.Simulator != nil {
+		d.Simulator.Close()
+	}
+	if d.Cluster != nil {
+		errs = append(errs, d.Cluster.Stop())
+	}
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	return os.Remove(d.pidsFile())
+}
+
+// Logs is the directory of every component's log.
+func (d *Demo) Logs() string { return filepath.Join(d.o.WorkDir, "logs") }
+
+func (d *Demo) step(format string, args ...any) {
+	if d.o.Progress != nil {
+		_, _ = fmt.Fprintf(d.o.Progress, "demo: "+format+"\n", args...)
+	}
+}
+
+// waitStep announces a step and polls check until it passes, naming the step and the logs when it times out.
+func (d *Demo) waitStep(ctx context.Context, what string, timeout time.Duration, check func(context.Context) error) error {
+	d.step("waiting: %s", what)
+	start := time.Now()
+	if err := poll(ctx, timeout, func() error {
+		for _, ms := range d.Managers {
+			for _, m := range ms {
+				if m.Process != nil && m.Exited() {
+					return &exitedError{m}
+				}
+			}
+		}
+		return check(ctx)
+	}); err != nil {
+		var exited *exitedError
+		if errors.As(err, &exited) {
+			return fmt.Errorf("%s exited while waiting for %s: see %s", exited.m.Name, what, exited.m.LogPath)
+		}
+		return fmt.Errorf("timed out after %s waiting for %s (last: %w); the logs of every component are in %s",
+			timeout, what, err, d.Logs())
+	}
+	d.step("done in %s: %s", time.Since(start).Round(100*time.Millisecond), what)
+	return nil
+}
+
+type exitedError struct{ m *Manager }
+
+func (e *exitedError) Error() string { return e.m.Name + " exited" }
+
+// poll runs check until it returns nil or timeout passes; it stops at once on an exitedError.
+func poll(ctx context.Context, timeout time.Duration, check func() error) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	for {
+		err := check()
+		var exited *exitedError
+		if err == nil || errors.As(err, &exited) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+// installOperator applies the install with the webhook called by URL, and waits for the CRDs.
+func (d *Demo) installOperator(ctx context.Context) error {
+	if err := apply(ctx, d.Client, d.install.objects); err != nil {
+		return err
+	}
+	return waitEstablished(ctx, d.Client, d.install.objects)
+}
+
+// webhookReady: every webhook process reports ready (its certificate verified as the API server would) and
+// the CA it issued is in the MutatingWebhookConfiguration.
+func (d *Demo) webhookReady(ctx context.Context) error {
+	for _, m := range d.Managers["scheduler-webhook"] {
+		if err := m.Ready(ctx); err != nil {
+			return err
+		}
+	}
+	mwc := &admissionregistrationv1.MutatingWebhookConfiguration{}
+	if err := d.Client.Get(ctx, client.ObjectKey{Name: webhookConfigurationName}, mwc); err != nil {
+		return err
+	}
+	for _, w := range mwc.Webhooks {
+		if len(w.ClientConfig.CABundle) == 0 {
+			return fmt.Errorf("webhook %s has no caBundle yet", w.Name)
+		}
+	}
+	return nil
+}
+
+const webhookConfigurationName = "storageos-scheduler-webhook"
+
+func (d *Demo) pidsFile() string { return filepath.Join(d.o.WorkDir, "pids") }
+
+// recordPid notes every process started, so that make demo-down can stop them even if the driver was killed.
+func (d *Demo) recordPid(name string, pid int) {
+	d.pidsMu.Lock()
+	defer d.pidsMu.Unlock()
+	f, err := os.OpenFile(d.pidsFile(), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	_, _ = fmt.Fprintf(f, "%d %s\n", pid, name)
+}
+
+// KillLeftovers kills every process a demo in workDir started that is still running (after its driver was
+// killed) and reports how many there were.
+func KillLeftovers(workDir string) (int, error) {
+	data, err := os.ReadFile(filepath.Join(workDir, "pids"))
+	if errors.Is(err, os.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	var pids []int
+	for _, line := range strings.Split(string(data), "\n") {
+		if f := strings.Fields(line); len(f) > 0 {
+			if pid, err := strconv.Atoi(f[0]); err == nil {
+				pids = append(pids, pid)
+			}
+		}
+	}
+	n := proc.KillGroups(pids)
+	return n, os.Remove(filepath.Join(workDir, "pids"))
+}
+
+// syncStorageOSNodes plays StorageOS's part: a node joins the StorageOS cluster (online in the API) when its
+// node pod is ready, and goes offline when the pod is not.
+func (d *Demo) syncStorageOSNodes(ctx context.Context) {
+	for {
+		var pods corev1.PodList
+		if err := d.Client.List(ctx, &pods, client.MatchingLabels{"app": "storageos", "kind": "daemonset"}); err == nil {
+			var nodes []storageos.Node
+			for _, p := range pods.Items {
+				if p.Spec.NodeName == "" || p.DeletionTimestamp != nil {
+					continue
+				}
+				health := storageos.NodeHealthOffline
+				for _, c := range p.Status.Conditions {
+					if c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue {
+						health = storageos.NodeHealthOnline
+					}
+				}
+				nodes = append(nodes, storageos.Node{ID: "storageos-" + p.Spec.NodeName, Name: p.Spec.NodeName, Health: health})
+			}
+			d.Simulator.SetNodes(nodes...)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
+var metaCreate = metav1.CreateOptions{}
+
+// healthGet reads a probe endpoint.
+func healthGet(ctx context.Context, url string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s: %s: %s", url, resp.Status, strings.TrimSpace(string(body)))
+	}
+	return nil
+}

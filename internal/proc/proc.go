@@ -1,0 +1,132 @@
+// Package proc runs the local cluster's and the demo's components as child processes: each in its own process
+// group (so stopping one stops whatever it started), logging to a file, stoppable gracefully or with SIGKILL,
+// and measurable (peak resident memory).
+package proc
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Process is a running (or exited) child process.
+type Process struct {
+	Name string
+	// LogPath receives the process's stdout and stderr.
+	LogPath string
+
+	cmd  *exec.Cmd
+	log  *os.File
+	done chan struct{}
+	err  error
+}
+
+// Start runs bin with args and env (added to this process's environment), logging to logPath.
+func Start(name, bin string, args, env []string, logPath string) (*Process, error) {
+	if _, err := os.Stat(bin); err != nil {
+		return nil, fmt.Errorf("%s: binary %s is missing", name, bin)
+	}
+	if err := os.MkdirAll(filepath.Dir(logPath), 0o755); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), env...)
+	cmd.Stdout, cmd.Stderr = f, f
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		_ = f.Close()
+		return nil, fmt.Errorf("starting %s: %w", name, err)
+	}
+	p := &Process{Name: name, LogPath: logPath, cmd: cmd, log: f, done: make(chan struct{})}
+	go func() {
+		p.err = cmd.Wait()
+		_ = f.Close()
+		close(p.done)
+	}()
+	return p, nil
+}
+
+// Pid is the process's id, which is also its process group's.
+func (p *Process) Pid() int { return p.cmd.Process.Pid }
+
+// Done is closed when the process has exited.
+func (p *Process) Done() <-chan struct{} { return p.done }
+
+// Exited reports whether the process has exited.
+func (p *Process) Exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// Err is how the process exited (nil for exit code 0); only meaningful once Done is closed.
+func (p *Process) Err() error { return p.err }
+
+// Stop sends SIGTERM to the process group and SIGKILL after grace. It reports a process that had to be killed.
+func (p *Process) Stop(grace time.Duration) error {
+	if p.Exited() {
+		return nil
+	}
+	_ = syscall.Kill(-p.Pid(), syscall.SIGTERM)
+	select {
+	case <-p.done:
+		return nil
+	case <-time.After(grace):
+		p.Kill()
+		return fmt.Errorf("%s did not stop within %s of SIGTERM and was killed", p.Name, grace)
+	}
+}
+
+// Kill sends SIGKILL to the process group, as when a node or container dies, and waits for the exit.
+func (p *Process) Kill() {
+	_ = syscall.Kill(-p.Pid(), syscall.SIGKILL)
+	<-p.done
+}
+
+// PeakRSS is the process's peak resident set size in bytes (VmHWM), while it runs.
+func (p *Process) PeakRSS() (int64, error) {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", p.Pid()))
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	s := bufio.NewScanner(f)
+	for s.Scan() {
+		if rest, ok := strings.CutPrefix(s.Text(), "VmHWM:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+			return kb << 10, err
+		}
+	}
+	return 0, errors.New("no VmHWM in /proc status")
+}
+
+// Log is what the process has written so far.
+func (p *Process) Log() string {
+	data, _ := os.ReadFile(p.LogPath)
+	return string(data)
+}
+
+// KillGroups kills the process groups of pids that are still alive: what a crashed driver left behind.
+func KillGroups(pids []int) (killed int) {
+	for _, pid := range pids {
+		if syscall.Kill(-pid, 0) == nil {
+			_ = syscall.Kill(-pid, syscall.SIGKILL)
+			killed++
+		}
+	}
+	return killed
+}
