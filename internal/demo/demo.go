@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -22,7 +23,9 @@ import (
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -32,6 +35,7 @@ import (
 	"github.com/storageos/cluster-operator/pkg/manager"
 	"github.com/storageos/cluster-operator/pkg/storageos"
 	"github.com/storageos/cluster-operator/pkg/storageos/simulator"
+	"github.com/storageos/cluster-operator/pkg/upgrade"
 )
 
 // Binaries are the operator's four binaries, in the order they are started.
@@ -198,9 +202,10 @@ func Up(ctx context.Context, o Options) (_ *Demo, err error) {
 	return d, err
 }
 
-// PodLog is what every simulated container prints (kwok serves one log for all): the seed's cleanup Job
-// prints "done" when it has finished, so Jobs with that completion word complete.
-const PodLog = "removing /var/lib/storageos\ndone\n"
+// PodLog is what every simulated container prints: kwok serves one log for all of them (it selects logs by
+// namespace, pod name and container name, none of which tell tasks apart), so it holds the last lines of the
+// two tasks the operator reads logs of: the seed's cleanup Job ("done") and the upgrade's image pull.
+const PodLog = "removing /var/lib/storageos\ndone\n" + upgrade.PullCompletionWord + "\n"
 
 // storageosScheduler is the scheduler name the webhook gives pods with StorageOS volumes. In a real cluster the
 // StorageOS scheduler (kube-scheduler with the StorageOS extender) serves it; here a second profile of the
@@ -266,6 +271,62 @@ func (d *Demo) Down() error {
 		return err
 	}
 	return os.Remove(d.pidsFile())
+}
+
+// Uninstall removes the operator as a careful make undeploy does: the CRDs first, while the managers still
+// run to release the finalizers of the objects deleted with them, then the managers, then the rest of the
+// install (RBAC, webhook registration, namespace).
+func (d *Demo) Uninstall(ctx context.Context) error {
+	var crds, rest []*unstructured.Unstructured
+	for _, u := range d.install.objects {
+		if u.GetKind() == "CustomResourceDefinition" {
+			crds = append(crds, u)
+		} else {
+			rest = append(rest, u)
+		}
+	}
+	gone := func(objects []*unstructured.Unstructured) func(context.Context) error {
+		return func(ctx context.Context) error {
+			for _, u := range objects {
+				err := d.Client.Get(ctx, client.ObjectKeyFromObject(u), u.DeepCopy())
+				if err == nil {
+					return fmt.Errorf("%s %s is still there", u.GetKind(), u.GetName())
+				}
+				if !apierrors.IsNotFound(err) {
+					return err
+				}
+			}
+			return nil
+		}
+	}
+	if err := deleteAll(ctx, d.Client, crds); err != nil {
+		return err
+	}
+	if err := d.waitStep(ctx, "CRDs and every StorageOS object deleted", 2*time.Minute, gone(crds)); err != nil {
+		return err
+	}
+	d.step("stopping the operator")
+	for _, ms := range d.Managers {
+		for _, m := range ms {
+			if err := m.Stop(40 * time.Second); err != nil {
+				return err
+			}
+		}
+	}
+	slices.Reverse(rest)
+	if err := deleteAll(ctx, d.Client, rest); err != nil {
+		return err
+	}
+	return d.waitStep(ctx, "RBAC, webhook registration and namespace deleted", 2*time.Minute, gone(rest))
+}
+
+func deleteAll(ctx context.Context, c client.Client, objects []*unstructured.Unstructured) error {
+	for _, u := range objects {
+		if err := client.IgnoreNotFound(c.Delete(ctx, u.DeepCopy())); err != nil {
+			return fmt.Errorf("deleting %s %s: %w", u.GetKind(), u.GetName(), err)
+		}
+	}
+	return nil
 }
 
 // Logs is the directory of every component's log.

@@ -137,7 +137,8 @@ func (m *Manager) RunLog() string {
 
 // Leading reports whether this run of the process has taken its leader Lease.
 func (m *Manager) Leading() bool {
-	return !m.Exited() && strings.Contains(m.RunLog(), "successfully acquired lease")
+	// client-go's leader election logs this once the Lease is taken (through the manager's logger, capitalised).
+	return !m.Exited() && strings.Contains(strings.ToLower(m.RunLog()), "successfully acquired lease")
 }
 
 // Leader is the running process of binary that holds its Lease, checked against the Lease itself.

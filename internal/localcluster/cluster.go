@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -16,6 +17,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -68,6 +70,8 @@ type Cluster struct {
 	http *http.Client
 	// apiserverArgs start the API server again on the same port and data.
 	apiserverArgs []string
+	// stopLogs ends the refreshing of the simulated pod log; logsDone says it has ended.
+	stopLogs, logsDone chan struct{}
 }
 
 // Start brings the control plane up, then the nodes, and returns once every node is Ready. On any error what
@@ -153,7 +157,7 @@ func Start(ctx context.Context, o Options) (c *Cluster, err error) {
 		return nil, err
 	}
 	if o.PodLog != "" {
-		if err := addPodLog(stages, filepath.Join(o.WorkDir, "kwok-pod.log"), o.PodLog); err != nil {
+		if err := c.addPodLog(stages, filepath.Join(o.WorkDir, "kwok-pod.log"), o.PodLog); err != nil {
 			return nil, err
 		}
 	}
@@ -282,6 +286,11 @@ func (c *Cluster) nodesReady(ctx context.Context) error {
 // each with SIGTERM, then SIGKILL after a grace period.
 func (c *Cluster) Stop() error {
 	var errs []error
+	if c.stopLogs != nil {
+		close(c.stopLogs)
+		<-c.logsDone
+		c.stopLogs = nil
+	}
 	for i := len(c.procs) - 1; i >= 0; i-- {
 		if err := c.procs[i].Stop(15 * time.Second); err != nil {
 			errs = append(errs, err)
@@ -345,16 +354,10 @@ func concatenate(out string, files []string) error {
 	return os.WriteFile(out, []byte(strings.Join(parts, "\n---\n")+"\n"), 0o600)
 }
 
-// addPodLog writes text as a container log file in the CRI format kwok reads (one
-// "<RFC3339Nano> stdout F <line>" per line; plain text is rejected as "unsupported log format") and appends a
-// ClusterLogs document serving it for every container of every pod in every namespace.
-func addPodLog(stages, logFile, text string) error {
-	now := time.Now().UTC().Format(time.RFC3339Nano)
-	var b strings.Builder
-	for _, line := range strings.Split(strings.TrimSuffix(text, "\n"), "\n") {
-		fmt.Fprintf(&b, "%s stdout F %s\n", now, line)
-	}
-	if err := os.WriteFile(logFile, []byte(b.String()), 0o600); err != nil {
+// addPodLog appends a ClusterLogs document serving logFile for every container of every pod in every
+// namespace, and keeps logFile current (see printPodLog).
+func (c *Cluster) addPodLog(stages, logFile, text string) error {
+	if err := printPodLog(logFile, text); err != nil {
 		return err
 	}
 	f, err := os.OpenFile(stages, os.O_APPEND|os.O_WRONLY, 0)
@@ -370,25 +373,97 @@ spec:
   logs:
   - logsFile: %s
 `, strconv.Quote(logFile))
-	return errors.Join(err, f.Close())
-}
-
-// FreePorts asks the kernel for n unused loopback ports.
-func FreePorts(n int) ([]string, error) {
-	var out []string
-	var listeners []net.Listener
-	defer func() {
-		for _, l := range listeners {
-			_ = l.Close()
+	if err := errors.Join(err, f.Close()); err != nil {
+		return err
+	}
+	// Readers ask for what a container printed since it started (as the job-manager does), so the lines are
+	// stamped again every second, as if every simulated container kept printing them.
+	c.stopLogs, c.logsDone = make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(c.logsDone)
+		for {
+			select {
+			case <-c.stopLogs:
+				return
+			case <-time.After(time.Second):
+				_ = printPodLog(logFile, text)
+			}
 		}
 	}()
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
+	return nil
+}
+
+// printPodLog writes text as a container log in the CRI format kwok reads ("<RFC3339Nano> stdout F <line>";
+// plain text is rejected as "unsupported log format"), stamped now, replacing the file atomically.
+func printPodLog(logFile, text string) error {
+	now := time.Now().UTC().Format(time.RFC3339Nano)
+	var b strings.Builder
+	for _, line := range strings.Split(strings.TrimSuffix(text, "\n"), "\n") {
+		fmt.Fprintf(&b, "%s stdout F %s\n", now, line)
+	}
+	tmp := logFile + ".tmp"
+	if err := os.WriteFile(tmp, []byte(b.String()), 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, logFile)
+}
+
+// FreePorts finds n unused loopback ports, never the same one twice in a process. They are taken below the
+// kernel's ephemeral range when it leaves room: ports handed out for :0 and the source ports of outgoing
+// connections (of which a control plane makes many) come from that range, so a port found free there can be
+// taken again before the component that is given it binds it.
+func FreePorts(n int) ([]string, error) {
+	portsMu.Lock()
+	defer portsMu.Unlock()
+	low := ephemeralLow()
+	var out []string
+	for attempts := 0; len(out) < n; attempts++ {
+		if attempts > 10000 {
+			return nil, errors.New("no free loopback port found")
 		}
-		listeners = append(listeners, l)
-		out = append(out, strconv.Itoa(l.Addr().(*net.TCPAddr).Port))
+		port := 0
+		if low > minStaticPort+1000 {
+			port = minStaticPort + rand.IntN(low-minStaticPort)
+			if handedOut[port] {
+				continue
+			}
+		}
+		l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
+		if err != nil {
+			if port == 0 {
+				return nil, err
+			}
+			continue
+		}
+		port = l.Addr().(*net.TCPAddr).Port
+		_ = l.Close()
+		handedOut[port] = true
+		out = append(out, strconv.Itoa(port))
 	}
 	return out, nil
+}
+
+// minStaticPort is the lowest port FreePorts uses: above the well-known and most registered services.
+const minStaticPort = 20000
+
+var (
+	portsMu   sync.Mutex
+	handedOut = map[int]bool{}
+)
+
+// ephemeralLow is the first port of the kernel's ephemeral range (32768 when it cannot be read).
+func ephemeralLow() int {
+	data, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return 32768
+	}
+	fields := strings.Fields(string(data))
+	if len(fields) == 0 {
+		return 32768
+	}
+	low, err := strconv.Atoi(fields[0])
+	if err != nil {
+		return 32768
+	}
+	return low
 }

@@ -43,7 +43,9 @@ func Start(name, bin string, args, env []string, logPath string) (*Process, erro
 	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), env...)
 	cmd.Stdout, cmd.Stderr = f, f
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// Pdeathsig: if the driver dies (a panicking test, a killed make demo) its children die with it instead of
+	// holding ports and CPU. Go never ends the threads that start processes here, so it fires only then.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		_ = f.Close()
 		return nil, fmt.Errorf("starting %s: %w", name, err)

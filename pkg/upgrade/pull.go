@@ -11,8 +11,8 @@ import (
 const (
 	// PullJobName is the Job that pre-pulls newImage on every StorageOS node; one upgrade runs at a time.
 	PullJobName = "storageos-upgrade-image-pull"
-	// pullCompletionWord is what the pull pod prints once it runs, that is once its image was pulled.
-	pullCompletionWord = "storageos-upgrade-image-pulled"
+	// PullCompletionWord is what the pull pod prints once it runs, that is once its image was pulled.
+	PullCompletionWord = "storageos-upgrade-image-pulled"
 	// LabelUpgrade marks objects created for an upgrade with the upgrade's UID.
 	LabelUpgrade = "storageos.com/upgrade-uid"
 )
@@ -39,8 +39,8 @@ func PullJob(u *storageosv1.StorageOSUpgrade, node *appsv1.DaemonSet) *storageos
 		},
 		Spec: storageosv1.JobSpec{
 			Image:             u.Spec.NewImage,
-			Command:           []string{"/bin/sh", "-c", "echo " + pullCompletionWord + "; while true; do sleep 3600; done"},
-			CompletionWord:    pullCompletionWord,
+			Command:           []string{"/bin/sh", "-c", "echo " + PullCompletionWord + "; while true; do sleep 3600; done"},
+			CompletionWord:    PullCompletionWord,
 			LabelSelector:     map[string]storageosv1.LabelValue{"app": "storageos-upgrade-image-pull"},
 			NodeSelectorTerms: terms,
 			Tolerations:       node.Spec.Template.Spec.Tolerations,

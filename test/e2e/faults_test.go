@@ -1,0 +1,248 @@
+package e2e
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	storageosv1 "github.com/storageos/cluster-operator/apis/storageos/v1"
+	"github.com/storageos/cluster-operator/internal/demo"
+	"github.com/storageos/cluster-operator/pkg/manager"
+)
+
+// A standby takes the Lease at most a lease duration after the leader's last renewal, noticing on its next
+// retry; allow that and the polling of this test, nothing more.
+var takeoverBound = func() time.Duration {
+	o := manager.NewOptions("", "")
+	return o.LeaseDuration + o.RetryPeriod + 2*time.Second
+}()
+
+// killLeader SIGKILLs the process leading binary, waits for the standby to take over and starts the killed
+// process again (as a kubelet would restart its container). It returns the takeover time.
+func killLeader(t *testing.T, binary string) time.Duration {
+	t.Helper()
+	var leader *demo.Manager
+	eventually(t, timeout, binary+" has a leader", func(ctx context.Context) (err error) {
+		leader, err = env.Leader(ctx, binary)
+		return err
+	})
+	leader.Kill()
+	killed := time.Now()
+	var next *demo.Manager
+	eventually(t, timeout, "a standby "+binary+" leads", func(ctx context.Context) (err error) {
+		next, err = env.Leader(ctx, binary)
+		return err
+	})
+	takeover := time.Since(killed)
+	require.NotSame(t, leader, next)
+	require.NoError(t, leader.Restart())
+	eventually(t, timeout, "the killed "+binary+" back as a standby", leader.Ready)
+	require.False(t, leader.Leading())
+	t.Logf("FAULT %s leader %s SIGKILLed: %s took over after %s", binary, leader.Name, next.Name, takeover.Round(100*time.Millisecond))
+	require.LessOrEqual(t, takeover, takeoverBound, "takeover within the lease duration")
+	return takeover
+}
+
+// The cluster-manager leader is killed right after a spec edit: the standby finishes it.
+func testClusterManagerLeaderKilled(t *testing.T) {
+	patchCluster(t, `{"spec":{"debug":false}}`)
+	killLeader(t, "cluster-manager")
+	eventually(t, timeout, "the edit applied by the new leader", func(ctx context.Context) error {
+		if level := env.Simulator.Cluster().LogLevel; level != "info" {
+			return fmt.Errorf("StorageOS log level %q", level)
+		}
+		cm := &corev1.ConfigMap{}
+		if err := env.Client.Get(ctx, client.ObjectKey{Namespace: "storageos", Name: "storageos-node-config"}, cm); err != nil {
+			return err
+		}
+		if cm.Data["LOG_LEVEL"] != "info" {
+			return fmt.Errorf("node config LOG_LEVEL %q", cm.Data["LOG_LEVEL"])
+		}
+		return env.ClusterReady(ctx, "3/3")
+	})
+}
+
+// The job-manager leader is killed right after a Job is created: the standby runs it to completion.
+func testJobManagerLeaderKilled(t *testing.T) {
+	ctx := context.Background()
+	job := &storageosv1.Job{ObjectMeta: metav1.ObjectMeta{Name: "cleanup-again", Namespace: "default"},
+		Spec: storageosv1.JobSpec{Image: "darkowlzz/cleanup:v0.0.2", Args: []string{"/var/lib/storageos"},
+			HostPath: "/var/lib", MountPath: "/var/lib", CompletionWord: "done"}}
+	require.NoError(t, env.Client.Create(ctx, job))
+	killLeader(t, "job-manager")
+	eventually(t, timeout, "the job completed by the new leader", func(ctx context.Context) error {
+		if err := env.Client.Get(ctx, client.ObjectKeyFromObject(job), job); err != nil {
+			return err
+		}
+		if !job.Status.Completed || job.Status.NodesCompleted != 3 {
+			return fmt.Errorf("completed %v, %d nodes", job.Status.Completed, job.Status.NodesCompleted)
+		}
+		return nil
+	})
+	require.NoError(t, env.Client.Delete(ctx, job))
+}
+
+// A second upgrade, with the leading upgrade-manager SIGKILLed as soon as each step is seen: every step is
+// resumed by the standby and the upgrade ends with every app back. StorageOS answers slowly (1 s a call) so
+// that the short steps (pausing, maintenance mode) last long enough to be killed in.
+func testUpgradeManagerKilledAtEveryStep(t *testing.T) {
+	var apps []*appsv1.Deployment
+	for name := range upgradeApps {
+		apps = append(apps, &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: appsNamespace, Name: name},
+			Spec: appsv1.DeploymentSpec{Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": name}}}})
+	}
+	env.Simulator.SetLatency(time.Second)
+	defer env.Simulator.SetLatency(0)
+	var killedIn []storageosv1.UpgradePhase
+	runUpgrade(t, "storageos/node:1.0.1", apps, func(p storageosv1.UpgradePhase) {
+		if p == storageosv1.UpgradePhasePending || p == storageosv1.UpgradePhaseCompleted {
+			return
+		}
+		took := killLeader(t, "upgrade-manager")
+		killedIn = append(killedIn, p)
+		t.Logf("FAULT upgrade-manager killed in %s: resumed after %s", p, took.Round(100*time.Millisecond))
+	})
+	for _, p := range []storageosv1.UpgradePhase{storageosv1.UpgradePhasePullingImage, storageosv1.UpgradePhasePausing,
+		storageosv1.UpgradePhaseScalingDown, storageosv1.UpgradePhaseUpgrading, storageosv1.UpgradePhaseScalingUp} {
+		require.Contains(t, killedIn, p, "killed in every step; killed in %v", killedIn)
+	}
+}
+
+// With every webhook process dead the API server still creates pods (failurePolicy Ignore, 3 s timeout);
+// once they are back, pods are mutated again.
+func testWebhooksKilled(t *testing.T) {
+	ctx := context.Background()
+	createNamespace(t, "webhook-down")
+	for _, m := range env.Managers["scheduler-webhook"] {
+		m.Kill()
+	}
+	start := time.Now()
+	down := storageOSApp(t, "webhook-down", "while-down", 1)
+	eventually(t, timeout, "a pod created with no webhook running", func(ctx context.Context) error {
+		pods, err := podsOf(ctx, down)
+		if err != nil || len(pods) == 0 {
+			return errors.Join(err, errors.New("no pod"))
+		}
+		return nil
+	})
+	t.Logf("FAULT every webhook process killed: pods still created (%s for the Deployment's first pod)", time.Since(start).Round(100*time.Millisecond))
+	for _, m := range env.Managers["scheduler-webhook"] {
+		require.NoError(t, m.Restart())
+	}
+	for _, m := range env.Managers["scheduler-webhook"] {
+		eventually(t, timeout, m.Name+" ready again", m.Ready)
+	}
+	up := storageOSApp(t, "webhook-down", "after-restart", 1)
+	eventually(t, timeout, "pods mutated again", func(ctx context.Context) error {
+		pods, err := podsOf(ctx, up)
+		if err != nil || len(pods) == 0 {
+			return errors.Join(err, errors.New("no pod"))
+		}
+		if pods[0].Spec.SchedulerName != "storageos-scheduler" {
+			return fmt.Errorf("scheduler %q", pods[0].Spec.SchedulerName)
+		}
+		return nil
+	})
+	require.NoError(t, env.Client.Delete(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "webhook-down"}}))
+}
+
+// The API server restarts; every manager keeps its process (no exit, no restart) and works afterwards.
+func testAPIServerRestarted(t *testing.T) {
+	ctx := context.Background()
+	pids := map[string]int{}
+	for _, ms := range env.Managers {
+		for _, m := range ms {
+			pids[m.Name] = m.Pid()
+		}
+	}
+	downtime, err := env.Cluster.RestartAPIServer(ctx)
+	require.NoError(t, err)
+	patchCluster(t, `{"spec":{"debug":true}}`)
+	eventually(t, timeout, "the cluster-manager acts after the restart", func(ctx context.Context) error {
+		if level := env.Simulator.Cluster().LogLevel; level != "debug" {
+			return fmt.Errorf("StorageOS log level %q", level)
+		}
+		return nil
+	})
+	for _, b := range []string{"cluster-manager", "upgrade-manager", "job-manager"} {
+		eventually(t, timeout, b+" has a leader", func(ctx context.Context) error { _, err := env.Leader(ctx, b); return err })
+	}
+	app := storageOSApp(t, "default", "after-apiserver-restart", 1)
+	eventually(t, timeout, "the webhook mutates after the restart", func(ctx context.Context) error {
+		pods, err := podsOf(ctx, app)
+		if err != nil || len(pods) == 0 || pods[0].Spec.SchedulerName != "storageos-scheduler" {
+			return fmt.Errorf("no mutated pod yet (%v)", err)
+		}
+		return nil
+	})
+	for _, ms := range env.Managers {
+		for _, m := range ms {
+			require.False(t, m.Exited(), "%s exited after the API server restart; see %s", m.Name, m.LogPath)
+			require.Equal(t, pids[m.Name], m.Pid(), "%s was restarted", m.Name)
+		}
+	}
+	t.Logf("FAULT kube-apiserver restarted (API down %s): all %d manager processes kept running and acted afterwards",
+		downtime.Round(100*time.Millisecond), len(pids))
+	require.NoError(t, env.Client.Delete(ctx, app))
+}
+
+// StorageOS's API stops answering: the cluster reports Degraded, nothing is deleted or restarted, and it
+// recovers when the API is back.
+func testStorageOSAPIDown(t *testing.T) {
+	ctx := context.Background()
+	before, err := nodePods(ctx)
+	require.NoError(t, err)
+	env.Simulator.SetOutage(true)
+	start := time.Now()
+	eventually(t, timeout, "Degraded with the API unreachable", func(ctx context.Context) error {
+		c, err := sampleCluster(ctx)
+		if err != nil {
+			return err
+		}
+		if cond := condition(c.Status.Conditions, "APIReady"); cond == nil || cond.Reason != "APIUnreachable" {
+			return fmt.Errorf("APIReady %+v", cond)
+		}
+		if cond := condition(c.Status.Conditions, "Degraded"); cond == nil || cond.Status != metav1.ConditionTrue {
+			return fmt.Errorf("Degraded %+v", cond)
+		}
+		return nil
+	})
+	degradedAfter := time.Since(start)
+	out, err := env.Kubectl(ctx, "get", "storageoscluster", "-n", demo.SampleNamespace)
+	require.NoError(t, err)
+	require.Regexp(t, `3/3\s+Running`, out, "the storage keeps running")
+	after, err := nodePods(ctx)
+	require.NoError(t, err)
+	require.Len(t, after, len(before))
+	for node, p := range before {
+		require.Equal(t, p.UID, after[node].UID, "node pod on %s deleted while the API was down", node)
+	}
+	env.Simulator.SetOutage(false)
+	start = time.Now()
+	eventually(t, timeout, "recovered", func(ctx context.Context) error {
+		c, err := sampleCluster(ctx)
+		if err != nil {
+			return err
+		}
+		for _, want := range []struct {
+			t string
+			s metav1.ConditionStatus
+		}{{"APIReady", metav1.ConditionTrue}, {"Degraded", metav1.ConditionFalse}} {
+			if cond := condition(c.Status.Conditions, want.t); cond == nil || cond.Status != want.s {
+				return fmt.Errorf("%s %+v", want.t, cond)
+			}
+		}
+		return nil
+	})
+	t.Logf("FAULT StorageOS API down: Degraded after %s, 3/3 Running kept, node pods untouched; recovered %s after it returned",
+		degradedAfter.Round(100*time.Millisecond), time.Since(start).Round(100*time.Millisecond))
+}
+

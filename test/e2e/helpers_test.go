@@ -1,0 +1,242 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	storageosv1 "github.com/storageos/cluster-operator/apis/storageos/v1"
+	"github.com/storageos/cluster-operator/internal/demo"
+	"github.com/storageos/cluster-operator/pkg/cluster/desired"
+)
+
+// Deadlines are generous: a loaded 2-core machine runs a control plane, kwok and eight manager processes.
+const (
+	timeout  = 3 * time.Minute
+	interval = 250 * time.Millisecond
+)
+
+// eventually polls check until it returns nil, failing with its last error at the deadline.
+func eventually(t *testing.T, within time.Duration, what string, check func(ctx context.Context) error) {
+	t.Helper()
+	ctx := context.Background()
+	deadline := time.Now().Add(within)
+	for {
+		err := check(ctx)
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			require.FailNowf(t, "timed out", "%s: not done after %s: %v (logs: %s)", what, within, err, env.Logs())
+		}
+		time.Sleep(interval)
+	}
+}
+
+func sampleCluster(ctx context.Context) (*storageosv1.StorageOSCluster, error) {
+	c := &storageosv1.StorageOSCluster{}
+	err := env.Client.Get(ctx, client.ObjectKey{Namespace: demo.SampleNamespace, Name: demo.SampleCluster}, c)
+	return c, err
+}
+
+// nodePods are the StorageOS node pods, by node.
+func nodePods(ctx context.Context) (map[string]corev1.Pod, error) {
+	var pods corev1.PodList
+	if err := env.Client.List(ctx, &pods, client.MatchingLabels(desired.NodeSelector)); err != nil {
+		return nil, err
+	}
+	out := map[string]corev1.Pod{}
+	for _, p := range pods.Items {
+		if p.DeletionTimestamp == nil {
+			out[p.Spec.NodeName] = p
+		}
+	}
+	return out, nil
+}
+
+// allNodePodsRunning: one Running, ready node pod on every node, with image when not empty.
+func allNodePodsRunning(ctx context.Context, image string) error {
+	pods, err := nodePods(ctx)
+	if err != nil {
+		return err
+	}
+	var nodes corev1.NodeList
+	if err := env.Client.List(ctx, &nodes); err != nil {
+		return err
+	}
+	for _, n := range nodes.Items {
+		p, ok := pods[n.Name]
+		if !ok {
+			return fmt.Errorf("no StorageOS node pod on %s", n.Name)
+		}
+		if p.Status.Phase != corev1.PodRunning || !podReady(&p) {
+			return fmt.Errorf("pod %s on %s is %s", p.Name, n.Name, p.Status.Phase)
+		}
+		if image != "" && p.Spec.Containers[0].Image != image {
+			return fmt.Errorf("pod %s on %s runs %s, want %s", p.Name, n.Name, p.Spec.Containers[0].Image, image)
+		}
+	}
+	return nil
+}
+
+func podReady(p *corev1.Pod) bool {
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}
+
+func condition(conds []metav1.Condition, t string) *metav1.Condition {
+	for i := range conds {
+		if conds[i].Type == t {
+			return &conds[i]
+		}
+	}
+	return nil
+}
+
+// hasEvent finds an event with reason on the object named name in namespace.
+func hasEvent(ctx context.Context, namespace, name, reason string) error {
+	var events corev1.EventList
+	if err := env.Client.List(ctx, &events, client.InNamespace(namespace)); err != nil {
+		return err
+	}
+	for _, e := range events.Items {
+		if e.InvolvedObject.Name == name && e.Reason == reason {
+			return nil
+		}
+	}
+	return fmt.Errorf("no %s event on %s/%s", reason, namespace, name)
+}
+
+func createNamespace(t *testing.T, name string) {
+	t.Helper()
+	require.NoError(t, client.IgnoreAlreadyExists(env.Client.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}})))
+}
+
+// storageOSApp is a Deployment whose pods mount a StorageOS volume: a PersistentVolume of the StorageOS CSI
+// driver, bound in advance to the app's claim (nothing provisions volumes on simulated nodes).
+func storageOSApp(t *testing.T, namespace, name string, replicas int32) *appsv1.Deployment {
+	t.Helper()
+	ctx := context.Background()
+	class := "fast"
+	pvName := namespace + "-" + name
+	size := resource.MustParse("1Gi")
+	pv := &corev1.PersistentVolume{
+		ObjectMeta: metav1.ObjectMeta{Name: pvName},
+		Spec: corev1.PersistentVolumeSpec{
+			Capacity:                      corev1.ResourceList{corev1.ResourceStorage: size},
+			AccessModes:                   []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+			PersistentVolumeReclaimPolicy: corev1.PersistentVolumeReclaimRetain,
+			StorageClassName:              class,
+			ClaimRef:                      &corev1.ObjectReference{Namespace: namespace, Name: name},
+			PersistentVolumeSource: corev1.PersistentVolumeSource{CSI: &corev1.CSIPersistentVolumeSource{
+				Driver: desired.CSIProvisioner, VolumeHandle: pvName}},
+		},
+	}
+	pvc := &corev1.PersistentVolumeClaim{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: namespace},
+		Spec: corev1.PersistentVolumeClaimSpec{
+			AccessModes:      []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+			StorageClassName: &class,
+			VolumeName:       pvName,
+			Resources:        corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: size}},
+		},
+	}
+	require.NoError(t, env.Client.Create(ctx, pv))
+	require.NoError(t, env.Client.Create(ctx, pvc))
+	eventually(t, timeout, "claim "+name+" bound", func(ctx context.Context) error {
+		if err := env.Client.Get(ctx, client.ObjectKeyFromObject(pvc), pvc); err != nil {
+			return err
+		}
+		if pvc.Status.Phase != corev1.ClaimBound {
+			return fmt.Errorf("claim is %s", pvc.Status.Phase)
+		}
+		return nil
+	})
+	d := deployment(namespace, name, replicas, &corev1.Volume{Name: "data",
+		VolumeSource: corev1.VolumeSource{PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: name}}})
+	require.NoError(t, env.Client.Create(ctx, d))
+	return d
+}
+
+func deployment(namespace, name string, replicas int32, volume *corev1.Volume) *appsv1.Deployment {
+	labels := map[string]string{"app": name}
+	d := &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: namespace},
+		Spec: appsv1.DeploymentSpec{
+			Replicas: ptr.To(replicas),
+			Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "busybox"}}},
+			},
+		},
+	}
+	if volume != nil {
+		d.Spec.Template.Spec.Volumes = []corev1.Volume{*volume}
+		d.Spec.Template.Spec.Containers[0].VolumeMounts = []corev1.VolumeMount{{Name: volume.Name, MountPath: "/data"}}
+	}
+	return d
+}
+
+// deploymentReady: the Deployment has replicas ready pods, all of its current template.
+func deploymentReady(ctx context.Context, d *appsv1.Deployment, replicas int32) error {
+	live := &appsv1.Deployment{}
+	if err := env.Client.Get(ctx, client.ObjectKeyFromObject(d), live); err != nil {
+		return err
+	}
+	s := live.Status
+	if ptr.Deref(live.Spec.Replicas, 1) != replicas || s.ReadyReplicas != replicas || s.UpdatedReplicas != replicas ||
+		s.ObservedGeneration != live.Generation {
+		return fmt.Errorf("%s: spec %d, ready %d, updated %d", d.Name, ptr.Deref(live.Spec.Replicas, 1), s.ReadyReplicas, s.UpdatedReplicas)
+	}
+	return nil
+}
+
+// podsOf lists the pods of a Deployment.
+func podsOf(ctx context.Context, d *appsv1.Deployment) ([]corev1.Pod, error) {
+	live := &appsv1.Deployment{}
+	if err := env.Client.Get(ctx, client.ObjectKeyFromObject(d), live); err != nil {
+		return nil, err
+	}
+	var pods corev1.PodList
+	err := env.Client.List(ctx, &pods, client.InNamespace(d.Namespace), client.MatchingLabels(live.Spec.Selector.MatchLabels))
+	return pods.Items, err
+}
+
+// patchCluster changes the sample cluster's spec with a merge patch.
+func patchCluster(t *testing.T, patch string) {
+	t.Helper()
+	c := &storageosv1.StorageOSCluster{ObjectMeta: metav1.ObjectMeta{Namespace: demo.SampleNamespace, Name: demo.SampleCluster}}
+	require.NoError(t, env.Client.Patch(context.Background(), c, client.RawPatch("application/merge-patch+json", []byte(patch))))
+}
+
+// nodeLogLevel is the LOG_LEVEL the node DaemonSet's template gives StorageOS.
+func nodeLogLevel(ctx context.Context) (string, error) {
+	ds := &appsv1.DaemonSet{}
+	c, err := sampleCluster(ctx)
+	if err != nil {
+		return "", err
+	}
+	if err := env.Client.Get(ctx, client.ObjectKey{Namespace: string(c.Spec.Namespace), Name: desired.DaemonSetName}, ds); err != nil {
+		return "", err
+	}
+	for _, e := range ds.Spec.Template.Spec.Containers[0].Env {
+		if e.Name == "LOG_LEVEL" {
+			return e.Value, nil
+		}
+	}
+	return "", fmt.Errorf("no LOG_LEVEL in the node container")
+}
