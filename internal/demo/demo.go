@@ -88,6 +88,8 @@ type Demo struct {
 	o        Options
 	install  *install
 	proxy    *serviceProxy
+	// operatorStopped: the managers were stopped on purpose (uninstalled), so their exit is no failure.
+	operatorStopped bool
 	stopSync context.CancelFunc
 	syncDone chan struct{}
 	pidsMu   sync.Mutex
@@ -306,6 +308,7 @@ func (d *Demo) Uninstall(ctx context.Context) error {
 		return err
 	}
 	d.step("stopping the operator")
+	d.operatorStopped = true
 	for _, ms := range d.Managers {
 		for _, m := range ms {
 			if err := m.Stop(40 * time.Second); err != nil {
@@ -344,6 +347,9 @@ func (d *Demo) waitStep(ctx context.Context, what string, timeout time.Duration,
 	start := time.Now()
 	if err := poll(ctx, timeout, func() error {
 		for _, ms := range d.Managers {
+			if d.operatorStopped {
+				break
+			}
 			for _, m := range ms {
 				if m.Process != nil && m.Exited() {
 					return &exitedError{m}

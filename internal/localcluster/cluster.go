@@ -201,17 +201,16 @@ func (c *Cluster) run(name string, args ...string) error {
 	return nil
 }
 
-// RestartAPIServer stops the API server (SIGTERM) and starts it again on the same address and etcd, as in a
-// control-plane upgrade or crash, and returns once it is ready. It reports how long the API was unavailable.
+// RestartAPIServer kills the API server (SIGKILL, as in a crash or a control-plane node reboot: a graceful
+// stop waits for its clients' open watches to drain, which can take minutes) and starts it again on the same
+// address and etcd, and returns once it is ready. It reports how long the API was unavailable.
 func (c *Cluster) RestartAPIServer(ctx context.Context) (time.Duration, error) {
 	i := slices.IndexFunc(c.procs, func(p *proc.Process) bool { return p.Name == "kube-apiserver" && !p.Exited() })
 	if i < 0 {
 		return 0, errors.New("kube-apiserver is not running")
 	}
 	start := time.Now()
-	if err := c.procs[i].Stop(time.Minute); err != nil {
-		return 0, err
-	}
+	c.procs[i].Kill()
 	p, err := proc.Start("kube-apiserver", filepath.Join(c.o.BinDir, "kube-apiserver"), c.apiserverArgs, nil, c.procs[i].LogPath)
 	if err != nil {
 		return 0, err

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	appsv1 "k8s.io/api/apps/v1"
@@ -294,7 +295,8 @@ func runUpgrade(t *testing.T, image string, apps []*appsv1.Deployment, atPhase f
 	require.NoError(t, env.Client.Create(ctx, u))
 	scaledToZero := map[string]bool{}
 	seen := map[storageosv1.UpgradePhase]bool{}
-	eventually(t, 2*timeout, "upgrade to "+image+" completed", func(ctx context.Context) error {
+	// Polled more often than other waits: each phase must be seen while it runs, to kill the manager in it.
+	eventuallyEvery(t, 2*timeout, 50*time.Millisecond, "upgrade to "+image+" completed", func(ctx context.Context) error {
 		for _, d := range apps {
 			live := &appsv1.Deployment{}
 			if err := env.Client.Get(ctx, client.ObjectKeyFromObject(d), live); err != nil {

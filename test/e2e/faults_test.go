@@ -19,10 +19,10 @@ import (
 )
 
 // A standby takes the Lease at most a lease duration after the leader's last renewal, noticing on its next
-// retry; allow that and the polling of this test, nothing more.
+// retry (client-go jitters the retry period by up to 1.2 times); allow that and this test's polling.
 var takeoverBound = func() time.Duration {
 	o := manager.NewOptions("", "")
-	return o.LeaseDuration + o.RetryPeriod + 2*time.Second
+	return o.LeaseDuration + o.RetryPeriod*22/10 + 3*time.Second
 }()
 
 // killLeader SIGKILLs the process leading binary, waits for the standby to take over and starts the killed
@@ -43,12 +43,26 @@ func killLeader(t *testing.T, binary string) time.Duration {
 	})
 	takeover := time.Since(killed)
 	require.NotSame(t, leader, next)
+	// Started again at once but not waited for: the new leader goes on meanwhile, and the next step must be
+	// seen while it runs. allManagersReady checks the restarted processes later.
 	require.NoError(t, leader.Restart())
-	eventually(t, timeout, "the killed "+binary+" back as a standby", leader.Ready)
-	require.False(t, leader.Leading())
 	t.Logf("FAULT %s leader %s SIGKILLed: %s took over after %s", binary, leader.Name, next.Name, takeover.Round(100*time.Millisecond))
 	require.LessOrEqual(t, takeover, takeoverBound, "takeover within the lease duration")
 	return takeover
+}
+
+// allManagersReady: every process of every binary runs and is ready, and exactly one of each leader-elected
+// binary leads.
+func allManagersReady(t *testing.T) {
+	t.Helper()
+	for b, ms := range env.Managers {
+		for _, m := range ms {
+			eventually(t, timeout, m.Name+" ready", m.Ready)
+		}
+		if b != "scheduler-webhook" {
+			eventually(t, timeout, b+" has one leader", func(ctx context.Context) error { _, err := env.Leader(ctx, b); return err })
+		}
+	}
 }
 
 // The cluster-manager leader is killed right after a spec edit: the standby finishes it.
@@ -68,6 +82,7 @@ func testClusterManagerLeaderKilled(t *testing.T) {
 		}
 		return env.ClusterReady(ctx, "3/3")
 	})
+	allManagersReady(t)
 }
 
 // The job-manager leader is killed right after a Job is created: the standby runs it to completion.
@@ -88,6 +103,7 @@ func testJobManagerLeaderKilled(t *testing.T) {
 		return nil
 	})
 	require.NoError(t, env.Client.Delete(ctx, job))
+	allManagersReady(t)
 }
 
 // A second upgrade, with the leading upgrade-manager SIGKILLed as soon as each step is seen: every step is
@@ -114,6 +130,7 @@ func testUpgradeManagerKilledAtEveryStep(t *testing.T) {
 		storageosv1.UpgradePhaseScalingDown, storageosv1.UpgradePhaseUpgrading, storageosv1.UpgradePhaseScalingUp} {
 		require.Contains(t, killedIn, p, "killed in every step; killed in %v", killedIn)
 	}
+	allManagersReady(t)
 }
 
 // With every webhook process dead the API server still creates pods (failurePolicy Ignore, 3 s timeout);
@@ -154,7 +171,7 @@ func testWebhooksKilled(t *testing.T) {
 	require.NoError(t, env.Client.Delete(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "webhook-down"}}))
 }
 
-// The API server restarts; every manager keeps its process (no exit, no restart) and works afterwards.
+// The API server crashes and comes back; every manager keeps its process (no exit, no restart) and works afterwards.
 func testAPIServerRestarted(t *testing.T) {
 	ctx := context.Background()
 	pids := map[string]int{}
@@ -207,7 +224,7 @@ func testStorageOSAPIDown(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		if cond := condition(c.Status.Conditions, "APIReady"); cond == nil || cond.Reason != "APIUnreachable" {
+		if cond := condition(c.Status.Conditions, "APIReady"); cond == nil || cond.Reason != "Unreachable" {
 			return fmt.Errorf("APIReady %+v", cond)
 		}
 		if cond := condition(c.Status.Conditions, "Degraded"); cond == nil || cond.Status != metav1.ConditionTrue {

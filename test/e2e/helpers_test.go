@@ -28,6 +28,11 @@ const (
 // eventually polls check until it returns nil, failing with its last error at the deadline.
 func eventually(t *testing.T, within time.Duration, what string, check func(ctx context.Context) error) {
 	t.Helper()
+	eventuallyEvery(t, within, interval, what, check)
+}
+
+func eventuallyEvery(t *testing.T, within, interval time.Duration, what string, check func(ctx context.Context) error) {
+	t.Helper()
 	ctx := context.Background()
 	deadline := time.Now().Add(within)
 	for {
