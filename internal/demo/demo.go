@@ -85,14 +85,14 @@ type Demo struct {
 	// Managers are the running binaries' processes, by binary.
 	Managers map[string][]*Manager
 
-	o        Options
-	install  *install
-	proxy    *serviceProxy
+	o       Options
+	install *install
+	proxy   *serviceProxy
 	// operatorStopped: the managers were stopped on purpose (uninstalled), so their exit is no failure.
 	operatorStopped bool
-	stopSync context.CancelFunc
-	syncDone chan struct{}
-	pidsMu   sync.Mutex
+	stopSync        context.CancelFunc
+	syncDone        chan struct{}
+	pidsMu          sync.Mutex
 }
 
 // Up starts everything and returns once the sample StorageOSCluster is Running on every node (or, with

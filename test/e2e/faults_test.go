@@ -262,4 +262,3 @@ func testStorageOSAPIDown(t *testing.T) {
 	t.Logf("FAULT StorageOS API down: Degraded after %s, 3/3 Running kept, node pods untouched; recovered %s after it returned",
 		degradedAfter.Round(100*time.Millisecond), time.Since(start).Round(100*time.Millisecond))
 }
-
