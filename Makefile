@@ -58,10 +58,16 @@ vet: ## Run go vet on both modules.
 	cd apis && $(GO) vet ./...
 
 .PHONY: test
-test: fmt vet controller-gen envtest-bins cluster-bins ## Run every test against a real kube-apiserver (the first run builds it: ~20 min).
+test: fmt vet controller-gen envtest-bins cluster-bins ## Run every test against a real kube-apiserver (the first run builds it: ~20 min), then make e2e.
 	KUBEBUILDER_ASSETS="$(ENVTEST_DIR)" CONTROLLER_GEN="$(CONTROLLER_GEN)" $(GO) test $(GOTEST_FLAGS) ./...
 	$(GO) test -run '^$$' -fuzz FuzzHandler -fuzztime $(FUZZ_TIME) ./pkg/schedulerwebhook/
 	cd hack/bundle && $(GO) vet ./... && $(GO) test -count=1 ./...
+	$(MAKE) --no-print-directory e2e
+
+.PHONY: e2e
+e2e: envtest-bins cluster-bins ## End-to-end and fault tests on a local simulated cluster (test/e2e, build tag e2e; ~6 min).
+	$(GO) vet -tags e2e ./test/e2e/
+	KUBEBUILDER_ASSETS="$(ENVTEST_DIR)" $(GO) test -tags e2e -count=1 -timeout 30m -v ./test/e2e/
 
 .PHONY: bench
 bench: envtest-bins ## Run the benchmarks: cluster-manager requests, convergence, memory; jobs on 500 nodes; webhook latency; upgrade of 200 apps.
@@ -84,6 +90,10 @@ demo: build cluster-bins ## Run StorageOS on a local simulated cluster (control 
 demo-down: ## Stop the demo started by make demo, and anything a killed demo left running.
 	$(GO) build -o $(LOCALBIN)/demo ./hack/demo
 	$(LOCALBIN)/demo -down -workdir $(DEMO_DIR)
+
+.PHONY: scale
+scale: build cluster-bins ## Scale run: 100 simulated nodes, 200 StorageOS-backed apps; prints time to Running, upgrade duration, each manager's peak RSS.
+	$(GO) run ./hack/scale -cluster-bins $(ENVTEST_DIR) -operator-bins $(LOCALBIN) $(SCALE_ARGS)
 
 ##@ Build
 

@@ -65,6 +65,8 @@ type Options struct {
 	ReadyTimeout time.Duration
 	// Progress receives a line per step; nil discards them.
 	Progress io.Writer
+	// Started is told of every process started (name and pid).
+	Started func(name string, pid int)
 }
 
 // Namespace is where the operator's install puts its service accounts, leases and webhook Secret.
@@ -425,6 +427,9 @@ func (d *Demo) pidsFile() string { return filepath.Join(d.o.WorkDir, "pids") }
 
 // recordPid notes every process started, so that make demo-down can stop them even if the driver was killed.
 func (d *Demo) recordPid(name string, pid int) {
+	if d.o.Started != nil {
+		d.o.Started(name, pid)
+	}
 	d.pidsMu.Lock()
 	defer d.pidsMu.Unlock()
 	f, err := os.OpenFile(d.pidsFile(), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)

@@ -1,3 +1,5 @@
+//go:build e2e
+
 package e2e
 
 import (
@@ -186,9 +188,9 @@ func testWebhook(t *testing.T) {
 	require.NoError(t, env.Client.Create(ctx, otherClaim))
 
 	storageos := storageOSApp(t, "webhook", "with-storageos", 1)
-	withOther := deployment("webhook", "with-other", 1, &corev1.Volume{Name: "data",
+	withOther := demo.Deployment("webhook", "with-other", 1, &corev1.Volume{Name: "data",
 		VolumeSource: corev1.VolumeSource{PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: "other"}}})
-	plain := deployment("webhook", "plain", 1, nil)
+	plain := demo.Deployment("webhook", "plain", 1, nil)
 	require.NoError(t, env.Client.Create(ctx, withOther))
 	require.NoError(t, env.Client.Create(ctx, plain))
 	for d, want := range map[*appsv1.Deployment]string{storageos: "storageos-scheduler", withOther: corev1.DefaultSchedulerName,
@@ -265,7 +267,7 @@ func testUpgrade(t *testing.T) {
 	for name, replicas := range upgradeApps {
 		apps = append(apps, storageOSApp(t, appsNamespace, name, replicas))
 	}
-	bystander := deployment(appsNamespace, "no-storageos", 2, nil)
+	bystander := demo.Deployment(appsNamespace, "no-storageos", 2, nil)
 	require.NoError(t, env.Client.Create(ctx, bystander))
 	for _, d := range append(apps, bystander) {
 		eventually(t, timeout, d.Name+" ready", func(ctx context.Context) error { return deploymentReady(ctx, d, replicaCount(d)) })
@@ -296,7 +298,7 @@ func runUpgrade(t *testing.T, image string, apps []*appsv1.Deployment, atPhase f
 	scaledToZero := map[string]bool{}
 	seen := map[storageosv1.UpgradePhase]bool{}
 	// Polled more often than other waits: each phase must be seen while it runs, to kill the manager in it.
-	eventuallyEvery(t, 2*timeout, 50*time.Millisecond, "upgrade to "+image+" completed", func(ctx context.Context) error {
+	eventuallyEvery(t, 2*timeout, 20*time.Millisecond, "upgrade to "+image+" completed", func(ctx context.Context) error {
 		for _, d := range apps {
 			live := &appsv1.Deployment{}
 			if err := env.Client.Get(ctx, client.ObjectKeyFromObject(d), live); err != nil {

@@ -1,9 +1,13 @@
+//go:build e2e
+
 package e2e
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -37,7 +41,8 @@ func killLeader(t *testing.T, binary string) time.Duration {
 	leader.Kill()
 	killed := time.Now()
 	var next *demo.Manager
-	eventually(t, timeout, "a standby "+binary+" leads", func(ctx context.Context) (err error) {
+	// Polled often: the new leader goes on at once, and the upgrade test must see its next step while it runs.
+	eventuallyEvery(t, timeout, 20*time.Millisecond, "a standby "+binary+" leads", func(ctx context.Context) (err error) {
 		next, err = env.Leader(ctx, binary)
 		return err
 	})
@@ -106,15 +111,57 @@ func testJobManagerLeaderKilled(t *testing.T) {
 	allManagersReady(t)
 }
 
+// holdFinalizer keeps a deleted pod Terminating until the test removes it.
+const holdFinalizer = "e2e.storageos.com/hold"
+
 // A second upgrade, with the leading upgrade-manager SIGKILLed as soon as each step is seen: every step is
-// resumed by the standby and the upgrade ends with every app back. StorageOS answers slowly (1 s a call) so
-// that the short steps (pausing, maintenance mode) last long enough to be killed in.
+// resumed by the standby and the upgrade ends with every app back. Two steps are too quick on simulated nodes
+// to be seen while they run, so they are held: StorageOS answers slowly (1 s a call) during pausing and
+// maintenance mode, and web's pods carry a finalizer the test removes only after the kill in ScalingDown.
 func testUpgradeManagerKilledAtEveryStep(t *testing.T) {
+	ctx := context.Background()
 	var apps []*appsv1.Deployment
 	for name := range upgradeApps {
 		apps = append(apps, &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: appsNamespace, Name: name},
 			Spec: appsv1.DeploymentSpec{Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": name}}}})
 	}
+	web := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: appsNamespace, Name: "web"}}
+	setHold := func(on bool) {
+		patch := `{"spec":{"template":{"metadata":{"finalizers":null}}}}`
+		if on {
+			patch = `{"spec":{"template":{"metadata":{"finalizers":["` + holdFinalizer + `"]}}}}`
+		}
+		require.NoError(t, env.Client.Patch(ctx, web, client.RawPatch("application/merge-patch+json", []byte(patch))))
+		eventually(t, timeout, "web rolled", func(ctx context.Context) error { return deploymentReady(ctx, web, upgradeApps["web"]) })
+	}
+	setHold(true)
+	releaseFrom := make(chan struct{})
+	startReleasing := sync.OnceFunc(func() { close(releaseFrom) })
+	stop := make(chan struct{})
+	stopped := make(chan struct{})
+	defer func() {
+		// Back to pods without the finalizer; the old ones are let go as they are deleted.
+		startReleasing()
+		setHold(false)
+		close(stop)
+		<-stopped
+	}()
+	go func() {
+		// After the kill in ScalingDown (and until the end), terminating pods are let go, as a kubelet would once
+		// their containers stopped.
+		defer close(stopped)
+		<-releaseFrom
+		for {
+			releaseTerminatingPods(ctx)
+			select {
+			case <-stop:
+				releaseTerminatingPods(ctx)
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+	}()
+
 	env.Simulator.SetLatency(time.Second)
 	defer env.Simulator.SetLatency(0)
 	var killedIn []storageosv1.UpgradePhase
@@ -125,12 +172,32 @@ func testUpgradeManagerKilledAtEveryStep(t *testing.T) {
 		took := killLeader(t, "upgrade-manager")
 		killedIn = append(killedIn, p)
 		t.Logf("FAULT upgrade-manager killed in %s: resumed after %s", p, took.Round(100*time.Millisecond))
+		if p == storageosv1.UpgradePhaseScalingDown {
+			startReleasing()
+		}
 	})
 	for _, p := range []storageosv1.UpgradePhase{storageosv1.UpgradePhasePullingImage, storageosv1.UpgradePhasePausing,
 		storageosv1.UpgradePhaseScalingDown, storageosv1.UpgradePhaseUpgrading, storageosv1.UpgradePhaseScalingUp} {
 		require.Contains(t, killedIn, p, "killed in every step; killed in %v", killedIn)
 	}
 	allManagersReady(t)
+}
+
+// releaseTerminatingPods removes the hold finalizer from the apps' pods being deleted.
+func releaseTerminatingPods(ctx context.Context) {
+	var pods corev1.PodList
+	if err := env.Client.List(ctx, &pods, client.InNamespace(appsNamespace)); err != nil {
+		return
+	}
+	for i := range pods.Items {
+		p := &pods.Items[i]
+		if p.DeletionTimestamp == nil || !slices.Contains(p.Finalizers, holdFinalizer) {
+			continue
+		}
+		patch := client.MergeFrom(p.DeepCopy())
+		p.Finalizers = slices.DeleteFunc(p.Finalizers, func(f string) bool { return f == holdFinalizer })
+		_ = env.Client.Patch(ctx, p, patch)
+	}
 }
 
 // With every webhook process dead the API server still creates pods (failurePolicy Ignore, 3 s timeout);

@@ -1,3 +1,5 @@
+//go:build e2e
+
 package e2e
 
 import (
@@ -9,7 +11,6 @@ import (
 	"github.com/stretchr/testify/require"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -130,35 +131,11 @@ func createNamespace(t *testing.T, name string) {
 	require.NoError(t, client.IgnoreAlreadyExists(env.Client.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}})))
 }
 
-// storageOSApp is a Deployment whose pods mount a StorageOS volume: a PersistentVolume of the StorageOS CSI
-// driver, bound in advance to the app's claim (nothing provisions volumes on simulated nodes).
+// storageOSApp creates a Deployment on a StorageOS volume and waits for its claim to be bound.
 func storageOSApp(t *testing.T, namespace, name string, replicas int32) *appsv1.Deployment {
 	t.Helper()
 	ctx := context.Background()
-	class := "fast"
-	pvName := namespace + "-" + name
-	size := resource.MustParse("1Gi")
-	pv := &corev1.PersistentVolume{
-		ObjectMeta: metav1.ObjectMeta{Name: pvName},
-		Spec: corev1.PersistentVolumeSpec{
-			Capacity:                      corev1.ResourceList{corev1.ResourceStorage: size},
-			AccessModes:                   []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
-			PersistentVolumeReclaimPolicy: corev1.PersistentVolumeReclaimRetain,
-			StorageClassName:              class,
-			ClaimRef:                      &corev1.ObjectReference{Namespace: namespace, Name: name},
-			PersistentVolumeSource: corev1.PersistentVolumeSource{CSI: &corev1.CSIPersistentVolumeSource{
-				Driver: desired.CSIProvisioner, VolumeHandle: pvName}},
-		},
-	}
-	pvc := &corev1.PersistentVolumeClaim{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: namespace},
-		Spec: corev1.PersistentVolumeClaimSpec{
-			AccessModes:      []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
-			StorageClassName: &class,
-			VolumeName:       pvName,
-			Resources:        corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: size}},
-		},
-	}
+	pv, pvc, d := demo.StorageOSApp(namespace, name, replicas)
 	require.NoError(t, env.Client.Create(ctx, pv))
 	require.NoError(t, env.Client.Create(ctx, pvc))
 	eventually(t, timeout, "claim "+name+" bound", func(ctx context.Context) error {
@@ -170,29 +147,7 @@ func storageOSApp(t *testing.T, namespace, name string, replicas int32) *appsv1.
 		}
 		return nil
 	})
-	d := deployment(namespace, name, replicas, &corev1.Volume{Name: "data",
-		VolumeSource: corev1.VolumeSource{PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: name}}})
 	require.NoError(t, env.Client.Create(ctx, d))
-	return d
-}
-
-func deployment(namespace, name string, replicas int32, volume *corev1.Volume) *appsv1.Deployment {
-	labels := map[string]string{"app": name}
-	d := &appsv1.Deployment{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: namespace},
-		Spec: appsv1.DeploymentSpec{
-			Replicas: ptr.To(replicas),
-			Selector: &metav1.LabelSelector{MatchLabels: labels},
-			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: labels},
-				Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "busybox"}}},
-			},
-		},
-	}
-	if volume != nil {
-		d.Spec.Template.Spec.Volumes = []corev1.Volume{*volume}
-		d.Spec.Template.Spec.Containers[0].VolumeMounts = []corev1.VolumeMount{{Name: volume.Name, MountPath: "/data"}}
-	}
 	return d
 }
 

@@ -1,3 +1,5 @@
+//go:build e2e
+
 // Package e2e runs the operator the way make demo does — real control plane, kwok nodes, the four binaries as
 // processes with their production flags and service accounts, the StorageOS API simulator — and checks every
 // user-facing path through the public surface (CRs, kubectl, the Kubernetes API), then the faults a
