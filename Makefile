@@ -134,7 +134,8 @@ deploy: install-manifest kubectl ## Install the operator ($(OVERLAY), image $(IM
 	$(KUBECTL) apply --server-side -f storageos-operator.yaml
 
 .PHONY: undeploy
-undeploy: install-manifest kubectl ## Remove the operator installed by make deploy.
+undeploy: install-manifest kubectl ## Remove the operator installed by make deploy: CRDs first (the running managers release their finalizers), then the rest.
+	$(KUBECTL) delete --ignore-not-found -k config/crd
 	$(KUBECTL) delete --ignore-not-found -f storageos-operator.yaml
 
 CONTAINER_TOOL ?= docker

@@ -103,14 +103,14 @@ func run(o demo.Options) error {
 // stop signals the running demo's driver and waits until it has stopped everything; processes of a driver
 // that was killed are stopped directly.
 func stop(workDir string) error {
-	pid, alive := running(workDir)
-	if alive {
+	pid, wasRunning := running(workDir)
+	if wasRunning {
 		fmt.Printf("demo: stopping the demo (pid %d)\n", pid)
 		if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
 			return err
 		}
 		deadline := time.Now().Add(2 * time.Minute)
-		for syscall.Kill(pid, 0) == nil {
+		for alive(pid) {
 			if time.Now().After(deadline) {
 				_ = syscall.Kill(pid, syscall.SIGKILL)
 				break
@@ -126,7 +126,7 @@ func stop(workDir string) error {
 	switch {
 	case n > 0:
 		fmt.Printf("demo: killed %d leftover processes\n", n)
-	case !alive:
+	case !wasRunning:
 		fmt.Println("demo: no demo running")
 	default:
 		fmt.Println("demo: stopped")
@@ -146,5 +146,19 @@ func running(workDir string) (int, bool) {
 	if err != nil || pid <= 0 {
 		return 0, false
 	}
-	return pid, syscall.Kill(pid, 0) == nil
+	return pid, alive(pid)
+}
+
+// alive: the process exists and has not exited (an exited process stays a zombie until its parent reaps it).
+func alive(pid int) bool {
+	if syscall.Kill(pid, 0) != nil {
+		return false
+	}
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	// The state follows the command name, which is in parentheses and may itself contain spaces.
+	rest := string(stat[strings.LastIndexByte(string(stat), ')')+1:])
+	return !strings.HasPrefix(strings.TrimSpace(rest), "Z")
 }

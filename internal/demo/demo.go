@@ -362,7 +362,7 @@ func (d *Demo) waitStep(ctx context.Context, what string, timeout time.Duration,
 	}); err != nil {
 		var exited *exitedError
 		if errors.As(err, &exited) {
-			return fmt.Errorf("%s exited while waiting for %s: see %s", exited.m.Name, what, exited.m.LogPath)
+			return proc.ExitedError(exited.m.Process, what)
 		}
 		return fmt.Errorf("timed out after %s waiting for %s (last: %w); the logs of every component are in %s",
 			timeout, what, err, d.Logs())

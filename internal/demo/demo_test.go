@@ -2,7 +2,6 @@ package demo_test
 
 import (
 	"context"
-	"os/exec"
 	"path/filepath"
 	"sync"
 	"syscall"
@@ -28,11 +27,8 @@ func TestFailedStartsSayWhatToDoAndLeaveNothingRunning(t *testing.T) {
 	require.ErrorContains(t, err, "cluster-manager is missing")
 	require.ErrorContains(t, err, "run make build")
 
-	operatorBins := filepath.Join(root, "bin", "demo-test-binaries")
-	build := exec.Command("go", "build", "-o", operatorBins+string(filepath.Separator), "./cmd/...")
-	build.Dir = root
-	out, err := build.CombinedOutput()
-	require.NoError(t, err, "%s", out)
+	operatorBins, err := envtest.BuildBinaries(root, "demo-test-binaries")
+	require.NoError(t, err)
 	stages, err := localcluster.KwokStageFiles(root)
 	require.NoError(t, err)
 	workDir := t.TempDir()

@@ -86,7 +86,7 @@ func Start(ctx context.Context, o Options) (c *Cluster, err error) {
 	}()
 	for _, bin := range []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok"} {
 		if _, err := os.Stat(filepath.Join(o.BinDir, bin)); err != nil {
-			return nil, fmt.Errorf("%s is missing in %s: run make demo-bins", bin, o.BinDir)
+			return nil, fmt.Errorf("%s is missing in %s: run make cluster-bins", bin, o.BinDir)
 		}
 	}
 	p, err := newPKI(filepath.Join(o.WorkDir, "pki"))
@@ -234,7 +234,7 @@ func (c *Cluster) waitReady(ctx context.Context, what string, timeout time.Durat
 		}
 		for _, p := range c.procs {
 			if p.Exited() {
-				return fmt.Errorf("%s exited while waiting for %s; see %s", p.Name, what, p.LogPath)
+				return proc.ExitedError(p, what)
 			}
 		}
 		select {

@@ -95,6 +95,9 @@ func (p *Process) Stop(grace time.Duration) error {
 
 // Kill sends SIGKILL to the process group, as when a node or container dies, and waits for the exit.
 func (p *Process) Kill() {
+	if p.Exited() {
+		return // its pid may already belong to another process
+	}
 	_ = syscall.Kill(-p.Pid(), syscall.SIGKILL)
 	<-p.done
 }
@@ -120,6 +123,16 @@ func (p *Process) PeakRSS() (int64, error) {
 func (p *Process) Log() string {
 	data, _ := os.ReadFile(p.LogPath)
 	return string(data)
+}
+
+// ExitedError explains a process that exited while it was being waited for, with what to do when the cause
+// is a port another program took (it is chosen anew on the next run).
+func ExitedError(p *Process, waitingFor string) error {
+	hint := "see " + p.LogPath
+	if strings.Contains(p.Log(), "address already in use") {
+		hint = "a port it was given was taken by another program meanwhile; run again (ports are chosen anew). Log: " + p.LogPath
+	}
+	return fmt.Errorf("%s exited while waiting for %s: %s", p.Name, waitingFor, hint)
 }
 
 // KillGroups kills the process groups of pids that are still alive: what a crashed driver left behind.

@@ -6,8 +6,6 @@ package binaries
 import (
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"testing"
 
 	"github.com/storageos/cluster-operator/internal/test/envtest"
@@ -24,12 +22,8 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	// Build into the git-ignored bin/ so repeated runs reuse the directory instead of leaking temp dirs.
-	binDir = filepath.Join(root, "bin", "test-binaries")
-	build := exec.Command("go", "build", "-o", binDir+string(filepath.Separator), "./cmd/...")
-	build.Dir, build.Stdout, build.Stderr = root, os.Stdout, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "building the binaries:", err)
+	if binDir, err = envtest.BuildBinaries(root, "test-binaries"); err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 	envtest.Run(m, &testEnv)

@@ -11,7 +11,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
@@ -47,12 +46,9 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	// The binaries are built for every run, into the git-ignored bin/ (Go's build cache keeps it quick).
-	operatorBins := filepath.Join(root, "bin", "e2e-binaries")
-	build := exec.Command("go", "build", "-o", operatorBins+string(filepath.Separator), "./cmd/...")
-	build.Dir, build.Stdout, build.Stderr = root, os.Stdout, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "building the binaries:", err)
+	operatorBins, err := envtest.BuildBinaries(root, "e2e-binaries")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
 	workDir, err := os.MkdirTemp("", "storageos-e2e-")

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 )
@@ -66,4 +67,16 @@ func KubernetesVersion(root string) (string, error) {
 		}
 	}
 	return "", fmt.Errorf("envtest: no k8s.io/kubernetes requirement in %s", goMod)
+}
+
+// BuildBinaries builds the four binaries (./cmd/...) into bin/<name>/ of the repository, git-ignored, so
+// repeated runs reuse the directory; Go's build cache keeps it quick. It returns the directory.
+func BuildBinaries(root, name string) (string, error) {
+	dir := filepath.Join(root, "bin", name)
+	build := exec.Command("go", "build", "-o", dir+string(filepath.Separator), "./cmd/...")
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("building the binaries: %w: %s", err, out)
+	}
+	return dir, nil
 }

@@ -1,0 +1,76 @@
+package proc_test
+
+import (
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/storageos/cluster-operator/internal/proc"
+)
+
+func start(t *testing.T, script string) *proc.Process {
+	t.Helper()
+	p, err := proc.Start("sh", "/bin/sh", []string{"-c", script}, []string{"GREETING=hello"}, filepath.Join(t.TempDir(), "logs", "sh.log"))
+	require.NoError(t, err)
+	t.Cleanup(p.Kill)
+	return p
+}
+
+func exited(t *testing.T, p *proc.Process) {
+	t.Helper()
+	select {
+	case <-p.Done():
+	case <-time.After(time.Minute):
+		t.Fatal("process did not exit")
+	}
+}
+
+func TestStartLogsAndExplainsExits(t *testing.T) {
+	for _, tc := range []struct {
+		name, script, want string
+	}{
+		{"a port taken meanwhile", "echo \"listen tcp 127.0.0.1:20001: bind: address already in use\"; exit 1", "a port it was given was taken by another program"},
+		{"any other exit", "echo \"$GREETING from the child\"; exit 3", "see "},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := start(t, tc.script)
+			exited(t, p)
+			require.Error(t, p.Err())
+			require.ErrorContains(t, proc.ExitedError(p, "readiness"), "sh exited while waiting for readiness: "+tc.want)
+			require.ErrorContains(t, proc.ExitedError(p, "readiness"), p.LogPath)
+		})
+	}
+	p := start(t, "echo \"$GREETING\"")
+	exited(t, p)
+	require.Equal(t, "hello\n", p.Log(), "stdout goes to the log, with the extra environment")
+}
+
+func TestMissingBinary(t *testing.T) {
+	_, err := proc.Start("nothing", filepath.Join(t.TempDir(), "nothing"), nil, nil, filepath.Join(t.TempDir(), "log"))
+	require.ErrorContains(t, err, "is missing")
+}
+
+func TestStopKillsWhatIgnoresSIGTERM(t *testing.T) {
+	polite := start(t, "sleep 60")
+	rss, err := polite.PeakRSS()
+	require.NoError(t, err)
+	require.Positive(t, rss)
+	require.NoError(t, polite.Stop(30*time.Second))
+	require.True(t, polite.Exited())
+
+	// The trap is inherited by sleep, so the whole group ignores SIGTERM.
+	stubborn := start(t, "trap '' TERM; sleep 60")
+	time.Sleep(100 * time.Millisecond) // let the shell install its trap before the signal
+	require.ErrorContains(t, stubborn.Stop(500*time.Millisecond), "did not stop")
+	require.True(t, stubborn.Exited())
+}
+
+func TestKillGroupsKillsOnlyTheLiving(t *testing.T) {
+	alive := start(t, "sleep 60")
+	dead := start(t, "true")
+	exited(t, dead)
+	require.Equal(t, 1, proc.KillGroups([]int{alive.Pid(), dead.Pid()}))
+	exited(t, alive)
+}
