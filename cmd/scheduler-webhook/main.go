@@ -42,7 +42,8 @@ func main() {
 		"The MutatingWebhookConfiguration whose caBundle is kept current.")
 	var extraDNSNames string
 	flag.StringVar(&extraDNSNames, "cert-extra-dns-names", "",
-		"Comma-separated names the serving certificate is also valid for, e.g. localhost when the API server calls the webhook by URL.")
+		"Comma-separated names the serving certificate is also valid for, e.g. localhost when the API server calls the webhook by URL. "+
+			"Applies to certificates issued from now on: a valid certificate already in the Secret is kept until renewed (delete the Secret to reissue at once).")
 	flag.DurationVar(&certs.CertValidity, "cert-validity", 0, "Lifetime of a new serving certificate (default 1 year).")
 	flag.DurationVar(&certs.RenewBefore, "cert-renew-before", 0, "Renew a certificate this long before it expires (default 90 days).")
 	flag.Parse()

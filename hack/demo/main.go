@@ -11,13 +11,13 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/storageos/cluster-operator/internal/demo"
 	"github.com/storageos/cluster-operator/internal/localcluster"
+	"github.com/storageos/cluster-operator/internal/proc"
 )
 
 func main() {
@@ -47,8 +47,11 @@ func main() {
 }
 
 func run(o demo.Options) error {
-	if pid, alive := running(o.WorkDir); alive {
-		return fmt.Errorf("a demo is already running from %s (pid %d): run make demo-down first", o.WorkDir, pid)
+	if r, ok := running(o.WorkDir); ok {
+		return fmt.Errorf("a demo is already running from %s (pid %d): run make demo-down first", o.WorkDir, r.Pid)
+	}
+	if err := checkWorkDir(o.WorkDir); err != nil {
+		return err
 	}
 	// A demo killed without make demo-down may have left processes and stale data: start clean.
 	if n, err := demo.KillLeftovers(o.WorkDir); err != nil {
@@ -62,7 +65,14 @@ func run(o demo.Options) error {
 	if err := os.MkdirAll(o.WorkDir, 0o755); err != nil {
 		return err
 	}
-	if err := os.WriteFile(pidFile(o.WorkDir), []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(o.WorkDir, marker), nil, 0o644); err != nil {
+		return err
+	}
+	self, err := proc.RecordOf("demo", os.Getpid())
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(pidFile(o.WorkDir), []byte(self.String()), 0o644); err != nil {
 		return err
 	}
 	defer os.Remove(pidFile(o.WorkDir))
@@ -103,16 +113,16 @@ func run(o demo.Options) error {
 // stop signals the running demo's driver and waits until it has stopped everything; processes of a driver
 // that was killed are stopped directly.
 func stop(workDir string) error {
-	pid, wasRunning := running(workDir)
+	driver, wasRunning := running(workDir)
 	if wasRunning {
-		fmt.Printf("demo: stopping the demo (pid %d)\n", pid)
-		if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
+		fmt.Printf("demo: stopping the demo (pid %d)\n", driver.Pid)
+		if err := syscall.Kill(driver.Pid, syscall.SIGTERM); err != nil {
 			return err
 		}
 		deadline := time.Now().Add(2 * time.Minute)
-		for alive(pid) {
+		for driver.Running() {
 			if time.Now().After(deadline) {
-				_ = syscall.Kill(pid, syscall.SIGKILL)
+				_ = syscall.Kill(driver.Pid, syscall.SIGKILL)
 				break
 			}
 			time.Sleep(200 * time.Millisecond)
@@ -136,29 +146,31 @@ func stop(workDir string) error {
 
 func pidFile(workDir string) string { return filepath.Join(workDir, "demo.pid") }
 
-// running reads the driver's pid and checks that it is alive.
-func running(workDir string) (int, bool) {
+// running reads the driver's record and checks that it is still that process, running.
+func running(workDir string) (proc.Record, bool) {
 	data, err := os.ReadFile(pidFile(workDir))
 	if err != nil {
-		return 0, false
+		return proc.Record{}, false
 	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
-	if err != nil || pid <= 0 {
-		return 0, false
-	}
-	return pid, alive(pid)
+	r, err := proc.ParseRecord(strings.TrimSpace(string(data)))
+	return r, err == nil && r.Running()
 }
 
-// alive: the process exists and has not exited (an exited process stays a zombie until its parent reaps it).
-func alive(pid int) bool {
-	if syscall.Kill(pid, 0) != nil {
-		return false
+// marker marks a directory as a demo's work directory, the only kind make demo deletes to start clean.
+const marker = ".storageos-demo"
+
+// checkWorkDir refuses a -workdir that holds anything but an earlier demo, so that a mistyped path is never
+// deleted.
+func checkWorkDir(dir string) error {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) || (err == nil && len(entries) == 0) {
+		return nil
 	}
-	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
-		return false
+		return err
 	}
-	// The state follows the command name, which is in parentheses and may itself contain spaces.
-	rest := string(stat[strings.LastIndexByte(string(stat), ')')+1:])
-	return !strings.HasPrefix(strings.TrimSpace(rest), "Z")
+	if _, err := os.Stat(filepath.Join(dir, marker)); err != nil {
+		return fmt.Errorf("%s is not empty and is not a demo's work directory: choose another -workdir (DEMO_DIR)", dir)
+	}
+	return nil
 }

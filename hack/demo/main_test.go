@@ -97,3 +97,31 @@ func readPids(t *testing.T, path string) []int {
 	}
 	return pids
 }
+
+func TestOnlyEmptyOrDemoDirectoriesAreCleared(t *testing.T) {
+	for name, tc := range map[string]struct {
+		files   []string
+		refused bool
+	}{
+		"missing":         {},
+		"empty":           {files: []string{}},
+		"an earlier demo": {files: []string{marker, "kubeconfig"}},
+		"anything else":   {files: []string{"go.mod"}, refused: true},
+	} {
+		t.Run(name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "work")
+			if tc.files != nil {
+				require.NoError(t, os.Mkdir(dir, 0o755))
+			}
+			for _, f := range tc.files {
+				require.NoError(t, os.WriteFile(filepath.Join(dir, f), nil, 0o644))
+			}
+			err := checkWorkDir(dir)
+			if tc.refused {
+				require.ErrorContains(t, err, "is not a demo's work directory: choose another -workdir")
+				return
+			}
+			require.NoError(t, err)
+		})
+	}
+}

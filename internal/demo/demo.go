@@ -15,7 +15,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -430,6 +429,10 @@ func (d *Demo) recordPid(name string, pid int) {
 	if d.o.Started != nil {
 		d.o.Started(name, pid)
 	}
+	r, err := proc.RecordOf(name, pid)
+	if err != nil {
+		return // already gone
+	}
 	d.pidsMu.Lock()
 	defer d.pidsMu.Unlock()
 	f, err := os.OpenFile(d.pidsFile(), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
@@ -437,7 +440,7 @@ func (d *Demo) recordPid(name string, pid int) {
 		return
 	}
 	defer f.Close()
-	_, _ = fmt.Fprintf(f, "%d %s\n", pid, name)
+	_, _ = fmt.Fprintln(f, r)
 }
 
 // KillLeftovers kills every process a demo in workDir started that is still running (after its driver was
@@ -450,15 +453,13 @@ func KillLeftovers(workDir string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	var pids []int
-	for _, line := range strings.Split(string(data), "\n") {
-		if f := strings.Fields(line); len(f) > 0 {
-			if pid, err := strconv.Atoi(f[0]); err == nil {
-				pids = append(pids, pid)
-			}
+	var records []proc.Record
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		if r, err := proc.ParseRecord(line); err == nil {
+			records = append(records, r)
 		}
 	}
-	n := proc.KillGroups(pids)
+	n := proc.KillGroups(records)
 	return n, os.Remove(filepath.Join(workDir, "pids"))
 }
 

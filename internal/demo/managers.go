@@ -97,7 +97,6 @@ func (d *Demo) startManagers(ctx context.Context) error {
 }
 
 func (m *Manager) start(logDir string) error {
-	m.Process = nil
 	logPath := filepath.Join(logDir, fmt.Sprintf("%s-%d.log", m.Binary, m.Replica))
 	if fi, err := os.Stat(logPath); err == nil {
 		m.logOffset = fi.Size()
@@ -115,6 +114,9 @@ func (m *Manager) start(logDir string) error {
 
 // Restart starts the process again after it exited or was killed, as a kubelet restarts a container.
 func (m *Manager) Restart() error {
+	if m.Process == nil {
+		return fmt.Errorf("%s-%d was never started", m.Binary, m.Replica)
+	}
 	if !m.Exited() {
 		return fmt.Errorf("%s is still running", m.Name)
 	}
@@ -138,10 +140,11 @@ func (m *Manager) RunLog() string {
 // Leading reports whether this run of the process has taken its leader Lease.
 func (m *Manager) Leading() bool {
 	// client-go's leader election logs this once the Lease is taken (through the manager's logger, capitalised).
-	return !m.Exited() && strings.Contains(strings.ToLower(m.RunLog()), "successfully acquired lease")
+	return m.Process != nil && !m.Exited() && strings.Contains(strings.ToLower(m.RunLog()), "successfully acquired lease")
 }
 
-// Leader is the running process of binary that holds its Lease, checked against the Lease itself.
+// Leader is the running process of binary that says (in its log) it took the Lease; the Lease must have a
+// holder. The e2e tests also check that the holder changes when a leader is killed.
 func (d *Demo) Leader(ctx context.Context, binary string) (*Manager, error) {
 	var leading []*Manager
 	for _, m := range d.Managers[binary] {

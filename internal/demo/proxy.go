@@ -18,8 +18,9 @@ type serviceProxy struct {
 	backends []string
 	next     atomic.Uint64
 
-	mu    sync.Mutex
-	conns map[net.Conn]struct{}
+	mu     sync.Mutex
+	conns  map[net.Conn]struct{}
+	closed bool
 }
 
 func newServiceProxy(backendPorts []string) (*serviceProxy, error) {
@@ -73,6 +74,12 @@ func (p *serviceProxy) forward(conn net.Conn) {
 // track remembers an open connection until the returned function closes it.
 func (p *serviceProxy) track(c net.Conn) func() {
 	p.mu.Lock()
+	if p.closed {
+		// Accepted or dialled while the proxy closed: nothing may outlive Close.
+		p.mu.Unlock()
+		_ = c.Close()
+		return func() {}
+	}
 	p.conns[c] = struct{}{}
 	p.mu.Unlock()
 	return func() {
@@ -88,6 +95,7 @@ func (p *serviceProxy) Close() {
 	_ = p.listener.Close()
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.closed = true
 	for c := range p.conns {
 		_ = c.Close()
 	}

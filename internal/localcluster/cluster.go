@@ -436,6 +436,9 @@ func FreePorts(n int) ([]string, error) {
 		}
 		port = l.Addr().(*net.TCPAddr).Port
 		_ = l.Close()
+		if handedOut[port] {
+			continue
+		}
 		handedOut[port] = true
 		out = append(out, strconv.Itoa(port))
 	}

@@ -135,11 +135,68 @@ func ExitedError(p *Process, waitingFor string) error {
 	return fmt.Errorf("%s exited while waiting for %s: %s", p.Name, waitingFor, hint)
 }
 
-// KillGroups kills the process groups of pids that are still alive: what a crashed driver left behind.
-func KillGroups(pids []int) (killed int) {
-	for _, pid := range pids {
-		if syscall.Kill(-pid, 0) == nil {
-			_ = syscall.Kill(-pid, syscall.SIGKILL)
+// Record identifies a process started earlier beyond its pid, which the kernel reuses: the pid with the
+// process's start time (clock ticks after boot).
+type Record struct {
+	Pid   int
+	Start string
+	Name  string
+}
+
+// RecordOf is the Record of a running process.
+func RecordOf(name string, pid int) (Record, error) {
+	_, start, err := stat(pid)
+	return Record{Pid: pid, Start: start, Name: name}, err
+}
+
+// Running reports whether the recorded process is still running: same pid and start time, not exited.
+func (r Record) Running() bool {
+	state, start, err := stat(r.Pid)
+	return err == nil && start == r.Start && state != "Z"
+}
+
+// String is the Record as one line of a pids file: "pid start name".
+func (r Record) String() string { return fmt.Sprintf("%d %s %s", r.Pid, r.Start, r.Name) }
+
+// ParseRecord reads a line written by Record.String.
+func ParseRecord(line string) (Record, error) {
+	f := strings.Fields(line)
+	if len(f) < 2 {
+		return Record{}, fmt.Errorf("malformed process record %q", line)
+	}
+	pid, err := strconv.Atoi(f[0])
+	if err != nil {
+		return Record{}, fmt.Errorf("malformed process record %q", line)
+	}
+	r := Record{Pid: pid, Start: f[1]}
+	if len(f) > 2 {
+		r.Name = f[2]
+	}
+	return r, nil
+}
+
+// stat reads a process's state and start time from /proc/<pid>/stat.
+func stat(pid int) (state, start string, err error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return "", "", err
+	}
+	// The command name, in parentheses, may contain spaces: the fields after it start with the state (field 3);
+	// the start time is field 22.
+	i := strings.LastIndexByte(string(data), ')')
+	fields := strings.Fields(string(data[i+1:]))
+	if i < 0 || len(fields) < 20 {
+		return "", "", fmt.Errorf("unexpected /proc/%d/stat", pid)
+	}
+	return fields[0], fields[19], nil
+}
+
+// KillGroups kills the process groups of the recorded processes that still run (what a killed driver left
+// behind) and reports how many there were. A pid now used by another process is left alone.
+func KillGroups(records []Record) (killed int) {
+	for _, r := range records {
+		if r.Running() {
+			_ = syscall.Kill(-r.Pid, syscall.SIGKILL)
 			killed++
 		}
 	}

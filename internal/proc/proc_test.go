@@ -2,6 +2,7 @@ package proc_test
 
 import (
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -61,16 +62,36 @@ func TestStopKillsWhatIgnoresSIGTERM(t *testing.T) {
 	require.True(t, polite.Exited())
 
 	// The trap is inherited by sleep, so the whole group ignores SIGTERM.
-	stubborn := start(t, "trap '' TERM; sleep 60")
-	time.Sleep(100 * time.Millisecond) // let the shell install its trap before the signal
+	stubborn := start(t, "trap '' TERM; echo trapped; sleep 60")
+	require.Eventually(t, func() bool { return strings.Contains(stubborn.Log(), "trapped") }, time.Minute, 10*time.Millisecond)
 	require.ErrorContains(t, stubborn.Stop(500*time.Millisecond), "did not stop")
 	require.True(t, stubborn.Exited())
 }
 
-func TestKillGroupsKillsOnlyTheLiving(t *testing.T) {
+func TestKillGroupsKillsOnlyWhatItStarted(t *testing.T) {
 	alive := start(t, "sleep 60")
+	reused := start(t, "sleep 60")
 	dead := start(t, "true")
 	exited(t, dead)
-	require.Equal(t, 1, proc.KillGroups([]int{alive.Pid(), dead.Pid()}))
+	record := func(p *proc.Process) proc.Record {
+		r, err := proc.RecordOf(p.Name, p.Pid())
+		if p == dead {
+			require.Error(t, err)
+			return proc.Record{Pid: p.Pid(), Start: "1"}
+		}
+		require.NoError(t, err)
+		parsed, err := proc.ParseRecord(r.String())
+		require.NoError(t, err)
+		require.Equal(t, r, parsed)
+		return r
+	}
+	// A pid whose process is not the one recorded (its start time differs), as after pid reuse.
+	other := record(reused)
+	other.Start += "0"
+	require.False(t, other.Running())
+	require.True(t, record(alive).Running())
+
+	require.Equal(t, 1, proc.KillGroups([]proc.Record{record(alive), other, record(dead)}))
 	exited(t, alive)
+	require.False(t, reused.Exited(), "a process that only shares a recorded pid is left alone")
 }

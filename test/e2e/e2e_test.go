@@ -27,6 +27,7 @@ import (
 	"github.com/storageos/cluster-operator/internal/demo"
 	"github.com/storageos/cluster-operator/internal/test/envtest"
 	"github.com/storageos/cluster-operator/pkg/cluster/desired"
+	"github.com/storageos/cluster-operator/pkg/upgrade"
 )
 
 // The whole life of a StorageOS cluster, in the order a user lives it; the faults run on the same cluster
@@ -331,7 +332,7 @@ func runUpgrade(t *testing.T, image string, apps []*appsv1.Deployment, atPhase f
 		eventually(t, timeout, d.Name+" back", func(ctx context.Context) error { return deploymentReady(ctx, d, replicaCount(d)) })
 	}
 	require.NoError(t, allNodePodsRunning(ctx, image))
-	require.NoError(t, hasEvent(ctx, "default", name, "UpgradeComplete"))
+	eventually(t, timeout, "UpgradeComplete event", func(ctx context.Context) error { return hasEvent(ctx, "default", name, "UpgradeComplete") })
 	// As in the seed: the cluster stays in maintenance until the upgrade is deleted.
 	c, err := sampleCluster(ctx)
 	require.NoError(t, err)
@@ -408,9 +409,20 @@ func leftovers(ctx context.Context, namespace string) error {
 // its finalizers, then the operator itself: nothing hangs on a finalizer.
 func testUninstall(t *testing.T) {
 	ctx := context.Background()
-	// A job left behind by a user, which the job-manager holds with its finalizer.
-	require.NoError(t, env.Client.Create(ctx, &storageosv1.Job{ObjectMeta: metav1.ObjectMeta{Name: "left-behind", Namespace: "default"},
-		Spec: storageosv1.JobSpec{Image: "busybox", CompletionWord: "done"}}))
+	// An upgrade left behind by a user, which the upgrade-manager holds with its finalizer: deleting the CRD
+	// deletes it, and only a running upgrade-manager lets it go.
+	u := &storageosv1.StorageOSUpgrade{ObjectMeta: metav1.ObjectMeta{Name: "left-behind", Namespace: "default"},
+		Spec: storageosv1.StorageOSUpgradeSpec{NewImage: "storageos/node:9.9.9"}}
+	require.NoError(t, env.Client.Create(ctx, u))
+	eventually(t, timeout, "the upgrade holds its finalizer", func(ctx context.Context) error {
+		if err := env.Client.Get(ctx, client.ObjectKeyFromObject(u), u); err != nil {
+			return err
+		}
+		if !slices.Contains(u.Finalizers, upgrade.Finalizer) {
+			return fmt.Errorf("finalizers %v", u.Finalizers)
+		}
+		return nil
+	})
 	require.NoError(t, env.Uninstall(ctx))
 	var crds apiextensionsv1.CustomResourceDefinitionList
 	require.NoError(t, env.Client.List(ctx, &crds))
