@@ -23,7 +23,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -31,6 +30,7 @@ import (
 	storageosv1 "github.com/storageos/cluster-operator/apis/storageos/v1"
 	"github.com/storageos/cluster-operator/internal/localcluster"
 	"github.com/storageos/cluster-operator/internal/proc"
+	"github.com/storageos/cluster-operator/pkg/cluster/desired"
 	"github.com/storageos/cluster-operator/pkg/manager"
 	"github.com/storageos/cluster-operator/pkg/storageos"
 	"github.com/storageos/cluster-operator/pkg/storageos/simulator"
@@ -342,54 +342,28 @@ func (d *Demo) step(format string, args ...any) {
 	}
 }
 
-// waitStep announces a step and polls check until it passes, naming the step and the logs when it times out.
+// waitStep announces a step and polls check until it passes, naming the step and the logs when it fails.
 func (d *Demo) waitStep(ctx context.Context, what string, timeout time.Duration, check func(context.Context) error) error {
 	d.step("waiting: %s", what)
 	start := time.Now()
-	if err := poll(ctx, timeout, func() error {
-		for _, ms := range d.Managers {
-			if d.operatorStopped {
-				break
-			}
-			for _, m := range ms {
-				if m.Process != nil && m.Exited() {
-					return &exitedError{m}
-				}
-			}
-		}
-		return check(ctx)
-	}); err != nil {
-		var exited *exitedError
-		if errors.As(err, &exited) {
-			return proc.ExitedError(exited.m.Process, what)
-		}
-		return fmt.Errorf("timed out after %s waiting for %s (last: %w); the logs of every component are in %s",
-			timeout, what, err, d.Logs())
+	if err := proc.Wait(ctx, what, timeout, d.running, check); err != nil {
+		return fmt.Errorf("%w; the logs of every component are in %s", err, d.Logs())
 	}
 	d.step("done in %s: %s", time.Since(start).Round(100*time.Millisecond), what)
 	return nil
 }
 
-type exitedError struct{ m *Manager }
-
-func (e *exitedError) Error() string { return e.m.Name + " exited" }
-
-// poll runs check until it returns nil or timeout passes; it stops at once on an exitedError.
-func poll(ctx context.Context, timeout time.Duration, check func() error) error {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	for {
-		err := check()
-		var exited *exitedError
-		if err == nil || errors.As(err, &exited) {
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			return err
-		case <-time.After(250 * time.Millisecond):
+// running are the managers' processes that must not exit: none once the operator was stopped on purpose.
+func (d *Demo) running() []*proc.Process {
+	var out []*proc.Process
+	for _, ms := range d.Managers {
+		for _, m := range ms {
+			if m.Process != nil && !d.operatorStopped {
+				out = append(out, m.Process)
+			}
 		}
 	}
+	return out
 }
 
 // installOperator applies the install with the webhook called by URL, and waits for the CRDs.
@@ -468,7 +442,7 @@ func KillLeftovers(workDir string) (int, error) {
 func (d *Demo) syncStorageOSNodes(ctx context.Context) {
 	for {
 		var pods corev1.PodList
-		if err := d.Client.List(ctx, &pods, client.MatchingLabels{"app": "storageos", "kind": "daemonset"}); err == nil {
+		if err := d.Client.List(ctx, &pods, client.MatchingLabels(desired.NodeSelector)); err == nil {
 			var nodes []storageos.Node
 			for _, p := range pods.Items {
 				if p.Spec.NodeName == "" || p.DeletionTimestamp != nil {
@@ -491,8 +465,6 @@ func (d *Demo) syncStorageOSNodes(ctx context.Context) {
 		}
 	}
 }
-
-var metaCreate = metav1.CreateOptions{}
 
 // healthGet reads a probe endpoint.
 func healthGet(ctx context.Context, url string) error {

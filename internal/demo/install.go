@@ -2,6 +2,7 @@ package demo
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -12,14 +13,19 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	authenticationv1 "k8s.io/api/authentication/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 	"sigs.k8s.io/yaml"
+
+	"github.com/storageos/cluster-operator/internal/localcluster"
+	"github.com/storageos/cluster-operator/internal/proc"
 )
 
 // FieldOwner is the demo's field manager for what it installs.
@@ -104,7 +110,7 @@ func waitEstablished(ctx context.Context, c client.Client, objects []*unstructur
 		if u.GetKind() != "CustomResourceDefinition" {
 			continue
 		}
-		err := poll(ctx, time.Minute, func() error {
+		err := proc.Wait(ctx, "CRD "+u.GetName()+" established", time.Minute, nil, func(ctx context.Context) error {
 			crd := &apiextensionsv1.CustomResourceDefinition{}
 			if err := c.Get(ctx, client.ObjectKey{Name: u.GetName()}, crd); err != nil {
 				return err
@@ -114,8 +120,9 @@ func waitEstablished(ctx context.Context, c client.Client, objects []*unstructur
 					return nil
 				}
 			}
-			return fmt.Errorf("CRD %s not established", u.GetName())
+			return errors.New("not established")
 		})
+
 		if err != nil {
 			return err
 		}
@@ -145,24 +152,11 @@ func readObjects(paths ...string) ([]*unstructured.Unstructured, error) {
 func serviceAccountKubeconfig(ctx context.Context, cs kubernetes.Interface, server, caFile, namespace, serviceAccount, path string) error {
 	tr, err := cs.CoreV1().ServiceAccounts(namespace).CreateToken(ctx, serviceAccount, &authenticationv1.TokenRequest{
 		Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: ptr.To[int64](7 * 24 * 3600)},
-	}, metaCreate)
+	}, metav1.CreateOptions{})
 	if err != nil {
 		return fmt.Errorf("token for service account %s/%s: %w", namespace, serviceAccount, err)
 	}
-	content := fmt.Sprintf(`apiVersion: v1
-kind: Config
-clusters:
-- name: local
-  cluster: {server: %q, certificate-authority: %q}
-users:
-- name: %s
-  user: {token: %q}
-contexts:
-- name: local
-  context: {cluster: local, user: %s, namespace: %s}
-current-context: local
-`, server, caFile, serviceAccount, tr.Status.Token, serviceAccount, namespace)
-	return os.WriteFile(path, []byte(content), 0o600)
+	return localcluster.WriteKubeconfig(path, server, caFile, &clientcmdapi.AuthInfo{Token: tr.Status.Token}, namespace)
 }
 
 // containerEnv is the container's literal env plus POD_NAMESPACE, which a pod gets from the downward API.

@@ -25,6 +25,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/storageos/cluster-operator/internal/proc"
@@ -117,7 +118,8 @@ func Start(ctx context.Context, o Options) (c *Cluster, err error) {
 		return nil, err
 	}
 	c.Kubeconfig = filepath.Join(o.WorkDir, "kubeconfig")
-	if err := writeKubeconfig(c.Kubeconfig, host, p); err != nil {
+	admin := &clientcmdapi.AuthInfo{ClientCertificate: p.adminCert, ClientKey: p.adminKey}
+	if err := WriteKubeconfig(c.Kubeconfig, host, p.caCert, admin, ""); err != nil {
 		return nil, err
 	}
 	if c.Config, err = clientcmd.BuildConfigFromFlags("", c.Kubeconfig); err != nil {
@@ -225,24 +227,7 @@ func (c *Cluster) RestartAPIServer(ctx context.Context) (time.Duration, error) {
 
 // waitReady polls check until it succeeds, the deadline passes or a component exits.
 func (c *Cluster) waitReady(ctx context.Context, what string, timeout time.Duration, check func(context.Context) error) error {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	var last error
-	for {
-		if last = check(ctx); last == nil {
-			return nil
-		}
-		for _, p := range c.procs {
-			if p.Exited() {
-				return proc.ExitedError(p, what)
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("%s not ready after %s: %w", what, timeout, last)
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
+	return proc.Wait(ctx, what, timeout, func() []*proc.Process { return c.procs }, check)
 }
 
 func (c *Cluster) apiserverReady(ctx context.Context) error {
@@ -309,25 +294,15 @@ func fakeNode(name string) *corev1.Node {
 	}
 }
 
-func writeKubeconfig(path, host string, p *pki) error {
-	content := fmt.Sprintf(`apiVersion: v1
-kind: Config
-clusters:
-- name: local
-  cluster:
-    server: %s
-    certificate-authority: %s
-users:
-- name: admin
-  user:
-    client-certificate: %s
-    client-key: %s
-contexts:
-- name: local
-  context: {cluster: local, user: admin}
-current-context: local
-`, host, p.caCert, p.adminCert, p.adminKey)
-	return os.WriteFile(path, []byte(content), 0o600)
+// WriteKubeconfig writes a kubeconfig for server (trusting caFile) that authenticates as user, in namespace
+// when not empty. The file is readable by its owner only: it holds credentials.
+func WriteKubeconfig(path, server, caFile string, user *clientcmdapi.AuthInfo, namespace string) error {
+	cfg := clientcmdapi.NewConfig()
+	cfg.Clusters["local"] = &clientcmdapi.Cluster{Server: server, CertificateAuthority: caFile}
+	cfg.AuthInfos["local"] = user
+	cfg.Contexts["local"] = &clientcmdapi.Context{Cluster: "local", AuthInfo: "local", Namespace: namespace}
+	cfg.CurrentContext = "local"
+	return clientcmd.WriteToFile(*cfg, path)
 }
 
 // writeSchedulerConfig serves the default scheduler name and the extra ones, each as a profile of its own.

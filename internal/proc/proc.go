@@ -5,6 +5,7 @@ package proc
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -123,6 +124,32 @@ func (p *Process) PeakRSS() (int64, error) {
 func (p *Process) Log() string {
 	data, _ := os.ReadFile(p.LogPath)
 	return string(data)
+}
+
+// Wait polls check until it passes. It fails at once, with ExitedError, when a process that running returns
+// has exited (nothing started that way will ever pass), and otherwise when timeout passes, with check's last
+// error. running may be nil.
+func Wait(ctx context.Context, what string, timeout time.Duration, running func() []*Process, check func(context.Context) error) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	for {
+		last := check(ctx)
+		if last == nil {
+			return nil
+		}
+		if running != nil {
+			for _, p := range running() {
+				if p.Exited() {
+					return ExitedError(p, what)
+				}
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("timed out after %s waiting for %s (last: %w)", timeout, what, last)
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
 }
 
 // ExitedError explains a process that exited while it was being waited for, with what to do when the cause

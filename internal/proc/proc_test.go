@@ -1,6 +1,8 @@
 package proc_test
 
 import (
+	"context"
+	"errors"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -94,4 +96,39 @@ func TestKillGroupsKillsOnlyWhatItStarted(t *testing.T) {
 	require.Equal(t, 1, proc.KillGroups([]proc.Record{record(alive), other, record(dead)}))
 	exited(t, alive)
 	require.False(t, reused.Exited(), "a process that only shares a recorded pid is left alone")
+}
+
+func TestWait(t *testing.T) {
+	dead := start(t, "exit 1")
+	exited(t, dead)
+	alive := start(t, "sleep 60")
+	calls := 0
+	for _, tc := range []struct {
+		name    string
+		within  time.Duration
+		running []*proc.Process
+		check   func(context.Context) error
+		want    string
+	}{
+		{"passes on a later poll", time.Minute, []*proc.Process{alive}, func(context.Context) error {
+			if calls++; calls < 3 {
+				return errors.New("not yet")
+			}
+			return nil
+		}, ""},
+		{"a process exited", time.Minute, []*proc.Process{alive, dead}, func(context.Context) error { return errors.New("not yet") },
+			"sh exited while waiting for the thing"},
+		{"times out with the last error", 600 * time.Millisecond, nil, func(context.Context) error { return errors.New("still not") },
+			"timed out after 600ms waiting for the thing (last: still not)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := proc.Wait(context.Background(), "the thing", tc.within,
+				func() []*proc.Process { return tc.running }, tc.check)
+			if tc.want == "" {
+				require.NoError(t, err)
+				return
+			}
+			require.ErrorContains(t, err, tc.want)
+		})
+	}
 }

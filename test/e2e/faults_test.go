@@ -21,6 +21,7 @@ import (
 
 	storageosv1 "github.com/storageos/cluster-operator/apis/storageos/v1"
 	"github.com/storageos/cluster-operator/internal/demo"
+	"github.com/storageos/cluster-operator/pkg/cluster/desired"
 	"github.com/storageos/cluster-operator/pkg/manager"
 )
 
@@ -107,8 +108,12 @@ func testClusterManagerLeaderKilled(t *testing.T) {
 		if level := env.Simulator.Cluster().LogLevel; level != "info" {
 			return fmt.Errorf("StorageOS log level %q", level)
 		}
+		c, err := sampleCluster(ctx)
+		if err != nil {
+			return err
+		}
 		cm := &corev1.ConfigMap{}
-		if err := env.Client.Get(ctx, client.ObjectKey{Namespace: "storageos", Name: "storageos-node-config"}, cm); err != nil {
+		if err := env.Client.Get(ctx, client.ObjectKey{Namespace: string(c.Spec.Namespace), Name: desired.NodeConfigMapName}, cm); err != nil {
 			return err
 		}
 		if cm.Data["LOG_LEVEL"] != "info" {

@@ -182,21 +182,3 @@ func patchCluster(t *testing.T, patch string) {
 	c := &storageosv1.StorageOSCluster{ObjectMeta: metav1.ObjectMeta{Namespace: demo.SampleNamespace, Name: demo.SampleCluster}}
 	require.NoError(t, env.Client.Patch(context.Background(), c, client.RawPatch("application/merge-patch+json", []byte(patch))))
 }
-
-// nodeLogLevel is the LOG_LEVEL the node DaemonSet's template gives StorageOS.
-func nodeLogLevel(ctx context.Context) (string, error) {
-	ds := &appsv1.DaemonSet{}
-	c, err := sampleCluster(ctx)
-	if err != nil {
-		return "", err
-	}
-	if err := env.Client.Get(ctx, client.ObjectKey{Namespace: string(c.Spec.Namespace), Name: desired.DaemonSetName}, ds); err != nil {
-		return "", err
-	}
-	for _, e := range ds.Spec.Template.Spec.Containers[0].Env {
-		if e.Name == "LOG_LEVEL" {
-			return e.Value, nil
-		}
-	}
-	return "", fmt.Errorf("no LOG_LEVEL in the node container")
-}
