@@ -7,6 +7,8 @@ BINARIES := cluster-manager upgrade-manager job-manager scheduler-webhook
 LOCALBIN ?= $(shell pwd)/bin
 CONTROLLER_TOOLS_VERSION ?= v0.23.0
 CONTROLLER_GEN ?= $(LOCALBIN)/controller-gen-$(CONTROLLER_TOOLS_VERSION)
+GOLANGCI_LINT_VERSION ?= v2.15.0
+GOLANGCI_LINT ?= $(LOCALBIN)/golangci-lint-$(GOLANGCI_LINT_VERSION)
 # kube-apiserver, etcd and kubectl, built once into bin/k8s/<version>/.
 ENVTEST_DIR := $(shell hack/k8stools/build.sh --print-dir)
 KUBECTL ?= $(ENVTEST_DIR)/kubectl
@@ -57,8 +59,14 @@ vet: ## Run go vet on both modules.
 	$(GO) vet ./...
 	cd apis && $(GO) vet ./...
 
+.PHONY: lint
+lint: golangci-lint ## Run golangci-lint on both modules (and hack/bundle); linters and exclusions in .golangci.yml.
+	$(GOLANGCI_LINT) run ./...
+	cd apis && $(GOLANGCI_LINT) run --config ../.golangci.yml ./...
+	cd hack/bundle && $(GOLANGCI_LINT) run --config ../../.golangci.yml ./...
+
 .PHONY: test
-test: fmt vet controller-gen envtest-bins cluster-bins ## Run every test against a real kube-apiserver (the first run builds it: ~20 min), then make e2e.
+test: fmt vet lint controller-gen envtest-bins cluster-bins ## Run every test against a real kube-apiserver (the first run builds it: ~20 min), then make e2e.
 	KUBEBUILDER_ASSETS="$(ENVTEST_DIR)" CONTROLLER_GEN="$(CONTROLLER_GEN)" $(GO) test $(GOTEST_FLAGS) ./...
 	$(GO) test -run '^$$' -fuzz FuzzHandler -fuzztime $(FUZZ_TIME) ./pkg/schedulerwebhook/
 	cd hack/bundle && $(GO) vet ./... && $(GO) test -count=1 ./...
@@ -200,3 +208,10 @@ $(CONTROLLER_GEN):
 	mkdir -p $(LOCALBIN)
 	GOBIN=$(LOCALBIN) $(GO) install sigs.k8s.io/controller-tools/cmd/controller-gen@$(CONTROLLER_TOOLS_VERSION)
 	mv $(LOCALBIN)/controller-gen $(CONTROLLER_GEN)
+
+.PHONY: golangci-lint
+golangci-lint: $(GOLANGCI_LINT) ## Install golangci-lint into bin/.
+$(GOLANGCI_LINT):
+	mkdir -p $(LOCALBIN)
+	GOBIN=$(LOCALBIN) $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
+	mv $(LOCALBIN)/golangci-lint $(GOLANGCI_LINT)

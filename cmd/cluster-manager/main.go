@@ -10,6 +10,7 @@ import (
 
 	"github.com/storageos/cluster-operator/pkg/cluster"
 	"github.com/storageos/cluster-operator/pkg/manager"
+	"github.com/storageos/cluster-operator/pkg/storageos"
 )
 
 func main() {
@@ -24,7 +25,7 @@ func main() {
 		"The StorageOS API's URL, when the manager runs outside the cluster (default: the cluster's Service).")
 	flag.Parse()
 	if endpoint != "" {
-		r.APIEndpoint = cluster.FixedEndpoint(endpoint)
+		r.APIEndpoint = storageos.FixedEndpoint(endpoint)
 	}
 
 	os.Exit(manager.Run(ctrl.SetupSignalHandler(), opts, func(ctx context.Context, mgr ctrl.Manager) error {

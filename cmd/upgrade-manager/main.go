@@ -8,8 +8,8 @@ import (
 
 	ctrl "sigs.k8s.io/controller-runtime"
 
-	"github.com/storageos/cluster-operator/pkg/cluster"
 	"github.com/storageos/cluster-operator/pkg/manager"
+	"github.com/storageos/cluster-operator/pkg/storageos"
 	"github.com/storageos/cluster-operator/pkg/upgrade"
 )
 
@@ -26,7 +26,7 @@ func main() {
 		"The StorageOS API's URL, when the manager runs outside the cluster (default: the cluster's Service).")
 	flag.Parse()
 	if endpoint != "" {
-		r.APIEndpoint = cluster.FixedEndpoint(endpoint)
+		r.APIEndpoint = storageos.FixedEndpoint(endpoint)
 	}
 
 	os.Exit(manager.Run(ctrl.SetupSignalHandler(), opts, func(_ context.Context, mgr ctrl.Manager) error {

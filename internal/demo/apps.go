@@ -7,7 +7,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 
-	"github.com/storageos/cluster-operator/pkg/cluster/desired"
+	"github.com/storageos/cluster-operator/pkg/names"
 )
 
 // StorageClassName is the StorageOS class the sample cluster creates (the seed's default).
@@ -29,7 +29,7 @@ func StorageOSApp(namespace, name string, replicas int32) (*corev1.PersistentVol
 			StorageClassName:              class,
 			ClaimRef:                      &corev1.ObjectReference{Namespace: namespace, Name: name},
 			PersistentVolumeSource: corev1.PersistentVolumeSource{CSI: &corev1.CSIPersistentVolumeSource{
-				Driver: desired.CSIProvisioner, VolumeHandle: pvName}},
+				Driver: names.CSIDriver, VolumeHandle: pvName}},
 		},
 	}
 	pvc := &corev1.PersistentVolumeClaim{

@@ -30,8 +30,8 @@ import (
 	storageosv1 "github.com/storageos/cluster-operator/apis/storageos/v1"
 	"github.com/storageos/cluster-operator/internal/localcluster"
 	"github.com/storageos/cluster-operator/internal/proc"
-	"github.com/storageos/cluster-operator/pkg/cluster/desired"
 	"github.com/storageos/cluster-operator/pkg/manager"
+	"github.com/storageos/cluster-operator/pkg/names"
 	"github.com/storageos/cluster-operator/pkg/storageos"
 	"github.com/storageos/cluster-operator/pkg/storageos/simulator"
 	"github.com/storageos/cluster-operator/pkg/upgrade"
@@ -442,7 +442,7 @@ func KillLeftovers(workDir string) (int, error) {
 func (d *Demo) syncStorageOSNodes(ctx context.Context) {
 	for {
 		var pods corev1.PodList
-		if err := d.Client.List(ctx, &pods, client.MatchingLabels(desired.NodeSelector)); err == nil {
+		if err := d.Client.List(ctx, &pods, client.MatchingLabels(names.NodePodLabels())); err == nil {
 			var nodes []storageos.Node
 			for _, p := range pods.Items {
 				if p.Spec.NodeName == "" || p.DeletionTimestamp != nil {

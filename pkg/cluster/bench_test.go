@@ -17,6 +17,7 @@ import (
 	storageosv1 "github.com/storageos/cluster-operator/apis/storageos/v1"
 	"github.com/storageos/cluster-operator/pkg/cluster"
 	"github.com/storageos/cluster-operator/pkg/cluster/desired"
+	"github.com/storageos/cluster-operator/pkg/names"
 )
 
 // Run with: make bench (go test -run '^$' -bench . ./pkg/cluster/).
@@ -73,7 +74,7 @@ func expectedChildren(c *storageosv1.StorageOSCluster) int {
 
 func countChildren(t testing.TB, c *storageosv1.StorageOSCluster) int {
 	n := 0
-	selector := client.MatchingLabels{desired.LabelInstance: c.Name, desired.LabelClusterNamespace: c.Namespace}
+	selector := client.MatchingLabels{names.LabelInstance: c.Name, names.LabelClusterNamespace: c.Namespace}
 	for _, list := range cluster.ManagedLists() {
 		require.NoError(t, testEnv.Client.List(context.Background(), list, selector))
 		items, err := cluster.MetaItems(list)

@@ -6,7 +6,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -29,6 +28,7 @@ import (
 
 	storageosv1 "github.com/storageos/cluster-operator/apis/storageos/v1"
 	"github.com/storageos/cluster-operator/pkg/cluster/desired"
+	"github.com/storageos/cluster-operator/pkg/names"
 	"github.com/storageos/cluster-operator/pkg/ssa"
 	"github.com/storageos/cluster-operator/pkg/storageos"
 )
@@ -47,10 +47,8 @@ type Reconciler struct {
 	KubeVersion desired.Version
 	// Getenv looks up RELATED_IMAGE_* overrides; os.Getenv in the binary.
 	Getenv func(string) string
-	// NewAPIClient connects to a cluster's StorageOS API; APIEndpoint says where it is. Tests point both at the
-	// simulator.
-	NewAPIClient func(endpoint string, creds storageos.Credentials) storageos.API
-	APIEndpoint  func(*storageosv1.StorageOSCluster) string
+	// APIEndpoint says where a cluster's StorageOS API is (storageos.ServiceEndpoint by default).
+	APIEndpoint func(*storageosv1.StorageOSCluster) string
 	// ResyncPeriod is how often a cluster's status is refreshed from the StorageOS API without any event.
 	ResyncPeriod time.Duration
 	// DefaultK8sDistro is the k8sDistro of clusters that name none (e.g. "openshift" on OpenShift).
@@ -58,15 +56,13 @@ type Reconciler struct {
 
 	applier *ssa.Applier
 	secrets *referencedSecrets
-
-	apiMu      sync.Mutex
-	apiClients map[string]storageos.API
+	apis    *storageos.Connector
 }
 
 // CacheOptions limits what the cluster-manager caches to the objects it manages, so unrelated ConfigMaps,
 // Secrets and Pods elsewhere in the cluster cost it no memory.
 func CacheOptions() cache.Options {
-	managed := labels.SelectorFromSet(labels.Set{desired.LabelManagedBy: desired.ManagedBy})
+	managed := labels.SelectorFromSet(labels.Set{names.LabelManagedBy: names.ClusterManager})
 	// Namespaces are few, and the cluster-manager must know whether spec.namespace exists before creating it.
 	byObject := map[client.Object]cache.ByObject{&corev1.Pod{}: {Label: managed}}
 	for _, k := range managedKinds {
@@ -81,14 +77,7 @@ func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) err
 	if r.Getenv == nil {
 		r.Getenv = os.Getenv
 	}
-	if r.NewAPIClient == nil {
-		r.NewAPIClient = func(endpoint string, creds storageos.Credentials) storageos.API {
-			return storageos.New(endpoint, creds)
-		}
-	}
-	if r.APIEndpoint == nil {
-		r.APIEndpoint = ServiceEndpoint
-	}
+	r.apis = &storageos.Connector{Endpoint: r.APIEndpoint}
 	if r.ResyncPeriod == 0 {
 		r.ResyncPeriod = time.Minute
 	}
@@ -104,7 +93,7 @@ func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) err
 				UpdateFunc: func(_ event.UpdateEvent) bool { return false },
 			}))
 	managed := builder.WithPredicates(predicate.NewPredicateFuncs(func(o client.Object) bool {
-		return o.GetLabels()[desired.LabelManagedBy] == desired.ManagedBy
+		return o.GetLabels()[names.LabelManagedBy] == names.ClusterManager
 	}))
 	for _, k := range managedKinds {
 		b = b.Watches(k.object(), handler.EnqueueRequestsFromMapFunc(ownerOf), managed)
@@ -113,7 +102,7 @@ func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) err
 	if err != nil {
 		return err
 	}
-	r.secrets = &referencedSecrets{config: mgr.GetConfig(), scheme: r.Scheme, ctx: ctx, controller: c,
+	r.secrets = &referencedSecrets{mgr: mgr, ctx: ctx, controller: c,
 		clusters: r.Client, readers: map[types.NamespacedName]cache.Cache{}, stops: map[types.NamespacedName]context.CancelFunc{}}
 	return nil
 }
@@ -121,7 +110,7 @@ func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) err
 // ownerOf maps a child to its StorageOSCluster through the instance and cluster-namespace labels.
 func ownerOf(_ context.Context, o client.Object) []reconcile.Request {
 	l := o.GetLabels()
-	name, ns := l[desired.LabelInstance], l[desired.LabelClusterNamespace]
+	name, ns := l[names.LabelInstance], l[names.LabelClusterNamespace]
 	if name == "" || ns == "" {
 		return nil
 	}
@@ -140,17 +129,6 @@ func (r *Reconciler) otherClusters(ctx context.Context, o client.Object) []recon
 		}
 	}
 	return out
-}
-
-// FixedEndpoint reaches the StorageOS API of every cluster at url, for managers that run outside the cluster
-// (make run-cluster-manager, a local demo) where the Service's DNS name does not resolve.
-func FixedEndpoint(url string) func(*storageosv1.StorageOSCluster) string {
-	return func(*storageosv1.StorageOSCluster) string { return url }
-}
-
-// ServiceEndpoint is the StorageOS API inside the cluster: the cluster's Service.
-func ServiceEndpoint(c *storageosv1.StorageOSCluster) string {
-	return fmt.Sprintf("http://%s.%s.svc:%d", c.Spec.Service.Name, c.Spec.Namespace, c.Spec.Service.ExternalPort)
 }
 
 // Reconcile is fetch → delete or finalizer → one-cluster check → ordered phases → one status patch.

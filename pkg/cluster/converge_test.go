@@ -15,13 +15,14 @@ import (
 	storageosv1 "github.com/storageos/cluster-operator/apis/storageos/v1"
 	"github.com/storageos/cluster-operator/pkg/cluster"
 	"github.com/storageos/cluster-operator/pkg/cluster/desired"
+	"github.com/storageos/cluster-operator/pkg/names"
 )
 
 func nodeContainer(ds *appsv1.DaemonSet) corev1.Container { return ds.Spec.Template.Spec.Containers[0] }
 
 func TestEditsReachTheChildren(t *testing.T) {
 	c := createCluster(t, nil)
-	cm := inNS(c, desired.NodeConfigMapName, &corev1.ConfigMap{})
+	cm := inNS(c, names.NodeConfigMap, &corev1.ConfigMap{})
 	eventuallyGet(t, cm, func() bool { return cm.Data["LOG_LEVEL"] == "info" })
 
 	update(t, c, func(s *storageosv1.StorageOSClusterSpec) {
@@ -30,7 +31,7 @@ func TestEditsReachTheChildren(t *testing.T) {
 		s.Tolerations = []corev1.Toleration{{Key: "storage", Operator: corev1.TolerationOpExists}}
 	})
 	eventuallyGet(t, cm, func() bool { return cm.Data["LOG_LEVEL"] == "debug" }, "debug reaches the node config")
-	ds := inNS(c, desired.DaemonSetName, &appsv1.DaemonSet{})
+	ds := inNS(c, names.DaemonSet, &appsv1.DaemonSet{})
 	eventuallyGet(t, ds, func() bool { return nodeContainer(ds).Image == "storageos/node:v2.2.0" }, "images.nodeContainer reaches the DaemonSet")
 	assert.Contains(t, ds.Spec.Template.Spec.Tolerations, corev1.Toleration{Key: "storage", Operator: corev1.TolerationOpExists})
 	assert.Equal(t, appsv1.OnDeleteDaemonSetStrategyType, ds.Spec.UpdateStrategy.Type, "storage pods restart only on purpose")
@@ -51,13 +52,13 @@ func TestDeletedAndEditedChildrenAreRestored(t *testing.T) {
 	ctx := context.Background()
 	c := createCluster(t, nil)
 
-	cm := inNS(c, desired.NodeConfigMapName, &corev1.ConfigMap{})
+	cm := inNS(c, names.NodeConfigMap, &corev1.ConfigMap{})
 	eventuallyGet(t, cm, nil)
 	uid := cm.UID
 	require.NoError(t, testEnv.Client.Delete(ctx, cm))
 	eventuallyGet(t, cm, func() bool { return cm.UID != uid }, "a deleted child is recreated")
 
-	ds := inNS(c, desired.DaemonSetName, &appsv1.DaemonSet{})
+	ds := inNS(c, names.DaemonSet, &appsv1.DaemonSet{})
 	eventuallyGet(t, ds, nil)
 	ds.Spec.Template.Spec.Containers[0].Image = "attacker/node:latest"
 	ds.Spec.Template.Spec.HostNetwork = false
@@ -83,7 +84,7 @@ func TestCSIDeploymentStrategySwitchRemovesTheOtherKind(t *testing.T) {
 
 	update(t, c, func(s *storageosv1.StorageOSClusterSpec) { s.CSI.Enable = false })
 	eventuallyGone(t, deploy, "csi.enable: false removes the CSI helper")
-	cm := inNS(c, desired.NodeConfigMapName, &corev1.ConfigMap{})
+	cm := inNS(c, names.NodeConfigMap, &corev1.ConfigMap{})
 	eventuallyGet(t, cm, func() bool { _, ok := cm.Data["CSI_ENDPOINT"]; return !ok })
 }
 
@@ -110,7 +111,7 @@ func TestIngressWithTLS(t *testing.T) {
 func TestPauseFreezesChildrenButNotStatus(t *testing.T) {
 	ctx := context.Background()
 	c := createCluster(t, nil)
-	cm := inNS(c, desired.NodeConfigMapName, &corev1.ConfigMap{})
+	cm := inNS(c, names.NodeConfigMap, &corev1.ConfigMap{})
 	eventuallyGet(t, cm, nil)
 
 	update(t, c, func(s *storageosv1.StorageOSClusterSpec) { s.Pause = true })

@@ -14,15 +14,15 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	storageosv1 "github.com/storageos/cluster-operator/apis/storageos/v1"
-	"github.com/storageos/cluster-operator/pkg/cluster/desired"
+	"github.com/storageos/cluster-operator/pkg/names"
 )
 
 // ownedBy selects every object a cluster created, whatever its operand.
 func ownedBy(c *storageosv1.StorageOSCluster) client.MatchingLabels {
 	return client.MatchingLabels{
-		desired.LabelManagedBy:        desired.ManagedBy,
-		desired.LabelInstance:         c.Name,
-		desired.LabelClusterNamespace: c.Namespace,
+		names.LabelManagedBy:        names.ClusterManager,
+		names.LabelInstance:         c.Name,
+		names.LabelClusterNamespace: c.Namespace,
 	}
 }
 

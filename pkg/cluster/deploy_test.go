@@ -16,6 +16,7 @@ import (
 	storageosv1 "github.com/storageos/cluster-operator/apis/storageos/v1"
 	"github.com/storageos/cluster-operator/pkg/cluster"
 	"github.com/storageos/cluster-operator/pkg/cluster/desired"
+	"github.com/storageos/cluster-operator/pkg/names"
 	"github.com/storageos/cluster-operator/pkg/storageos"
 )
 
@@ -26,19 +27,19 @@ func TestDeploysEveryObjectAndReportsStatus(t *testing.T) {
 		named(string(c.Spec.Namespace), &corev1.Namespace{}),
 		inNS(c, desired.DaemonSetSA, &corev1.ServiceAccount{}),
 		inNS(c, desired.InitSecretName, &corev1.Secret{}),
-		inNS(c, desired.NodeConfigMapName, &corev1.ConfigMap{}),
-		inNS(c, desired.DaemonSetName, &appsv1.DaemonSet{}),
+		inNS(c, names.NodeConfigMap, &corev1.ConfigMap{}),
+		inNS(c, names.DaemonSet, &appsv1.DaemonSet{}),
 		inNS(c, desired.CSIStatefulSetName, &appsv1.StatefulSet{}),
 		inNS(c, "storageos", &corev1.Service{}),
-		inNS(c, desired.SchedulerName, &appsv1.Deployment{}),
+		inNS(c, names.Scheduler, &appsv1.Deployment{}),
 		inNS(c, desired.SchedulerConfigMapName, &corev1.ConfigMap{}),
 		named("storageos:csi-provisioner", &rbacv1.ClusterRole{}),
 		named("storageos:pod-fencer", &rbacv1.ClusterRoleBinding{}),
-		named(desired.CSIDriverName, &storagev1.CSIDriver{}),
+		named(names.CSIDriver, &storagev1.CSIDriver{}),
 		named("fast", &storagev1.StorageClass{}),
 	} {
 		eventuallyGet(t, obj, nil, "%T %s", obj, obj.GetName())
-		assert.Equal(t, desired.ManagedBy, obj.GetLabels()[desired.LabelManagedBy], "%T %s", obj, obj.GetName())
+		assert.Equal(t, names.ClusterManager, obj.GetLabels()[names.LabelManagedBy], "%T %s", obj, obj.GetName())
 	}
 
 	// The secret copy carries the API credentials under the keys the node reads.

@@ -18,7 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	storageosv1 "github.com/storageos/cluster-operator/apis/storageos/v1"
-	"github.com/storageos/cluster-operator/pkg/cluster/desired"
+	"github.com/storageos/cluster-operator/pkg/names"
 )
 
 // Deadlines are generous: the manager and the API server share a loaded 2-core machine.
@@ -124,7 +124,7 @@ func eventuallyCondition(t testing.TB, c *storageosv1.StorageOSCluster, typ stri
 func nodesUp(t testing.TB, c *storageosv1.StorageOSCluster, nodes ...string) {
 	t.Helper()
 	ctx := context.Background()
-	ds := inNS(c, desired.DaemonSetName, &appsv1.DaemonSet{})
+	ds := inNS(c, names.DaemonSet, &appsv1.DaemonSet{})
 	eventuallyGet(t, ds, nil)
 	for _, node := range nodes {
 		pod := &corev1.Pod{

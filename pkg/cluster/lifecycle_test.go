@@ -16,6 +16,7 @@ import (
 	storageosv1 "github.com/storageos/cluster-operator/apis/storageos/v1"
 	"github.com/storageos/cluster-operator/pkg/cluster"
 	"github.com/storageos/cluster-operator/pkg/cluster/desired"
+	"github.com/storageos/cluster-operator/pkg/names"
 )
 
 // Deleting a cluster removes every object it created, cluster-scoped ones included, even with the StorageOS
@@ -35,7 +36,7 @@ func TestDeleteLeavesNothingBehind(t *testing.T) {
 	defer sim.SetOutage(false)
 	deleteAndWait(t, c)
 
-	selector := client.MatchingLabels{desired.LabelInstance: c.Name, desired.LabelClusterNamespace: c.Namespace}
+	selector := client.MatchingLabels{names.LabelInstance: c.Name, names.LabelClusterNamespace: c.Namespace}
 	for _, list := range cluster.ManagedLists() {
 		require.NoError(t, testEnv.Client.List(ctx, list, selector))
 		items, err := cluster.MetaItems(list)
@@ -56,7 +57,7 @@ func TestExistingNamespaceSurvivesDelete(t *testing.T) {
 	ctx := context.Background()
 	existing := testEnv.CreateNamespace(t)
 	c := createCluster(t, func(s *storageosv1.StorageOSClusterSpec) { s.Namespace = storageosv1.NamespaceName(existing) })
-	eventuallyGet(t, inNS(c, desired.DaemonSetName, &appsv1.DaemonSet{}), nil)
+	eventuallyGet(t, inNS(c, names.DaemonSet, &appsv1.DaemonSet{}), nil)
 	deleteAndWait(t, c)
 	ns := named(existing, &corev1.Namespace{})
 	require.NoError(t, testEnv.Client.Get(ctx, client.ObjectKeyFromObject(ns), ns))
@@ -65,7 +66,7 @@ func TestExistingNamespaceSurvivesDelete(t *testing.T) {
 
 func TestOnlyOneClusterRuns(t *testing.T) {
 	first := createCluster(t, nil)
-	eventuallyGet(t, inNS(first, desired.DaemonSetName, &appsv1.DaemonSet{}), nil)
+	eventuallyGet(t, inNS(first, names.DaemonSet, &appsv1.DaemonSet{}), nil)
 	second := createCluster(t, nil)
 
 	cond := eventuallyCondition(t, second, cluster.ConditionAvailable, metav1.ConditionFalse, cluster.ReasonAnotherCluster)
@@ -75,11 +76,11 @@ func TestOnlyOneClusterRuns(t *testing.T) {
 	assert.Equal(t, storageosv1.ClusterPhasePending, fresh.Status.Phase)
 	eventuallyEvent(t, second, "FailedCreation: can't create more than one storageos cluster: "+first.Namespace+"/"+first.Name)
 	assert.Error(t, testEnv.Client.Get(context.Background(),
-		client.ObjectKey{Namespace: string(second.Spec.Namespace), Name: desired.DaemonSetName}, &appsv1.DaemonSet{}),
+		client.ObjectKey{Namespace: string(second.Spec.Namespace), Name: names.DaemonSet}, &appsv1.DaemonSet{}),
 		"the second cluster deploys nothing")
 
 	deleteAndWait(t, first)
-	eventuallyGet(t, inNS(second, desired.DaemonSetName, &appsv1.DaemonSet{}), nil, "deleting the first lets the second proceed")
+	eventuallyGet(t, inNS(second, names.DaemonSet, &appsv1.DaemonSet{}), nil, "deleting the first lets the second proceed")
 }
 
 func TestStorageOSAPIFailuresAreReportedAndHarmNothing(t *testing.T) {
@@ -91,7 +92,7 @@ func TestStorageOSAPIFailuresAreReportedAndHarmNothing(t *testing.T) {
 	update(t, c, func(s *storageosv1.StorageOSClusterSpec) { s.Debug = false })
 	require.Eventually(t, func() bool { return sim.Cluster().LogLevel == "info" }, timeout, tick, "and taken back")
 
-	ds := inNS(c, desired.DaemonSetName, &appsv1.DaemonSet{})
+	ds := inNS(c, names.DaemonSet, &appsv1.DaemonSet{})
 	eventuallyGet(t, ds, nil)
 	generation := ds.Generation
 

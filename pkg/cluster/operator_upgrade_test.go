@@ -13,7 +13,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/storageos/cluster-operator/pkg/cluster"
-	"github.com/storageos/cluster-operator/pkg/cluster/desired"
+	"github.com/storageos/cluster-operator/pkg/names"
 )
 
 // Upgrading the operator never restarts storage pods. A previous release left the node DaemonSet with a
@@ -34,7 +34,7 @@ func TestOperatorUpgradeNeverRestartsNodePods(t *testing.T) {
 
 	// The previous release's desired state, applied under the cluster-manager's own field owner as that
 	// release did: the current template plus an annotation of its own.
-	ds := inNS(c, desired.DaemonSetName, &appsv1.DaemonSet{})
+	ds := inNS(c, names.DaemonSet, &appsv1.DaemonSet{})
 	require.NoError(t, testEnv.Client.Get(ctx, client.ObjectKeyFromObject(ds), ds))
 	assert.Equal(t, appsv1.OnDeleteDaemonSetStrategyType, ds.Spec.UpdateStrategy.Type)
 	previous := ds.DeepCopy()

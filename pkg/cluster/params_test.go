@@ -16,6 +16,7 @@ import (
 
 	storageosv1 "github.com/storageos/cluster-operator/apis/storageos/v1"
 	"github.com/storageos/cluster-operator/pkg/cluster/desired"
+	"github.com/storageos/cluster-operator/pkg/names"
 )
 
 func container(spec corev1.PodSpec, name string) corev1.Container {
@@ -70,11 +71,11 @@ func local[T client.Object](name string, obj T) T {
 }
 
 func nodeConfig(check func(map[string]string) bool) func(*testing.T, *storageosv1.StorageOSCluster) {
-	return exists(local(desired.NodeConfigMapName, &corev1.ConfigMap{}), func(cm *corev1.ConfigMap) bool { return check(cm.Data) })
+	return exists(local(names.NodeConfigMap, &corev1.ConfigMap{}), func(cm *corev1.ConfigMap) bool { return check(cm.Data) })
 }
 
 func daemonSet(check func(corev1.PodSpec) bool) func(*testing.T, *storageosv1.StorageOSCluster) {
-	return exists(local(desired.DaemonSetName, &appsv1.DaemonSet{}), func(ds *appsv1.DaemonSet) bool { return check(ds.Spec.Template.Spec) })
+	return exists(local(names.DaemonSet, &appsv1.DaemonSet{}), func(ds *appsv1.DaemonSet) bool { return check(ds.Spec.Template.Spec) })
 }
 
 func csiHelper(check func(corev1.PodSpec) bool) func(*testing.T, *storageosv1.StorageOSCluster) {
@@ -139,20 +140,20 @@ func TestEveryParameterHasAnEffect(t *testing.T) {
 		{"images.kubeSchedulerContainer", func(s *storageosv1.StorageOSClusterSpec) {
 			s.Images.KubeSchedulerContainer = "example.com/scheduler:v9"
 		}, nil,
-			exists(local(desired.SchedulerName, &appsv1.Deployment{}), func(d *appsv1.Deployment) bool {
+			exists(local(names.Scheduler, &appsv1.Deployment{}), func(d *appsv1.Deployment) bool {
 				return container(d.Spec.Template.Spec, "storageos-scheduler").Image == "example.com/scheduler:v9"
 			})},
 		{"RELATED_IMAGE_KUBE_SCHEDULER when the spec names none", nil, map[string]string{desired.EnvKubeSchedulerImage: "mirror.example.com/kube-scheduler:v1.37.2"},
-			exists(local(desired.SchedulerName, &appsv1.Deployment{}), func(d *appsv1.Deployment) bool {
+			exists(local(names.Scheduler, &appsv1.Deployment{}), func(d *appsv1.Deployment) bool {
 				return container(d.Spec.Template.Spec, "storageos-scheduler").Image == "mirror.example.com/kube-scheduler:v1.37.2"
 			})},
 		{"scheduler image from the API server's version by default", nil, nil,
-			exists(local(desired.SchedulerName, &appsv1.Deployment{}), func(d *appsv1.Deployment) bool {
+			exists(local(names.Scheduler, &appsv1.Deployment{}), func(d *appsv1.Deployment) bool {
 				return container(d.Spec.Template.Spec, "storageos-scheduler").Image == "registry.k8s.io/kube-scheduler:v1.37.2"
 			})},
-		{"csi.enable", withCSI, nil, exists(named(desired.CSIDriverName, &storagev1.CSIDriver{}), nil)},
+		{"csi.enable", withCSI, nil, exists(named(names.CSIDriver, &storagev1.CSIDriver{}), nil)},
 		{"csi.enable false", nil, nil, exists(named("fast", &storagev1.StorageClass{}), func(sc *storagev1.StorageClass) bool {
-			return sc.Provisioner == desired.LegacyProvisioner
+			return sc.Provisioner == names.LegacyProvisioner
 		})},
 		{"csi.enableProvisionCreds", func(s *storageosv1.StorageOSClusterSpec) { withCSI(s); s.CSI.EnableProvisionCreds = true }, nil,
 			credentials(desired.ProvisionCreds, "prov")},
@@ -205,7 +206,7 @@ func TestEveryParameterHasAnEffect(t *testing.T) {
 			nodeConfig(func(env map[string]string) bool { return env["FORCE_TCMU"] == "true" && env["DISABLE_TCMU"] == "" })},
 		{"disableScheduler", func(s *storageosv1.StorageOSClusterSpec) { s.DisableScheduler = true }, nil, func(t *testing.T, c *storageosv1.StorageOSCluster) {
 			nodeConfig(func(env map[string]string) bool { return env["K8S_ENABLE_SCHEDULER_EXTENDER"] == "false" })(t, c)
-			absent(local(desired.SchedulerName, &appsv1.Deployment{}))(t, c)
+			absent(local(names.Scheduler, &appsv1.Deployment{}))(t, c)
 		}},
 		{"nodeSelectorTerms", func(s *storageosv1.StorageOSClusterSpec) {
 			s.NodeSelectorTerms = []corev1.NodeSelectorTerm{{MatchExpressions: []corev1.NodeSelectorRequirement{
@@ -245,7 +246,7 @@ func credentials(cs desired.CredentialSecret, username string) func(*testing.T, 
 			return string(s.Data["username"]) == username && string(s.Data["password"]) == username+"-secret"
 		})(t, c)
 		exists(named("fast", &storagev1.StorageClass{}), func(sc *storagev1.StorageClass) bool {
-			return sc.Provisioner == desired.CSIProvisioner && sc.Parameters[cs.Parameter+"-name"] == cs.Name &&
+			return sc.Provisioner == names.CSIDriver && sc.Parameters[cs.Parameter+"-name"] == cs.Name &&
 				sc.Parameters[cs.Parameter+"-namespace"] == string(c.Spec.Namespace)
 		})(t, c)
 	}

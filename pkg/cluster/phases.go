@@ -14,6 +14,7 @@ import (
 	storageosv1 "github.com/storageos/cluster-operator/apis/storageos/v1"
 	"github.com/storageos/cluster-operator/pkg/cluster/desired"
 	"github.com/storageos/cluster-operator/pkg/ssa"
+	"github.com/storageos/cluster-operator/pkg/storageos"
 )
 
 type phase func(context.Context, *scope) error
@@ -145,7 +146,7 @@ func (r *Reconciler) forEachManaged(ctx context.Context, selector client.Matchin
 
 // requiredKeys are the keys the API secret must hold for this spec.
 func requiredKeys(spec storageosv1.StorageOSClusterSpec) []string {
-	keys := []string{"apiUsername", "apiPassword"}
+	keys := []string{storageos.SecretUsernameKey, storageos.SecretPasswordKey}
 	for _, c := range desired.EnabledCredentials(spec) {
 		keys = append(keys, c.UsernameKey, c.PasswordKey)
 	}

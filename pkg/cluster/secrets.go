@@ -7,10 +7,8 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/fields"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
@@ -19,16 +17,15 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	storageosv1 "github.com/storageos/cluster-operator/apis/storageos/v1"
+	"github.com/storageos/cluster-operator/pkg/kube"
 )
 
 // referencedSecrets serves the secrets a cluster references (secretRefName, tlsEtcdSecretRefName) from one
-// small informer per secret, started on first use. The secrets live in namespaces of the user's choosing and
-// carry no label of ours, so the manager's cache does not hold them; caching every Secret in the cluster would
-// cost memory in proportion to all of them. Each informer also requeues the clusters referencing its secret, so
+// small informer per secret (kube.SecretCache), started on first use. Each informer also requeues the clusters referencing its secret, so
 // a rotated password reaches the copies.
 type referencedSecrets struct {
-	config *rest.Config
-	scheme *runtime.Scheme
+	// mgr builds the informers, with the manager's config, scheme and REST mapper.
+	mgr ctrl.Manager
 	// ctx lives as long as the manager; informers stop with it.
 	ctx        context.Context
 	controller controller.Controller
@@ -58,13 +55,7 @@ func (s *referencedSecrets) reader(ctx context.Context, key types.NamespacedName
 	if c, ok := s.readers[key]; ok {
 		return c, nil
 	}
-	c, err := cache.New(s.config, cache.Options{
-		Scheme:            s.scheme,
-		DefaultNamespaces: map[string]cache.Config{key.Namespace: {}},
-		ByObject: map[client.Object]cache.ByObject{
-			&corev1.Secret{}: {Field: fields.OneTermEqualSelector("metadata.name", key.Name)},
-		},
-	})
+	c, err := kube.SecretCache(s.mgr, key)
 	if err != nil {
 		return nil, err
 	}

@@ -2,7 +2,6 @@ package cluster
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"sort"
@@ -19,6 +18,7 @@ import (
 
 	storageosv1 "github.com/storageos/cluster-operator/apis/storageos/v1"
 	"github.com/storageos/cluster-operator/pkg/cluster/desired"
+	"github.com/storageos/cluster-operator/pkg/names"
 	"github.com/storageos/cluster-operator/pkg/storageos"
 )
 
@@ -30,7 +30,7 @@ func (r *Reconciler) observe(ctx context.Context, s *scope) error {
 	ns := string(c.Spec.Namespace)
 
 	ds := &appsv1.DaemonSet{}
-	if err := r.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: desired.DaemonSetName}, ds); client.IgnoreNotFound(err) != nil {
+	if err := r.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: names.DaemonSet}, ds); client.IgnoreNotFound(err) != nil {
 		return err
 	}
 	want, ready := ds.Status.DesiredNumberScheduled, ds.Status.NumberReady
@@ -59,7 +59,7 @@ func (r *Reconciler) observe(ctx context.Context, s *scope) error {
 		return err
 	}
 	if err := r.observeWorkload(ctx, s, ConditionSchedulerReady, c.Spec.DisableScheduler,
-		&appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: desired.SchedulerName}}); err != nil {
+		&appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: names.Scheduler}}); err != nil {
 		return err
 	}
 	r.observeAPI(ctx, s, ready > 0, want > 0 && ready == want)
@@ -78,7 +78,7 @@ func csiWorkload(c *storageosv1.StorageOSCluster) client.Object {
 func (r *Reconciler) observeMembers(ctx context.Context, s *scope) error {
 	var pods corev1.PodList
 	if err := r.Client.List(ctx, &pods, client.InNamespace(string(s.cluster.Spec.Namespace)),
-		client.MatchingLabels(desired.NodeSelector), client.MatchingLabels{desired.LabelInstance: s.cluster.Name}); err != nil {
+		client.MatchingLabels(names.NodePodLabels()), client.MatchingLabels{names.LabelInstance: s.cluster.Name}); err != nil {
 		return err
 	}
 	members := storageosv1.MembersStatus{}
@@ -155,11 +155,7 @@ func (r *Reconciler) observeAPI(ctx context.Context, s *scope, reachable, runnin
 		s.setCondition(ConditionAPIReady, metav1.ConditionUnknown, ReasonAPIWaiting, "waiting for a ready StorageOS node pod")
 		return
 	}
-	creds := storageos.Credentials{
-		Username: string(s.input.APISecret["apiUsername"]),
-		Password: string(s.input.APISecret["apiPassword"]),
-	}
-	api := r.apiClient(r.APIEndpoint(s.cluster), creds)
+	api := r.apis.Connect(s.cluster, storageos.CredentialsFromSecret(s.input.APISecret))
 	// One bound for all the calls, so an unresponsive API cannot hold the single worker for long.
 	ctx, cancel := context.WithTimeout(ctx, apiTimeout)
 	defer cancel()
@@ -296,26 +292,5 @@ func (r *Reconciler) changedStatusEvent(s *scope) {
 		"%s StorageOS nodes are functional", s.cluster.Status.Ready)
 }
 
-// apiClient reuses one StorageOS client, and so one login session, per endpoint and credentials across
-// reconciles. New credentials (a rotated secret) get a new client.
-func (r *Reconciler) apiClient(endpoint string, creds storageos.Credentials) storageos.API {
-	sum := sha256.Sum256([]byte(endpoint + "\x00" + creds.Username + "\x00" + creds.Password))
-	key := string(sum[:])
-	r.apiMu.Lock()
-	defer r.apiMu.Unlock()
-	if c, ok := r.apiClients[key]; ok {
-		return c
-	}
-	if r.apiClients == nil || len(r.apiClients) >= maxAPIClients {
-		r.apiClients = map[string]storageos.API{}
-	}
-	c := r.NewAPIClient(endpoint, creds)
-	r.apiClients[key] = c
-	return c
-}
-
 // apiTimeout bounds the StorageOS API calls of one reconcile.
 const apiTimeout = 15 * time.Second
-
-// maxAPIClients bounds the client cache; there is one active cluster, so it only fills with rotations.
-const maxAPIClients = 8

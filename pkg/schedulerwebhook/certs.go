@@ -17,13 +17,13 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/types"
 	toolscache "k8s.io/client-go/tools/cache"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
+
+	"github.com/storageos/cluster-operator/pkg/kube"
 )
 
 // With self-managed certificates the webhook keeps its CA and serving certificate in one Secret of its own
@@ -196,14 +196,7 @@ func ensureSecret(ctx context.Context, mgr ctrl.Manager, key types.NamespacedNam
 // step because cert-controller waits for them before it reports ready (in a pod they would come from a Secret
 // volume, which the kubelet refreshes only every minute or more). The CA key never leaves the Secret.
 func (c *Certificates) watchSecret(mgr ctrl.Manager, key types.NamespacedName) error {
-	cc, err := cache.New(mgr.GetConfig(), cache.Options{
-		Scheme:            mgr.GetScheme(),
-		Mapper:            mgr.GetRESTMapper(),
-		DefaultNamespaces: map[string]cache.Config{key.Namespace: {}},
-		ByObject: map[client.Object]cache.ByObject{&corev1.Secret{}: {
-			Field: fields.OneTermEqualSelector("metadata.name", key.Name),
-		}},
-	})
+	cc, err := kube.SecretCache(mgr, key)
 	if err != nil {
 		return fmt.Errorf("certificates: creating the Secret cache: %w", err)
 	}

@@ -10,13 +10,13 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	storagev1 "k8s.io/api/storage/v1"
 
-	"github.com/storageos/cluster-operator/pkg/cluster/desired"
+	"github.com/storageos/cluster-operator/pkg/names"
 	"github.com/storageos/cluster-operator/pkg/volumes"
 )
 
 const (
 	// SchedulerName is what a StorageOS pod's schedulerName becomes: the cluster-manager's scheduler extender.
-	SchedulerName = desired.SchedulerName
+	SchedulerName = names.Scheduler
 	// OptOutAnnotation set to "false" on a pod keeps it on its own scheduler.
 	OptOutAnnotation = "storageos.com/scheduler"
 	defaultScheduler = corev1.DefaultSchedulerName

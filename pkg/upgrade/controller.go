@@ -26,7 +26,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
 	storageosv1 "github.com/storageos/cluster-operator/apis/storageos/v1"
-	"github.com/storageos/cluster-operator/pkg/cluster"
 	"github.com/storageos/cluster-operator/pkg/storageos"
 )
 
@@ -69,15 +68,16 @@ type Reconciler struct {
 	// and everything the cache does not hold.
 	Reader   client.Reader
 	Recorder recorder.EventRecorder
-	// NewAPIClient connects to the StorageOS API at APIEndpoint; tests point both at the simulator.
-	NewAPIClient func(endpoint string, creds storageos.Credentials) storageos.API
-	APIEndpoint  func(*storageosv1.StorageOSCluster) string
+	// APIEndpoint says where a cluster's StorageOS API is (storageos.ServiceEndpoint by default).
+	APIEndpoint func(*storageosv1.StorageOSCluster) string
 	// StepTimeout bounds each step; a step that takes longer fails the upgrade.
 	StepTimeout time.Duration
 	// PollInterval is how often a waiting step looks again.
 	PollInterval time.Duration
 	// ControllerName names the controller (default storageosupgrade); names are unique per process.
 	ControllerName string
+
+	apis *storageos.Connector
 }
 
 // Defaults for the flags of the binary.
@@ -104,14 +104,7 @@ func Setup(mgr ctrl.Manager, r *Reconciler) error {
 	if r.Recorder == nil {
 		r.Recorder = mgr.GetEventRecorder(EventSource)
 	}
-	if r.NewAPIClient == nil {
-		r.NewAPIClient = func(endpoint string, creds storageos.Credentials) storageos.API {
-			return storageos.New(endpoint, creds)
-		}
-	}
-	if r.APIEndpoint == nil {
-		r.APIEndpoint = cluster.ServiceEndpoint
-	}
+	r.apis = &storageos.Connector{Endpoint: r.APIEndpoint}
 	if r.StepTimeout <= 0 {
 		r.StepTimeout = DefaultStepTimeout
 	}
@@ -321,15 +314,14 @@ func (r *Reconciler) getCluster(ctx context.Context, u *storageosv1.StorageOSUpg
 	return c, err
 }
 
-// api connects to the cluster's StorageOS API with the credentials of the Secret it names.
+// api connects to the cluster's StorageOS API with the credentials of the Secret it names, reusing the
+// logged-in client of earlier steps while they have not changed.
 func (r *Reconciler) api(ctx context.Context, c *storageosv1.StorageOSCluster) (storageos.API, error) {
 	secret := &corev1.Secret{}
 	if err := r.Reader.Get(ctx, types.NamespacedName{Namespace: string(c.Spec.SecretRefNamespace), Name: string(c.Spec.SecretRefName)}, secret); err != nil {
 		return nil, fmt.Errorf("reading the StorageOS API secret %s/%s: %w", c.Spec.SecretRefNamespace, c.Spec.SecretRefName, err)
 	}
-	return r.NewAPIClient(r.APIEndpoint(c), storageos.Credentials{
-		Username: string(secret.Data["apiUsername"]), Password: string(secret.Data["apiPassword"]),
-	}), nil
+	return r.apis.Connect(c, storageos.CredentialsFromSecret(secret.Data)), nil
 }
 
 func ptrNow() *metav1.Time {

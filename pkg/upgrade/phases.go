@@ -15,7 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	storageosv1 "github.com/storageos/cluster-operator/apis/storageos/v1"
-	"github.com/storageos/cluster-operator/pkg/cluster/desired"
+	"github.com/storageos/cluster-operator/pkg/names"
 )
 
 // preconditions (step a): exactly one StorageOSCluster, Running; no other upgrade ahead of this one; an image
@@ -49,7 +49,7 @@ func (r *Reconciler) preconditions(ctx context.Context, u *storageosv1.StorageOS
 		return wait("cluster Running"), nil
 	}
 	ds := &appsv1.DaemonSet{}
-	if err := r.Reader.Get(ctx, types.NamespacedName{Namespace: string(c.Spec.Namespace), Name: desired.DaemonSetName}, ds); err != nil {
+	if err := r.Reader.Get(ctx, types.NamespacedName{Namespace: string(c.Spec.Namespace), Name: names.DaemonSet}, ds); err != nil {
 		return outcome{}, fmt.Errorf("reading the node DaemonSet: %w", err)
 	}
 	current := nodeImage(ds)
@@ -100,7 +100,7 @@ func older(a, b *storageosv1.StorageOSUpgrade) bool {
 // nodeImage is the image of the node DaemonSet's StorageOS container.
 func nodeImage(ds *appsv1.DaemonSet) string {
 	for _, c := range ds.Spec.Template.Spec.Containers {
-		if c.Name == desired.NodeContainerName {
+		if c.Name == names.NodeContainer {
 			return c.Image
 		}
 	}
@@ -114,7 +114,7 @@ func (r *Reconciler) pullImage(ctx context.Context, u *storageosv1.StorageOSUpgr
 		return outcome{}, err
 	}
 	ds := &appsv1.DaemonSet{}
-	if err := r.Reader.Get(ctx, types.NamespacedName{Namespace: string(c.Spec.Namespace), Name: desired.DaemonSetName}, ds); err != nil {
+	if err := r.Reader.Get(ctx, types.NamespacedName{Namespace: string(c.Spec.Namespace), Name: names.DaemonSet}, ds); err != nil {
 		return outcome{}, fmt.Errorf("reading the node DaemonSet: %w", err)
 	}
 	want := PullJob(u, ds)
@@ -289,11 +289,11 @@ func (r *Reconciler) upgradeNodes(ctx context.Context, u *storageosv1.StorageOSU
 		}
 	}
 	ds := &appsv1.DaemonSet{}
-	if err := r.Reader.Get(ctx, types.NamespacedName{Namespace: string(c.Spec.Namespace), Name: desired.DaemonSetName}, ds); err != nil {
+	if err := r.Reader.Get(ctx, types.NamespacedName{Namespace: string(c.Spec.Namespace), Name: names.DaemonSet}, ds); err != nil {
 		return outcome{}, fmt.Errorf("reading the node DaemonSet: %w", err)
 	}
 	if nodeImage(ds) != image {
-		patch := []byte(fmt.Sprintf(`{"spec":{"template":{"spec":{"containers":[{"name":%q,"image":%q}]}}}}`, desired.NodeContainerName, image))
+		patch := []byte(fmt.Sprintf(`{"spec":{"template":{"spec":{"containers":[{"name":%q,"image":%q}]}}}}`, names.NodeContainer, image))
 		if err := r.Client.Patch(ctx, ds, client.RawPatch(types.StrategicMergePatchType, patch), client.FieldOwner(FieldOwner)); err != nil {
 			return outcome{}, fmt.Errorf("setting the node DaemonSet's image: %w", err)
 		}
@@ -335,7 +335,7 @@ func (r *Reconciler) upgradeNodes(ctx context.Context, u *storageosv1.StorageOSU
 
 func podImage(p *corev1.Pod) string {
 	for _, c := range p.Spec.Containers {
-		if c.Name == desired.NodeContainerName {
+		if c.Name == names.NodeContainer {
 			return c.Image
 		}
 	}

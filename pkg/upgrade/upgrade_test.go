@@ -19,7 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	storageosv1 "github.com/storageos/cluster-operator/apis/storageos/v1"
-	"github.com/storageos/cluster-operator/pkg/cluster/desired"
+	"github.com/storageos/cluster-operator/pkg/names"
 	"github.com/storageos/cluster-operator/pkg/upgrade"
 )
 
@@ -121,7 +121,7 @@ func cluster(t testing.TB, w *world) *storageosv1.StorageOSCluster {
 func nodeDaemonSet(t testing.TB, w *world) *appsv1.DaemonSet {
 	t.Helper()
 	ds := &appsv1.DaemonSet{}
-	require.NoError(t, testEnv.Client.Get(context.Background(), client.ObjectKey{Namespace: w.clusterNS, Name: desired.DaemonSetName}, ds))
+	require.NoError(t, testEnv.Client.Get(context.Background(), client.ObjectKey{Namespace: w.clusterNS, Name: names.DaemonSet}, ds))
 	return ds
 }
 

@@ -18,7 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	storageosv1 "github.com/storageos/cluster-operator/apis/storageos/v1"
-	"github.com/storageos/cluster-operator/pkg/cluster/desired"
+	"github.com/storageos/cluster-operator/pkg/names"
 	"github.com/storageos/cluster-operator/pkg/storageos"
 )
 
@@ -53,7 +53,7 @@ func newWorld(t testing.TB) *world {
 	n := worldCount.Add(1)
 	w := &world{clusterNS: fmt.Sprintf("storageos-%d", n), appNS: testEnv.CreateNamespace(t), nodes: []string{"node-a", "node-b", "node-c"}}
 	for _, sc := range []*storagev1.StorageClass{
-		{ObjectMeta: metav1.ObjectMeta{Name: "storageos-fast"}, Provisioner: desired.CSIProvisioner},
+		{ObjectMeta: metav1.ObjectMeta{Name: "storageos-fast"}, Provisioner: names.CSIDriver},
 		{ObjectMeta: metav1.ObjectMeta{Name: "other"}, Provisioner: "ebs.csi.aws.com"},
 	} {
 		require.NoError(t, client.IgnoreAlreadyExists(testEnv.Client.Create(ctx, sc)))
@@ -84,9 +84,9 @@ func newWorld(t testing.TB) *world {
 	require.NoError(t, storageos.New(sim.URL(), storageos.Credentials{Username: apiUsername, Password: apiPassword}).DisableMaintenance(ctx))
 
 	// The node DaemonSet as the cluster-manager deploys it (only what the upgrade looks at).
-	nodeLabels := map[string]string{desired.LabelApp: "storageos", desired.LabelComponent: "node"}
+	nodeLabels := map[string]string{names.LabelApp: "storageos", names.LabelComponent: "node"}
 	ds := &appsv1.DaemonSet{
-		ObjectMeta: metav1.ObjectMeta{Name: desired.DaemonSetName, Namespace: w.clusterNS, Labels: nodeLabels},
+		ObjectMeta: metav1.ObjectMeta{Name: names.DaemonSet, Namespace: w.clusterNS, Labels: nodeLabels},
 		Spec: appsv1.DaemonSetSpec{
 			Selector:       &metav1.LabelSelector{MatchLabels: nodeLabels},
 			UpdateStrategy: appsv1.DaemonSetUpdateStrategy{Type: appsv1.OnDeleteDaemonSetStrategyType},
@@ -94,7 +94,7 @@ func newWorld(t testing.TB) *world {
 				ObjectMeta: metav1.ObjectMeta{Labels: nodeLabels},
 				Spec: corev1.PodSpec{
 					Containers: []corev1.Container{
-						{Name: desired.NodeContainerName, Image: oldImage},
+						{Name: names.NodeContainer, Image: oldImage},
 						{Name: "csi-driver-registrar", Image: "registry.k8s.io/sig-storage/csi-node-driver-registrar:v2.10.0"},
 					},
 					Tolerations: []corev1.Toleration{{Key: "storage", Operator: corev1.TolerationOpExists}},
@@ -222,7 +222,7 @@ func (w *world) completeJobs(ctx context.Context) {
 // template; existing pods are never replaced.
 func (w *world) runDaemonSet(ctx context.Context) {
 	ds := &appsv1.DaemonSet{}
-	if testEnv.Client.Get(ctx, client.ObjectKey{Namespace: w.clusterNS, Name: desired.DaemonSetName}, ds) != nil {
+	if testEnv.Client.Get(ctx, client.ObjectKey{Namespace: w.clusterNS, Name: names.DaemonSet}, ds) != nil {
 		return
 	}
 	have := map[string]bool{}

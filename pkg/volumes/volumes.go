@@ -6,7 +6,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	storagev1 "k8s.io/api/storage/v1"
 
-	"github.com/storageos/cluster-operator/pkg/cluster/desired"
+	"github.com/storageos/cluster-operator/pkg/names"
 )
 
 const (
@@ -17,7 +17,7 @@ const (
 )
 
 // provisioners are the provisioners of StorageOS volumes: CSI, and the names older classes use.
-var provisioners = map[string]bool{desired.CSIProvisioner: true, "storageos": true, desired.LegacyProvisioner: true}
+var provisioners = map[string]bool{names.CSIDriver: true, "storageos": true, names.LegacyProvisioner: true}
 
 // IsStorageOSProvisioner reports whether a StorageClass with this provisioner makes StorageOS volumes.
 func IsStorageOSProvisioner(provisioner string) bool { return provisioners[provisioner] }

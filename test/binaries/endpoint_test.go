@@ -16,7 +16,7 @@ import (
 
 	storageosv1 "github.com/storageos/cluster-operator/apis/storageos/v1"
 	"github.com/storageos/cluster-operator/pkg/cluster"
-	"github.com/storageos/cluster-operator/pkg/cluster/desired"
+	"github.com/storageos/cluster-operator/pkg/names"
 	"github.com/storageos/cluster-operator/pkg/storageos"
 	"github.com/storageos/cluster-operator/pkg/storageos/simulator"
 )
@@ -42,7 +42,7 @@ func TestClusterManagerReachesTheAPIAtTheGivenEndpoint(t *testing.T) {
 	// Play the DaemonSet controller: one node pod is ready, so the manager asks the API.
 	ds := &appsv1.DaemonSet{}
 	waitFor(t, startDeadline, "the node DaemonSet, marked ready", func() bool {
-		if testEnv.Client.Get(ctx, client.ObjectKey{Namespace: string(c.Spec.Namespace), Name: desired.DaemonSetName}, ds) != nil {
+		if testEnv.Client.Get(ctx, client.ObjectKey{Namespace: string(c.Spec.Namespace), Name: names.DaemonSet}, ds) != nil {
 			return false
 		}
 		ds.Status = appsv1.DaemonSetStatus{DesiredNumberScheduled: 1, CurrentNumberScheduled: 1, NumberReady: 1, NumberAvailable: 1,

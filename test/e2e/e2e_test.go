@@ -27,6 +27,7 @@ import (
 	"github.com/storageos/cluster-operator/internal/demo"
 	"github.com/storageos/cluster-operator/internal/test/envtest"
 	"github.com/storageos/cluster-operator/pkg/cluster/desired"
+	"github.com/storageos/cluster-operator/pkg/names"
 	"github.com/storageos/cluster-operator/pkg/upgrade"
 )
 
@@ -126,7 +127,7 @@ func testSpecEdit(t *testing.T) {
 		if cond == nil || cond.Reason != "RestartPending" {
 			return fmt.Errorf("NodesUpToDate %+v", cond)
 		}
-		sched := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: string(c.Spec.Namespace), Name: desired.SchedulerName}}
+		sched := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: string(c.Spec.Namespace), Name: names.Scheduler}}
 		if err := deploymentReady(ctx, sched, 1); err != nil {
 			return err
 		}

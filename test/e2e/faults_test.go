@@ -21,8 +21,8 @@ import (
 
 	storageosv1 "github.com/storageos/cluster-operator/apis/storageos/v1"
 	"github.com/storageos/cluster-operator/internal/demo"
-	"github.com/storageos/cluster-operator/pkg/cluster/desired"
 	"github.com/storageos/cluster-operator/pkg/manager"
+	"github.com/storageos/cluster-operator/pkg/names"
 )
 
 // A standby takes the Lease at most a lease duration after the leader's last renewal, noticing on its next
@@ -113,7 +113,7 @@ func testClusterManagerLeaderKilled(t *testing.T) {
 			return err
 		}
 		cm := &corev1.ConfigMap{}
-		if err := env.Client.Get(ctx, client.ObjectKey{Namespace: string(c.Spec.Namespace), Name: desired.NodeConfigMapName}, cm); err != nil {
+		if err := env.Client.Get(ctx, client.ObjectKey{Namespace: string(c.Spec.Namespace), Name: names.NodeConfigMap}, cm); err != nil {
 			return err
 		}
 		if cm.Data["LOG_LEVEL"] != "info" {

@@ -17,7 +17,7 @@ import (
 
 	storageosv1 "github.com/storageos/cluster-operator/apis/storageos/v1"
 	"github.com/storageos/cluster-operator/internal/demo"
-	"github.com/storageos/cluster-operator/pkg/cluster/desired"
+	"github.com/storageos/cluster-operator/pkg/names"
 )
 
 // Deadlines are generous: a loaded 2-core machine runs a control plane, kwok and eight manager processes.
@@ -57,7 +57,7 @@ func sampleCluster(ctx context.Context) (*storageosv1.StorageOSCluster, error) {
 // nodePods are the StorageOS node pods, by node.
 func nodePods(ctx context.Context) (map[string]corev1.Pod, error) {
 	var pods corev1.PodList
-	if err := env.Client.List(ctx, &pods, client.MatchingLabels(desired.NodeSelector)); err != nil {
+	if err := env.Client.List(ctx, &pods, client.MatchingLabels(names.NodePodLabels())); err != nil {
 		return nil, err
 	}
 	out := map[string]corev1.Pod{}

@@ -6,6 +6,8 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/storageos/cluster-operator/pkg/names"
 )
 
 // apiObjects: the Service in front of the StorageOS API, and the Ingress when ingress.enable.
@@ -17,7 +19,7 @@ func apiObjects(in Input) []client.Object {
 		ObjectMeta: svcMeta,
 		Spec: corev1.ServiceSpec{
 			Type:     spec.Service.Type,
-			Selector: NodeSelector,
+			Selector: names.NodePodLabels(),
 			Ports: []corev1.ServicePort{{
 				Name:       "storageos",
 				Protocol:   corev1.ProtocolTCP,

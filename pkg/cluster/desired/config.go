@@ -7,6 +7,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	storageosv1 "github.com/storageos/cluster-operator/apis/storageos/v1"
+	"github.com/storageos/cluster-operator/pkg/names"
 )
 
 // configObjects: the secrets copied from the cluster's API secret, the etcd TLS copy and the node ConfigMap.
@@ -35,7 +36,7 @@ func configObjects(in Input) []client.Object {
 			Data:       in.EtcdTLSSecret.Data,
 		})
 	}
-	objs = append(objs, &corev1.ConfigMap{ObjectMeta: meta(in, OperandConfig, NodeConfigMapName), Data: nodeEnv(in)})
+	objs = append(objs, &corev1.ConfigMap{ObjectMeta: meta(in, OperandConfig, names.NodeConfigMap), Data: nodeEnv(in)})
 	return objs
 }
 

@@ -9,6 +9,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	storageosv1 "github.com/storageos/cluster-operator/apis/storageos/v1"
+	"github.com/storageos/cluster-operator/pkg/names"
 )
 
 // csiObjects: the CSIDriver and the CSI helper (provisioner, attacher, resizer) as a StatefulSet or a
@@ -18,7 +19,7 @@ func csiObjects(in Input) []client.Object {
 		return nil
 	}
 	driver := &storagev1.CSIDriver{
-		ObjectMeta: clusterMeta(in, OperandCSI, CSIDriverName),
+		ObjectMeta: clusterMeta(in, OperandCSI, names.CSIDriver),
 		Spec: storagev1.CSIDriverSpec{
 			AttachRequired:       ptr.To(true),
 			PodInfoOnMount:       ptr.To(true),

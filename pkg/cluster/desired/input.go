@@ -6,6 +6,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	storageosv1 "github.com/storageos/cluster-operator/apis/storageos/v1"
+	"github.com/storageos/cluster-operator/pkg/names"
 )
 
 // Input is everything the desired state depends on.
@@ -64,13 +65,13 @@ func Build(op Operand, in Input) []client.Object {
 // Labels are the labels of every object an operand creates for a cluster.
 func Labels(c *storageosv1.StorageOSCluster, op Operand) map[string]string {
 	return map[string]string{
-		LabelApp:              "storageos",
-		LabelName:             "storageos",
-		LabelInstance:         c.Name,
-		LabelPartOf:           "storageos",
-		LabelManagedBy:        ManagedBy,
-		LabelComponent:        string(op),
-		LabelClusterNamespace: c.Namespace,
+		names.LabelApp:              "storageos",
+		names.LabelName:             "storageos",
+		names.LabelInstance:         c.Name,
+		names.LabelPartOf:           "storageos",
+		names.LabelManagedBy:        names.ClusterManager,
+		names.LabelComponent:        string(op),
+		names.LabelClusterNamespace: c.Namespace,
 	}
 }
 

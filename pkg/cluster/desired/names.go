@@ -5,28 +5,17 @@ package desired
 
 // Object names.
 const (
-	DaemonSetName = "storageos-daemonset"
-	// NodeContainerName is the node DaemonSet's StorageOS container, whose image an upgrade replaces.
-	NodeContainerName      = "storageos"
 	DaemonSetSA            = "storageos-daemonset-sa"
 	CSIStatefulSetName     = "storageos-statefulset"
 	CSIStatefulSetSA       = "storageos-statefulset-sa"
 	CSIDeploymentName      = "storageos-csi-helper"
 	CSIDeploymentSA        = "storageos-csi-helper-sa"
-	SchedulerName          = "storageos-scheduler"
 	SchedulerSA            = "storageos-scheduler-sa"
 	SchedulerConfigMapName = "storageos-scheduler-config"
-	NodeConfigMapName      = "storageos-node-config"
 	InitSecretName         = "init-secret"
 	IngressTLSSecretName   = "tls-secret"
 	EtcdTLSSecretName      = "storageos-tls-etcd"
 	IngressName            = "storageos-ingress"
-	CSIDriverName          = "csi.storageos.com"
-
-	// CSIProvisioner is the provisioner of StorageOS v2 volumes; LegacyProvisioner the in-tree one used when
-	// CSI is off.
-	CSIProvisioner    = "csi.storageos.com"
-	LegacyProvisioner = "kubernetes.io/storageos"
 )
 
 // Credential secrets: the secret each csi.enable*Creds flag creates, and the keys of the cluster's API secret
@@ -57,18 +46,4 @@ const (
 	csiAddress         = "/csi/csi.sock"
 	etcdTLSMountPath   = "/run/storageos/pki"
 	schedulerConfigDir = "/etc/kubernetes/storageos-scheduler"
-)
-
-// Labels every object carries. The original's app=storageos stays for compatibility; the rest are the
-// recommended labels, and cluster-namespace maps cluster-scoped objects back to their StorageOSCluster.
-const (
-	LabelApp              = "app"
-	LabelName             = "app.kubernetes.io/name"
-	LabelInstance         = "app.kubernetes.io/instance"
-	LabelPartOf           = "app.kubernetes.io/part-of"
-	LabelManagedBy        = "app.kubernetes.io/managed-by"
-	LabelComponent        = "app.kubernetes.io/component"
-	LabelClusterNamespace = "storageos.com/cluster-namespace"
-
-	ManagedBy = "storageos-cluster-manager"
 )

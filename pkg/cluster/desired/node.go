@@ -5,11 +5,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
-)
 
-// NodeSelector selects the node DaemonSet's pods; it is immutable on a DaemonSet, so it never changes, and the
-// API Service uses it too.
-var NodeSelector = map[string]string{"app": "storageos", "kind": "daemonset"}
+	"github.com/storageos/cluster-operator/pkg/names"
+)
 
 // nodeDaemonSet runs StorageOS on every selected node. Its update strategy is OnDelete: a spec edit changes the
 // template, but running storage pods, which serve volumes to applications, are only replaced on purpose.
@@ -23,7 +21,7 @@ func nodeDaemonSet(in Input) *appsv1.DaemonSet {
 		hostPathVolume("state", "/var/lib/storageos", ptr.To(corev1.HostPathDirectoryOrCreate)),
 		hostPathVolume("fuse", "/dev/fuse", nil),
 		{Name: "config", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
-			LocalObjectReference: corev1.LocalObjectReference{Name: NodeConfigMapName}}}},
+			LocalObjectReference: corev1.LocalObjectReference{Name: names.NodeConfigMap}}}},
 	}
 	mounts := []corev1.VolumeMount{
 		{Name: "fuse", MountPath: "/dev/fuse"},
@@ -42,12 +40,12 @@ func nodeDaemonSet(in Input) *appsv1.DaemonSet {
 	}
 
 	node := corev1.Container{
-		Name:  NodeContainerName,
+		Name:  names.NodeContainer,
 		Image: in.Images.Node,
 		Args:  []string{"server"},
 		Ports: []corev1.ContainerPort{{Name: "api", ContainerPort: spec.Service.InternalPort, Protocol: corev1.ProtocolTCP}},
 		EnvFrom: []corev1.EnvFromSource{{ConfigMapRef: &corev1.ConfigMapEnvSource{
-			LocalObjectReference: corev1.LocalObjectReference{Name: NodeConfigMapName}}}},
+			LocalObjectReference: corev1.LocalObjectReference{Name: names.NodeConfigMap}}}},
 		Env: []corev1.EnvVar{
 			fieldEnv("HOSTNAME", "spec.nodeName"),
 			secretEnv("BOOTSTRAP_USERNAME", InitSecretName, "username"),
@@ -96,15 +94,15 @@ func nodeDaemonSet(in Input) *appsv1.DaemonSet {
 	}
 
 	podLabels := Labels(in.Cluster, OperandNode)
-	for k, v := range NodeSelector {
+	for k, v := range names.NodePodLabels() {
 		podLabels[k] = v
 	}
 	podLabels["storageos_cr"] = in.Cluster.Name
 
 	return &appsv1.DaemonSet{
-		ObjectMeta: meta(in, OperandNode, DaemonSetName),
+		ObjectMeta: meta(in, OperandNode, names.DaemonSet),
 		Spec: appsv1.DaemonSetSpec{
-			Selector:       &metav1.LabelSelector{MatchLabels: NodeSelector},
+			Selector:       &metav1.LabelSelector{MatchLabels: names.NodePodLabels()},
 			UpdateStrategy: appsv1.DaemonSetUpdateStrategy{Type: appsv1.OnDeleteDaemonSetStrategyType},
 			Template: corev1.PodTemplateSpec{
 				ObjectMeta: metav1.ObjectMeta{
@@ -121,9 +119,9 @@ func nodeDaemonSet(in Input) *appsv1.DaemonSet {
 						Name:  "storageos-init",
 						Image: in.Images.Init,
 						EnvFrom: []corev1.EnvFromSource{{ConfigMapRef: &corev1.ConfigMapEnvSource{
-							LocalObjectReference: corev1.LocalObjectReference{Name: NodeConfigMapName}}}},
+							LocalObjectReference: corev1.LocalObjectReference{Name: names.NodeConfigMap}}}},
 						Env: []corev1.EnvVar{
-							{Name: "DAEMONSET_NAME", Value: DaemonSetName},
+							{Name: "DAEMONSET_NAME", Value: names.DaemonSet},
 							{Name: "DAEMONSET_NAMESPACE", Value: namespace(in)},
 						},
 						SecurityContext: privileged(),

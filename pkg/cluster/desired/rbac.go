@@ -8,6 +8,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	storageosv1 "github.com/storageos/cluster-operator/apis/storageos/v1"
+	"github.com/storageos/cluster-operator/pkg/names"
 )
 
 var (
@@ -117,7 +118,7 @@ func schedulerRBAC(in Input) []client.Object {
 			Rules: []rbacv1.PolicyRule{
 				rule([]string{"coordination.k8s.io"}, []string{"leases"}, []string{"create"}),
 				{APIGroups: []string{"coordination.k8s.io"}, Resources: []string{"leases"},
-					ResourceNames: []string{SchedulerName}, Verbs: []string{"get", "update"}},
+					ResourceNames: []string{names.Scheduler}, Verbs: []string{"get", "update"}},
 			},
 		},
 		&rbacv1.RoleBinding{

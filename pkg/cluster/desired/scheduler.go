@@ -10,6 +10,8 @@ import (
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
+
+	"github.com/storageos/cluster-operator/pkg/names"
 )
 
 // schedulerObjects: a kube-scheduler named storageos-scheduler whose extender asks the StorageOS API where a
@@ -28,7 +30,7 @@ func schedulerObjects(in Input) []client.Object {
 		podLabels[k] = v
 	}
 	deployment := &appsv1.Deployment{
-		ObjectMeta: meta(in, OperandScheduler, SchedulerName),
+		ObjectMeta: meta(in, OperandScheduler, names.Scheduler),
 		Spec: appsv1.DeploymentSpec{
 			Replicas: ptr.To[int32](1),
 			Selector: &metav1.LabelSelector{MatchLabels: selector},
@@ -76,10 +78,10 @@ func SchedulerConfiguration(in Input) string {
 		"leaderElection": map[string]any{
 			"leaderElect":       true,
 			"resourceLock":      "leases",
-			"resourceName":      SchedulerName,
+			"resourceName":      names.Scheduler,
 			"resourceNamespace": ns,
 		},
-		"profiles": []any{map[string]any{"schedulerName": SchedulerName}},
+		"profiles": []any{map[string]any{"schedulerName": names.Scheduler}},
 		"extenders": []any{map[string]any{
 			"urlPrefix":        fmt.Sprintf("http://%s.%s.svc:%d/v2/k8s/scheduler", svc.Name, ns, svc.ExternalPort),
 			"filterVerb":       "filter",

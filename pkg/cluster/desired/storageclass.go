@@ -4,6 +4,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	storagev1 "k8s.io/api/storage/v1"
 	"k8s.io/utils/ptr"
+
+	"github.com/storageos/cluster-operator/pkg/names"
 )
 
 // storageClass is the StorageClass for StorageOS volumes, with the CSI credential secrets as parameters.
@@ -11,7 +13,7 @@ func storageClass(in Input) *storagev1.StorageClass {
 	spec := in.Cluster.Spec
 	sc := &storagev1.StorageClass{
 		ObjectMeta:           clusterMeta(in, OperandStorageClass, string(spec.StorageClassName)),
-		Provisioner:          LegacyProvisioner,
+		Provisioner:          names.LegacyProvisioner,
 		ReclaimPolicy:        ptr.To(corev1.PersistentVolumeReclaimDelete),
 		VolumeBindingMode:    ptr.To(storagev1.VolumeBindingImmediate),
 		AllowVolumeExpansion: ptr.To(false),
@@ -24,7 +26,7 @@ func storageClass(in Input) *storagev1.StorageClass {
 	if !spec.CSI.Enable {
 		return sc
 	}
-	sc.Provisioner = CSIProvisioner
+	sc.Provisioner = names.CSIDriver
 	sc.AllowVolumeExpansion = ptr.To(in.KubeVersion.AtLeast(1, 16))
 	sc.Parameters = map[string]string{"csi.storage.k8s.io/fstype": "ext4"}
 	for _, c := range EnabledCredentials(spec) {

@@ -1,0 +1,29 @@
+package kube
+
+import (
+	"context"
+
+	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+)
+
+// SetCondition sets a condition stamped with the generation it describes, as every storageos.com condition is.
+// It reports whether anything changed (the transition time moves only when the status does).
+func SetCondition(conditions *[]metav1.Condition, generation int64, condType string, status metav1.ConditionStatus, reason, message string) bool {
+	return meta.SetStatusCondition(conditions, metav1.Condition{
+		Type: condType, Status: status, Reason: reason, Message: message, ObservedGeneration: generation,
+	})
+}
+
+// PatchStatus writes obj's status as a merge patch against before, the object as it was read, and sends
+// nothing when nothing changed. Controllers call it once, deferred, and return its error, so a failed write is
+// retried with backoff rather than at the next resync. With client.MergeFromWithOptimisticLock{} the patch
+// fails with a conflict when someone else wrote the object since it was read.
+func PatchStatus(ctx context.Context, c client.Client, owner string, before, obj client.Object, opts ...client.MergeFromOption) error {
+	if equality.Semantic.DeepEqual(before, obj) {
+		return nil
+	}
+	return c.Status().Patch(ctx, obj, client.MergeFromWithOptions(before, opts...), client.FieldOwner(owner))
+}
