@@ -33,9 +33,6 @@ import (
 	"github.com/storageos/cluster-operator/pkg/storageos"
 )
 
-// FieldOwner is the server-side apply field manager of everything the cluster-manager writes.
-const FieldOwner = "storageos-cluster-manager"
-
 // Finalizer holds a StorageOSCluster until everything it deployed, cluster-scoped objects included, is gone.
 const Finalizer = "storageos.com/cluster-cleanup"
 
@@ -81,7 +78,7 @@ func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) err
 	if r.ResyncPeriod == 0 {
 		r.ResyncPeriod = time.Minute
 	}
-	r.applier = ssa.New(r.Client, mgr.GetAPIReader(), r.Scheme, FieldOwner)
+	r.applier = ssa.New(r.Client, mgr.GetAPIReader(), r.Scheme, names.ClusterManager)
 
 	b := ctrl.NewControllerManagedBy(mgr).
 		Named("storageoscluster").
@@ -235,6 +232,6 @@ func Setup(ctx context.Context, mgr ctrl.Manager, r *Reconciler) error {
 		return err
 	}
 	r.Client, r.Scheme = mgr.GetClient(), mgr.GetScheme()
-	r.Recorder = mgr.GetEventRecorder(FieldOwner)
+	r.Recorder = mgr.GetEventRecorder(names.ClusterManager)
 	return r.SetupWithManager(ctx, mgr)
 }

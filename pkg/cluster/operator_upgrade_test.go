@@ -44,7 +44,7 @@ func TestOperatorUpgradeNeverRestartsNodePods(t *testing.T) {
 		previous.Spec.Template.Annotations = map[string]string{}
 	}
 	previous.Spec.Template.Annotations["storageos.com/operator-version"] = "2.4.0"
-	require.NoError(t, testEnv.Client.Patch(ctx, previous, client.Apply, client.FieldOwner(cluster.FieldOwner), client.ForceOwnership)) //nolint:staticcheck // applying a full typed object is the point
+	require.NoError(t, testEnv.Client.Patch(ctx, previous, client.Apply, client.FieldOwner(names.ClusterManager), client.ForceOwnership)) //nolint:staticcheck // applying a full typed object is the point
 	oldGeneration := previous.Generation
 
 	// The current cluster-manager converges the template (the annotation goes) ...

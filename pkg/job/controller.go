@@ -28,11 +28,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
 	storageosv1 "github.com/storageos/cluster-operator/apis/storageos/v1"
+	"github.com/storageos/cluster-operator/pkg/names"
 	"github.com/storageos/cluster-operator/pkg/ssa"
 )
-
-// FieldOwner is the server-side apply field manager of the job-manager.
-const FieldOwner = "storageos-job-manager"
 
 // Condition types and reasons of a Job.
 const (
@@ -89,14 +87,14 @@ func CacheOptions() cache.Options {
 	jobPods, _ := labels.NewRequirement(LabelJob, selection.Exists, nil)
 	return cache.Options{ByObject: map[client.Object]cache.ByObject{
 		&corev1.Pod{}:       {Label: labels.NewSelector().Add(*jobPods)},
-		&appsv1.DaemonSet{}: {Label: labels.SelectorFromSet(labels.Set{LabelManagedBy: ManagedBy})},
+		&appsv1.DaemonSet{}: {Label: labels.SelectorFromSet(labels.Set{names.LabelManagedBy: names.JobManager})},
 	}}
 }
 
 // Setup registers the Job controller on a manager built with CacheOptions.
 func Setup(mgr ctrl.Manager, r *Reconciler) error {
 	r.Client, r.Scheme = mgr.GetClient(), mgr.GetScheme()
-	r.Recorder = mgr.GetEventRecorder(FieldOwner)
+	r.Recorder = mgr.GetEventRecorder(names.JobManager)
 	if r.Logs == nil {
 		cs, err := kubernetes.NewForConfig(mgr.GetConfig())
 		if err != nil {
@@ -107,7 +105,7 @@ func Setup(mgr ctrl.Manager, r *Reconciler) error {
 	if r.PollInterval == 0 {
 		r.PollInterval = 5 * time.Second
 	}
-	r.applier = ssa.New(r.Client, mgr.GetAPIReader(), r.Scheme, FieldOwner)
+	r.applier = ssa.New(r.Client, mgr.GetAPIReader(), r.Scheme, names.JobManager)
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("job").
 		For(&storageosv1.Job{}).

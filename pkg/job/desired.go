@@ -9,16 +9,14 @@ import (
 	"k8s.io/utils/ptr"
 
 	storageosv1 "github.com/storageos/cluster-operator/apis/storageos/v1"
+	"github.com/storageos/cluster-operator/pkg/names"
 )
 
 const (
 	// ContainerName is the job container's name in every job pod.
 	ContainerName = "job"
 	// LabelJob is on every job pod, whatever labelSelector says, so the job-manager caches only job pods.
-	LabelJob = "storageos.com/job"
-	// LabelManagedBy marks the DaemonSets the job-manager owns.
-	LabelManagedBy = "app.kubernetes.io/managed-by"
-	ManagedBy      = "storageos-job-manager"
+	LabelJob       = "storageos.com/job"
 	hostPathVolume = "hostpath"
 )
 
@@ -64,7 +62,7 @@ func DaemonSet(job *storageosv1.Job) *appsv1.DaemonSet {
 		ObjectMeta: metav1.ObjectMeta{
 			Name:      DaemonSetName(job),
 			Namespace: job.Namespace,
-			Labels:    map[string]string{LabelManagedBy: ManagedBy, LabelJob: job.Name},
+			Labels:    map[string]string{names.LabelManagedBy: names.JobManager, LabelJob: job.Name},
 			OwnerReferences: []metav1.OwnerReference{{
 				APIVersion: storageosv1.GroupVersion.String(), Kind: "Job", Name: job.Name, UID: job.UID,
 				Controller: ptr.To(true), BlockOwnerDeletion: ptr.To(true),

@@ -20,10 +20,11 @@ func SetCondition(conditions *[]metav1.Condition, generation int64, condType str
 // PatchStatus writes obj's status as a merge patch against before, the object as it was read, and sends
 // nothing when nothing changed. Controllers call it once, deferred, and return its error, so a failed write is
 // retried with backoff rather than at the next resync. With client.MergeFromWithOptimisticLock{} the patch
-// fails with a conflict when someone else wrote the object since it was read.
+// fails with a conflict when someone else wrote the object since it was read. An object deleted meanwhile has no
+// status to write: that is not an error.
 func PatchStatus(ctx context.Context, c client.Client, owner string, before, obj client.Object, opts ...client.MergeFromOption) error {
 	if equality.Semantic.DeepEqual(before, obj) {
 		return nil
 	}
-	return c.Status().Patch(ctx, obj, client.MergeFromWithOptions(before, opts...), client.FieldOwner(owner))
+	return client.IgnoreNotFound(c.Status().Patch(ctx, obj, client.MergeFromWithOptions(before, opts...), client.FieldOwner(owner)))
 }

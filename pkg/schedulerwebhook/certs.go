@@ -24,6 +24,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 
 	"github.com/storageos/cluster-operator/pkg/kube"
+	"github.com/storageos/cluster-operator/pkg/names"
 )
 
 // With self-managed certificates the webhook keeps its CA and serving certificate in one Secret of its own
@@ -134,7 +135,7 @@ func (c *Certificates) Setup(ctx context.Context, mgr ctrl.Manager) error {
 		ExtraDNSNames:          o.DNSNames[1:],
 		IsReady:                ready,
 		Webhooks:               []rotator.WebhookInfo{{Name: o.ConfigurationName, Type: rotator.Mutating}},
-		FieldOwner:             FieldOwner,
+		FieldOwner:             names.SchedulerWebhook,
 		CaCertDuration:         o.CAValidity,
 		ServerCertDuration:     o.CertValidity,
 		LookaheadInterval:      o.RenewBefore,
@@ -164,9 +165,6 @@ func (c *Certificates) Setup(ctx context.Context, mgr ctrl.Manager) error {
 	})
 }
 
-// FieldOwner is the scheduler-webhook's field manager for what it writes (the certificate Secret, caBundle).
-const FieldOwner = "storageos-scheduler-webhook"
-
 // ensureSecret creates the empty certificate Secret the rotator fills; the rotator only updates Secrets.
 func ensureSecret(ctx context.Context, mgr ctrl.Manager, key types.NamespacedName) error {
 	secret := &corev1.Secret{}
@@ -179,14 +177,14 @@ func ensureSecret(ctx context.Context, mgr ctrl.Manager, key types.NamespacedNam
 	}
 	secret = &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{Name: key.Name, Namespace: key.Namespace, Labels: map[string]string{
-			"app.kubernetes.io/name":       "storageos-scheduler-webhook",
-			"app.kubernetes.io/part-of":    "storageos-cluster-operator",
-			"app.kubernetes.io/managed-by": FieldOwner,
+			names.LabelName:      "storageos-scheduler-webhook",
+			names.LabelPartOf:    "storageos-cluster-operator",
+			names.LabelManagedBy: names.SchedulerWebhook,
 		}},
 		Type: corev1.SecretTypeOpaque,
 	}
 	// Another replica may create it at the same moment: either Secret is the one.
-	if err := mgr.GetClient().Create(ctx, secret, client.FieldOwner(FieldOwner)); err != nil && !apierrors.IsAlreadyExists(err) {
+	if err := mgr.GetClient().Create(ctx, secret, client.FieldOwner(names.SchedulerWebhook)); err != nil && !apierrors.IsAlreadyExists(err) {
 		return fmt.Errorf("certificates: creating Secret %s: %w", key, err)
 	}
 	return nil

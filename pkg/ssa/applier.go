@@ -17,6 +17,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
+
+	"github.com/storageos/cluster-operator/pkg/names"
 )
 
 // Applier applies desired objects with server-side apply and does not send an object again while neither its
@@ -39,9 +41,6 @@ type appliedState struct {
 	resourceVersion string
 }
 
-// ManagedByLabel marks the objects an Applier created; its value is the field owner.
-const ManagedByLabel = "app.kubernetes.io/managed-by"
-
 // NotOursError means an object of the same name exists and was not created by this field owner: it is left
 // alone rather than taken over (and later deleted).
 type NotOursError struct {
@@ -55,7 +54,7 @@ func (e *NotOursError) Error() string {
 
 // New returns an Applier that applies as field owner. Reads go through c, which should be cache-backed; live
 // is asked only when the cache does not have an object, to tell "missing" from "someone else's". Every
-// object applied must carry ManagedByLabel set to owner.
+// object applied must carry names.LabelManagedBy set to owner.
 func New(c client.Client, live client.Reader, scheme *runtime.Scheme, owner string) *Applier {
 	return &Applier{client: c, live: live, scheme: scheme, owner: owner, last: map[string]appliedState{}}
 }
@@ -98,7 +97,7 @@ func (a *Applier) Apply(ctx context.Context, obj client.Object) (bool, error) {
 	default:
 		existing := obj.DeepCopyObject().(client.Object)
 		err := a.live.Get(ctx, client.ObjectKeyFromObject(obj), existing)
-		if err == nil && existing.GetLabels()[ManagedByLabel] != a.owner {
+		if err == nil && existing.GetLabels()[names.LabelManagedBy] != a.owner {
 			name := strings.TrimPrefix(client.ObjectKeyFromObject(obj).String(), "/") // cluster-scoped: no "/"
 			return false, &NotOursError{Kind: gvk.Kind, Name: name, Owner: a.owner}
 		}

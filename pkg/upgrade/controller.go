@@ -26,6 +26,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
 	storageosv1 "github.com/storageos/cluster-operator/apis/storageos/v1"
+	"github.com/storageos/cluster-operator/pkg/names"
 	"github.com/storageos/cluster-operator/pkg/storageos"
 )
 
@@ -47,8 +48,6 @@ import (
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
 const (
-	// FieldOwner is the upgrade-manager's field manager for everything it writes.
-	FieldOwner = "storageos-upgrade-manager"
 	// Finalizer lets a deleted upgrade restore applications, disable maintenance mode and unpause the cluster.
 	Finalizer = "storageos.com/upgrade-cleanup"
 	// EventSource is the reporting controller of upgrade events, as the original operator named it.
@@ -89,7 +88,7 @@ const (
 // CacheOptions limits the cache to the Jobs the upgrade-manager creates.
 func CacheOptions() cache.Options {
 	return cache.Options{ByObject: map[client.Object]cache.ByObject{
-		&storageosv1.Job{}: {Label: labels.SelectorFromSet(labels.Set{"app.kubernetes.io/managed-by": FieldOwner})},
+		&storageosv1.Job{}: {Label: labels.SelectorFromSet(labels.Set{names.LabelManagedBy: names.UpgradeManager})},
 	}}
 }
 
@@ -301,7 +300,7 @@ func (r *Reconciler) announce(u *storageosv1.StorageOSUpgrade, p storageosv1.Upg
 
 func (r *Reconciler) patchStatus(ctx context.Context, u, before *storageosv1.StorageOSUpgrade) error {
 	return r.Client.Status().Patch(ctx, u, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{}),
-		client.FieldOwner(FieldOwner))
+		client.FieldOwner(names.UpgradeManager))
 }
 
 // getCluster reads the cluster the upgrade recorded.

@@ -122,7 +122,7 @@ func (r *Reconciler) pullImage(ctx context.Context, u *storageosv1.StorageOSUpgr
 	err = r.Reader.Get(ctx, client.ObjectKeyFromObject(want), job)
 	switch {
 	case apierrors.IsNotFound(err):
-		if err := r.Client.Create(ctx, want, client.FieldOwner(FieldOwner)); err != nil && !apierrors.IsAlreadyExists(err) {
+		if err := r.Client.Create(ctx, want, client.FieldOwner(names.UpgradeManager)); err != nil && !apierrors.IsAlreadyExists(err) {
 			return outcome{}, fmt.Errorf("creating the image pull Job: %w", err)
 		}
 		return wait("image pull Job created"), nil
@@ -182,7 +182,7 @@ func (r *Reconciler) setPause(ctx context.Context, c *storageosv1.StorageOSClust
 		return nil
 	}
 	patch := []byte(fmt.Sprintf(`{"spec":{"pause":%t}}`, pause))
-	return r.Client.Patch(ctx, c, client.RawPatch(types.MergePatchType, patch), client.FieldOwner(FieldOwner))
+	return r.Client.Patch(ctx, c, client.RawPatch(types.MergePatchType, patch), client.FieldOwner(names.UpgradeManager))
 }
 
 // scaleDown (step d): every StorageOS application is recorded in status (and annotated) before it is scaled
@@ -284,7 +284,7 @@ func (r *Reconciler) upgradeNodes(ctx context.Context, u *storageosv1.StorageOSU
 	image := string(u.Spec.NewImage)
 	if c.Spec.Images.NodeContainer != u.Spec.NewImage {
 		patch := []byte(fmt.Sprintf(`{"spec":{"images":{"nodeContainer":%q}}}`, image))
-		if err := r.Client.Patch(ctx, c, client.RawPatch(types.MergePatchType, patch), client.FieldOwner(FieldOwner)); err != nil {
+		if err := r.Client.Patch(ctx, c, client.RawPatch(types.MergePatchType, patch), client.FieldOwner(names.UpgradeManager)); err != nil {
 			return outcome{}, fmt.Errorf("setting spec.images.nodeContainer: %w", err)
 		}
 	}
@@ -294,7 +294,7 @@ func (r *Reconciler) upgradeNodes(ctx context.Context, u *storageosv1.StorageOSU
 	}
 	if nodeImage(ds) != image {
 		patch := []byte(fmt.Sprintf(`{"spec":{"template":{"spec":{"containers":[{"name":%q,"image":%q}]}}}}`, names.NodeContainer, image))
-		if err := r.Client.Patch(ctx, ds, client.RawPatch(types.StrategicMergePatchType, patch), client.FieldOwner(FieldOwner)); err != nil {
+		if err := r.Client.Patch(ctx, ds, client.RawPatch(types.StrategicMergePatchType, patch), client.FieldOwner(names.UpgradeManager)); err != nil {
 			return outcome{}, fmt.Errorf("setting the node DaemonSet's image: %w", err)
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	storageosv1 "github.com/storageos/cluster-operator/apis/storageos/v1"
+	"github.com/storageos/cluster-operator/pkg/names"
 )
 
 const (
@@ -32,9 +33,9 @@ func PullJob(u *storageosv1.StorageOSUpgrade, node *appsv1.DaemonSet) *storageos
 			Name:      PullJobName,
 			Namespace: node.Namespace,
 			Labels: map[string]string{
-				"app.kubernetes.io/managed-by": FieldOwner,
-				"app.kubernetes.io/part-of":    "storageos",
-				LabelUpgrade:                   string(u.UID),
+				names.LabelManagedBy: names.UpgradeManager,
+				names.LabelPartOf:    "storageos",
+				LabelUpgrade:         string(u.UID),
 			},
 		},
 		Spec: storageosv1.JobSpec{
