@@ -18,7 +18,7 @@ func main() {
 	opts.BindFlags(flag.CommandLine)
 	flag.Parse()
 
-	os.Exit(manager.Run(ctrl.SetupSignalHandler(), opts, func(_ context.Context, mgr ctrl.Manager) error {
-		return job.Setup(mgr, &job.Reconciler{})
+	os.Exit(manager.Run(ctrl.SetupSignalHandler(), opts, func(ctx context.Context, mgr ctrl.Manager) error {
+		return job.Setup(ctx, mgr, &job.Reconciler{})
 	}))
 }

@@ -64,7 +64,7 @@ func main() {
 		if err := certificates.Setup(ctx, mgr); err != nil {
 			return err
 		}
-		return schedulerwebhook.Setup(ctx, mgr)
+		return schedulerwebhook.Setup(ctx, mgr, &schedulerwebhook.Handler{})
 	}))
 }
 

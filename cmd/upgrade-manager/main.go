@@ -29,7 +29,7 @@ func main() {
 		r.APIEndpoint = storageos.FixedEndpoint(endpoint)
 	}
 
-	os.Exit(manager.Run(ctrl.SetupSignalHandler(), opts, func(_ context.Context, mgr ctrl.Manager) error {
-		return upgrade.Setup(mgr, r)
+	os.Exit(manager.Run(ctrl.SetupSignalHandler(), opts, func(ctx context.Context, mgr ctrl.Manager) error {
+		return upgrade.Setup(ctx, mgr, r)
 	}))
 }

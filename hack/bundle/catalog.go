@@ -29,12 +29,10 @@ func Catalog(root string) (*declcfg.DeclarativeConfig, error) {
 	ver := csv.Spec.Version.String()
 	var props []property.Property
 	props = append(props, property.MustBuildPackage(packageName, ver))
-	var gvks []string
 	for _, crd := range b.V1CRDs {
 		for _, v := range crd.Spec.Versions {
 			if v.Served {
 				props = append(props, property.MustBuildGVK(crd.Spec.Group, v.Name, crd.Spec.Names.Kind))
-				gvks = append(gvks, crd.Spec.Group+"/"+v.Name+"/"+crd.Spec.Names.Kind)
 			}
 		}
 	}

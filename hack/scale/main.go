@@ -63,35 +63,55 @@ func run(o demo.Options, apps int) (err error) {
 	defer func() { err = errors.Join(err, d.Down()) }()
 	ready := time.Since(start)
 
-	fmt.Printf("scale: creating %d StorageOS-backed applications\n", apps)
 	start = time.Now()
+	deployments, err := createApps(ctx, d, apps)
+	if err != nil {
+		return err
+	}
+	appsReady := time.Since(start)
+	start = time.Now()
+	if err := upgradeAll(ctx, d, deployments, start); err != nil {
+		return err
+	}
+	upgrade := time.Since(start)
+
+	fmt.Printf("\nscale: %d simulated nodes, %d StorageOS-backed applications\n", o.Nodes, apps)
+	fmt.Printf("  StorageOSCluster %d/%d Running:   %s after start\n", o.Nodes, o.Nodes, ready.Round(100*time.Millisecond))
+	fmt.Printf("  applications ready:             %s after creation\n", appsReady.Round(100*time.Millisecond))
+	fmt.Printf("  offline upgrade, apps back:     %s\n", upgrade.Round(100*time.Millisecond))
+	return printPeakRSS(d)
+}
+
+// createApps creates apps single-replica Deployments with a StorageOS volume each and waits until they are ready.
+func createApps(ctx context.Context, d *demo.Demo, apps int) ([]*appsv1.Deployment, error) {
+	fmt.Printf("scale: creating %d StorageOS-backed applications\n", apps)
 	var deployments []*appsv1.Deployment
 	if err := d.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "scale"}}); err != nil {
-		return err
+		return nil, err
 	}
 	for i := range apps {
 		pv, pvc, dep := demo.StorageOSApp("scale", fmt.Sprintf("app-%03d", i), 1)
 		for _, obj := range []client.Object{pv, pvc, dep} {
 			if err := d.Client.Create(ctx, obj); err != nil {
-				return err
+				return nil, err
 			}
 		}
 		deployments = append(deployments, dep)
 	}
-	if err := wait(ctx, 15*time.Minute, "every application ready", func() error { return allReady(ctx, d, deployments) }); err != nil {
-		return err
-	}
-	appsReady := time.Since(start)
+	return deployments, wait(ctx, 15*time.Minute, "every application ready", func() error { return allReady(ctx, d, deployments) })
+}
 
+// upgradeAll runs an offline upgrade of every node, printing each phase as it begins, until the applications
+// are back.
+func upgradeAll(ctx context.Context, d *demo.Demo, deployments []*appsv1.Deployment, start time.Time) error {
 	fmt.Println("scale: upgrading every node to storageos/node:1.0.0")
 	u := &storageosv1.StorageOSUpgrade{ObjectMeta: metav1.ObjectMeta{Name: "scale-upgrade", Namespace: "default"},
 		Spec: storageosv1.StorageOSUpgradeSpec{NewImage: "storageos/node:1.0.0"}}
-	start = time.Now()
 	if err := d.Client.Create(ctx, u); err != nil {
 		return err
 	}
 	phases := map[storageosv1.UpgradePhase]time.Time{}
-	err = wait(ctx, 30*time.Minute, "the upgrade completed", func() error {
+	return wait(ctx, 30*time.Minute, "the upgrade completed", func() error {
 		if err := d.Client.Get(ctx, client.ObjectKeyFromObject(u), u); err != nil {
 			return err
 		}
@@ -107,15 +127,10 @@ func run(o demo.Options, apps int) (err error) {
 		}
 		return allReady(ctx, d, deployments)
 	})
-	if err != nil {
-		return err
-	}
-	upgrade := time.Since(start)
+}
 
-	fmt.Printf("\nscale: %d simulated nodes, %d StorageOS-backed applications\n", o.Nodes, apps)
-	fmt.Printf("  StorageOSCluster %d/%d Running:   %s after start\n", o.Nodes, o.Nodes, ready.Round(100*time.Millisecond))
-	fmt.Printf("  applications ready:             %s after creation\n", appsReady.Round(100*time.Millisecond))
-	fmt.Printf("  offline upgrade, apps back:     %s\n", upgrade.Round(100*time.Millisecond))
+// printPeakRSS prints each manager process's peak memory.
+func printPeakRSS(d *demo.Demo) error {
 	fmt.Println("  peak RSS (VmHWM) per process:")
 	var names []string
 	rss := map[string]int64{}

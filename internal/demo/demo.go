@@ -100,24 +100,8 @@ type Demo struct {
 // NoSamples, once the operator is installed and its webhook registered). On any error everything started is
 // stopped again, and the error says which step failed and where its logs are.
 func Up(ctx context.Context, o Options) (_ *Demo, err error) {
-	if o.Nodes == 0 {
-		o.Nodes = 3
-	}
-	if o.Replicas == 0 {
-		o.Replicas = 1
-	}
-	if o.ReadyTimeout == 0 {
-		o.ReadyTimeout = 3 * time.Minute
-	}
-	for _, b := range Binaries {
-		if _, err := os.Stat(filepath.Join(o.OperatorBinDir, b)); err != nil {
-			return nil, fmt.Errorf("%s is missing in %s: run make build", b, o.OperatorBinDir)
-		}
-	}
-	if _, err := os.Stat(filepath.Join(o.ClusterBinDir, "kubectl")); err != nil {
-		return nil, fmt.Errorf("kubectl is missing in %s: run make cluster-bins", o.ClusterBinDir)
-	}
-	if err := os.MkdirAll(o.WorkDir, 0o755); err != nil {
+	o.defaults()
+	if err := o.check(); err != nil {
 		return nil, err
 	}
 	d := &Demo{o: o, Managers: map[string][]*Manager{}}
@@ -189,20 +173,54 @@ func Up(ctx context.Context, o Options) (_ *Demo, err error) {
 		return d, nil
 	}
 
+	if err := d.applySamples(ctx); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+func (o *Options) defaults() {
+	if o.Nodes == 0 {
+		o.Nodes = 3
+	}
+	if o.Replicas == 0 {
+		o.Replicas = 1
+	}
+	if o.ReadyTimeout == 0 {
+		o.ReadyTimeout = 3 * time.Minute
+	}
+}
+
+// check finds what is missing before anything starts, and creates the work directory.
+func (o *Options) check() error {
+	for _, b := range Binaries {
+		if _, err := os.Stat(filepath.Join(o.OperatorBinDir, b)); err != nil {
+			return fmt.Errorf("%s is missing in %s: run make build", b, o.OperatorBinDir)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(o.ClusterBinDir, "kubectl")); err != nil {
+		return fmt.Errorf("kubectl is missing in %s: run make cluster-bins", o.ClusterBinDir)
+	}
+	return os.MkdirAll(o.WorkDir, 0o755)
+}
+
+// applySamples applies the storageos-api secret and the seed's StorageOSCluster, and waits until it runs on
+// every node.
+func (d *Demo) applySamples(ctx context.Context) error {
+	o := d.o
 	d.step("config/samples: the storageos-api secret and the StorageOSCluster %s", SampleCluster)
 	samples, err := readObjects(filepath.Join(o.Root, "config", "samples", "secret_storageos_api.yaml"),
 		filepath.Join(o.Root, "config", "samples", "storageos_v1_storageoscluster.yaml"))
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if err := apply(ctx, d.Client, samples); err != nil {
-		return nil, err
+		return err
 	}
 	want := fmt.Sprintf("%d/%d", o.Nodes, o.Nodes)
-	err = d.waitStep(ctx, "kubectl get storageoscluster to show "+want+" Running", o.ReadyTimeout, func(ctx context.Context) error {
+	return d.waitStep(ctx, "kubectl get storageoscluster to show "+want+" Running", o.ReadyTimeout, func(ctx context.Context) error {
 		return d.ClusterReady(ctx, want)
 	})
-	return d, err
 }
 
 // PodLog is what every simulated container prints: kwok serves one log for all of them (it selects logs by
@@ -468,7 +486,7 @@ func (d *Demo) syncStorageOSNodes(ctx context.Context) {
 
 // healthGet reads a probe endpoint.
 func healthGet(ctx context.Context, url string) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, http.NoBody)
 	if err != nil {
 		return err
 	}

@@ -98,43 +98,68 @@ func Start(ctx context.Context, o Options) (c *Cluster, err error) {
 	if err != nil {
 		return nil, err
 	}
-	etcdURL, peerURL := "http://127.0.0.1:"+ports[0], "http://127.0.0.1:"+ports[1]
+	etcdURL, err := c.startEtcd(ports[0], ports[1])
+	if err != nil {
+		return nil, err
+	}
+	if err := c.startAPIServer(ctx, p, etcdURL, ports[2]); err != nil {
+		return nil, err
+	}
+	if err := c.startControllers(p); err != nil {
+		return nil, err
+	}
+	if err := c.startNodes(ctx, ports[3]); err != nil {
+		return nil, err
+	}
+	c.step("ready: kubeconfig %s", c.Kubeconfig)
+	return c, nil
+}
+
+// startEtcd starts etcd on loopback and returns its client URL.
+func (c *Cluster) startEtcd(clientPort, peerPort string) (string, error) {
+	etcdURL, peerURL := "http://127.0.0.1:"+clientPort, "http://127.0.0.1:"+peerPort
 	c.step("etcd on %s", etcdURL)
-	if err := c.run("etcd", "--name=default", "--data-dir="+filepath.Join(o.WorkDir, "etcd"),
+	if err := c.run("etcd", "--name=default", "--data-dir="+filepath.Join(c.o.WorkDir, "etcd"),
 		"--listen-client-urls="+etcdURL, "--advertise-client-urls="+etcdURL,
 		"--listen-peer-urls="+peerURL, "--initial-advertise-peer-urls="+peerURL,
 		"--initial-cluster=default="+peerURL, "--unsafe-no-fsync"); err != nil {
-		return nil, err
+		return "", err
 	}
+	return etcdURL, nil
+}
 
-	host := "https://127.0.0.1:" + ports[2]
+// startAPIServer starts kube-apiserver on port, writes the admin kubeconfig and waits until it serves.
+func (c *Cluster) startAPIServer(ctx context.Context, p *pki, etcdURL, port string) (err error) {
+	host := "https://127.0.0.1:" + port
 	c.step("kube-apiserver on %s", host)
-	c.apiserverArgs = []string{"--etcd-servers=" + etcdURL, "--bind-address=127.0.0.1", "--secure-port=" + ports[2],
+	c.apiserverArgs = []string{"--etcd-servers=" + etcdURL, "--bind-address=127.0.0.1", "--secure-port=" + port,
 		"--tls-cert-file=" + p.serverCert, "--tls-private-key-file=" + p.serverKey, "--client-ca-file=" + p.caCert,
 		"--service-account-issuer=https://kubernetes.default.svc", "--service-account-key-file=" + p.serviceAccountPub,
 		"--service-account-signing-key-file=" + p.serviceAccountKey, "--service-cluster-ip-range=10.96.0.0/16",
 		"--authorization-mode=Node,RBAC", "--allow-privileged=true"}
 	if err := c.run("kube-apiserver", c.apiserverArgs...); err != nil {
-		return nil, err
+		return err
 	}
-	c.Kubeconfig = filepath.Join(o.WorkDir, "kubeconfig")
+	c.Kubeconfig = filepath.Join(c.o.WorkDir, "kubeconfig")
 	admin := &clientcmdapi.AuthInfo{ClientCertificate: p.adminCert, ClientKey: p.adminKey}
 	if err := WriteKubeconfig(c.Kubeconfig, host, p.caCert, admin, ""); err != nil {
-		return nil, err
+		return err
 	}
 	if c.Config, err = clientcmd.BuildConfigFromFlags("", c.Kubeconfig); err != nil {
-		return nil, err
+		return err
 	}
 	if c.http, err = rest.HTTPClientFor(c.Config); err != nil {
-		return nil, err
+		return err
 	}
 	if err := c.waitReady(ctx, "kube-apiserver", 2*time.Minute, c.apiserverReady); err != nil {
-		return nil, err
+		return err
 	}
-	if c.Client, err = client.New(c.Config, client.Options{}); err != nil {
-		return nil, err
-	}
+	c.Client, err = client.New(c.Config, client.Options{})
+	return err
+}
 
+// startControllers starts kube-controller-manager and kube-scheduler.
+func (c *Cluster) startControllers(p *pki) error {
 	c.step("kube-controller-manager and kube-scheduler")
 	kc := "--kubeconfig=" + c.Kubeconfig
 	if err := c.run("kube-controller-manager", kc, "--authentication-kubeconfig="+c.Kubeconfig,
@@ -142,46 +167,43 @@ func Start(ctx context.Context, o Options) (c *Cluster, err error) {
 		"--service-account-private-key-file="+p.serviceAccountKey, "--root-ca-file="+p.caCert,
 		"--use-service-account-credentials=true", "--cluster-signing-cert-file="+p.caCert,
 		"--cluster-signing-key-file="+p.caKey, "--controllers=*"); err != nil {
-		return nil, err
+		return err
 	}
-	schedulerConfig := filepath.Join(o.WorkDir, "kube-scheduler.yaml")
-	if err := writeSchedulerConfig(schedulerConfig, c.Kubeconfig, o.SchedulerNames); err != nil {
-		return nil, err
+	schedulerConfig := filepath.Join(c.o.WorkDir, "kube-scheduler.yaml")
+	if err := writeSchedulerConfig(schedulerConfig, c.Kubeconfig, c.o.SchedulerNames); err != nil {
+		return err
 	}
-	if err := c.run("kube-scheduler", "--config="+schedulerConfig, "--authentication-kubeconfig="+c.Kubeconfig,
-		"--authorization-kubeconfig="+c.Kubeconfig, "--bind-address=127.0.0.1", "--secure-port=0"); err != nil {
-		return nil, err
-	}
+	return c.run("kube-scheduler", "--config="+schedulerConfig, "--authentication-kubeconfig="+c.Kubeconfig,
+		"--authorization-kubeconfig="+c.Kubeconfig, "--bind-address=127.0.0.1", "--secure-port=0")
+}
 
-	c.step("kwok with %d simulated nodes", len(o.Nodes))
-	stages := filepath.Join(o.WorkDir, "kwok-stages.yaml")
-	if err := concatenate(stages, o.KwokStages); err != nil {
-		return nil, err
+// startNodes starts kwok, serving the kubelet API of every simulated node on port, and waits for the nodes.
+func (c *Cluster) startNodes(ctx context.Context, port string) error {
+	c.step("kwok with %d simulated nodes", len(c.o.Nodes))
+	stages := filepath.Join(c.o.WorkDir, "kwok-stages.yaml")
+	if err := concatenate(stages, c.o.KwokStages); err != nil {
+		return err
 	}
-	if o.PodLog != "" {
-		if err := c.addPodLog(stages, filepath.Join(o.WorkDir, "kwok-pod.log"), o.PodLog); err != nil {
-			return nil, err
+	if c.o.PodLog != "" {
+		if err := c.addPodLog(stages, filepath.Join(c.o.WorkDir, "kwok-pod.log"), c.o.PodLog); err != nil {
+			return err
 		}
 	}
 	// kwok's server stands in for every node's kubelet: node-initialize reports --node-ip as the nodes'
 	// InternalIP and --node-port as their kubelet port, which the API server dials for pods/log (over TLS
 	// with kwok's self-signed certificate: without --kubelet-certificate-authority it does not verify it).
-	if err := c.run("kwok", kc, "-c", stages, "--manage-all-nodes=false",
+	if err := c.run("kwok", "--kubeconfig="+c.Kubeconfig, "-c", stages, "--manage-all-nodes=false",
 		"--manage-nodes-with-annotation-selector="+FakeNodeAnnotation+"=fake", "--node-lease-duration-seconds=40",
-		"--cidr=10.244.0.0/16", "--node-ip=127.0.0.1", "--node-port="+ports[3],
-		"--server-address=127.0.0.1:"+ports[3]); err != nil {
-		return nil, err
+		"--cidr=10.244.0.0/16", "--node-ip=127.0.0.1", "--node-port="+port,
+		"--server-address=127.0.0.1:"+port); err != nil {
+		return err
 	}
-	for _, name := range o.Nodes {
+	for _, name := range c.o.Nodes {
 		if err := c.Client.Create(ctx, fakeNode(name)); err != nil {
-			return nil, fmt.Errorf("creating node %s: %w", name, err)
+			return fmt.Errorf("creating node %s: %w", name, err)
 		}
 	}
-	if err := c.waitReady(ctx, "nodes", 2*time.Minute, c.nodesReady); err != nil {
-		return nil, err
-	}
-	c.step("ready: kubeconfig %s", c.Kubeconfig)
-	return c, nil
+	return c.waitReady(ctx, "nodes", 2*time.Minute, c.nodesReady)
 }
 
 func (c *Cluster) step(format string, args ...any) {
@@ -231,7 +253,7 @@ func (c *Cluster) waitReady(ctx context.Context, what string, timeout time.Durat
 }
 
 func (c *Cluster) apiserverReady(ctx context.Context) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.Config.Host+"/readyz", nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.Config.Host+"/readyz", http.NoBody)
 	if err != nil {
 		return err
 	}
@@ -397,7 +419,7 @@ func FreePorts(n int) ([]string, error) {
 		}
 		port := 0
 		if low > minStaticPort+1000 {
-			port = minStaticPort + rand.IntN(low-minStaticPort)
+			port = minStaticPort + rand.IntN(low-minStaticPort) //nolint:gosec // G404: picks a port to try, not a secret
 			if handedOut[port] {
 				continue
 			}

@@ -5,6 +5,7 @@ package proc
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -210,7 +211,7 @@ func stat(pid int) (state, start string, err error) {
 	}
 	// The command name, in parentheses, may contain spaces: the fields after it start with the state (field 3);
 	// the start time is field 22.
-	i := strings.LastIndexByte(string(data), ')')
+	i := bytes.LastIndexByte(data, ')')
 	fields := strings.Fields(string(data[i+1:]))
 	if i < 0 || len(fields) < 20 {
 		return "", "", fmt.Errorf("unexpected /proc/%d/stat", pid)

@@ -111,7 +111,8 @@ func TestWait(t *testing.T) {
 		want    string
 	}{
 		{"passes on a later poll", time.Minute, []*proc.Process{alive}, func(context.Context) error {
-			if calls++; calls < 3 {
+			calls++
+			if calls < 3 {
 				return errors.New("not yet")
 			}
 			return nil

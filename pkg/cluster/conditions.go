@@ -30,3 +30,10 @@ const (
 	ReasonAPIWaiting         = "WaitingForNodes"
 	ReasonDeleting           = "Deleting"
 )
+
+// Event reasons, as the original operator named them.
+const (
+	EventFailedCreation = "FailedCreation"
+	EventChangedStatus  = "ChangedStatus"
+	EventTerminating    = "Terminating"
+)

@@ -4,12 +4,14 @@ package cluster
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"time"
 
+	"k8s.io/apimachinery/pkg/util/version"
+
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -19,7 +21,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
@@ -27,7 +28,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
 	storageosv1 "github.com/storageos/cluster-operator/apis/storageos/v1"
-	"github.com/storageos/cluster-operator/pkg/cluster/desired"
+	"github.com/storageos/cluster-operator/pkg/kube"
 	"github.com/storageos/cluster-operator/pkg/names"
 	"github.com/storageos/cluster-operator/pkg/ssa"
 	"github.com/storageos/cluster-operator/pkg/storageos"
@@ -41,7 +42,7 @@ type Reconciler struct {
 	Client      client.Client
 	Scheme      *runtime.Scheme
 	Recorder    recorder.EventRecorder
-	KubeVersion desired.Version
+	KubeVersion *version.Version
 	// Getenv looks up RELATED_IMAGE_* overrides; os.Getenv in the binary.
 	Getenv func(string) string
 	// APIEndpoint says where a cluster's StorageOS API is (storageos.ServiceEndpoint by default).
@@ -68,16 +69,34 @@ func CacheOptions() cache.Options {
 	return cache.Options{ByObject: byObject}
 }
 
-// SetupWithManager registers the controller; ctx is the manager's lifetime. Children live in spec.namespace, often another namespace than the
-// StorageOSCluster, where owner references cannot point; they are mapped back through their labels instead.
-func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) error {
+// Setup registers the StorageOSCluster controller on a manager built with CacheOptions, filling every unset
+// field with its default; ctx is the manager's lifetime. The API server's version is read once, for the
+// version-dependent images. Children live in spec.namespace, often another namespace than the StorageOSCluster,
+// where owner references cannot point; they are mapped back through their labels instead.
+func Setup(ctx context.Context, mgr ctrl.Manager, r *Reconciler) error {
+	if r.Client == nil {
+		r.Client = mgr.GetClient()
+	}
+	if r.Scheme == nil {
+		r.Scheme = mgr.GetScheme()
+	}
+	if r.Recorder == nil {
+		r.Recorder = mgr.GetEventRecorder(names.ClusterManager)
+	}
+	if r.KubeVersion == nil {
+		v, err := serverVersion(mgr)
+		if err != nil {
+			return err
+		}
+		r.KubeVersion = v
+	}
 	if r.Getenv == nil {
 		r.Getenv = os.Getenv
 	}
-	r.apis = &storageos.Connector{Endpoint: r.APIEndpoint}
 	if r.ResyncPeriod == 0 {
 		r.ResyncPeriod = time.Minute
 	}
+	r.apis = &storageos.Connector{Endpoint: r.APIEndpoint}
 	r.applier = ssa.New(r.Client, mgr.GetAPIReader(), r.Scheme, names.ClusterManager)
 
 	b := ctrl.NewControllerManagedBy(mgr).
@@ -104,6 +123,18 @@ func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) err
 	return nil
 }
 
+func serverVersion(mgr ctrl.Manager) (*version.Version, error) {
+	dc, err := discovery.NewDiscoveryClientForConfig(mgr.GetConfig())
+	if err != nil {
+		return nil, err
+	}
+	info, err := dc.ServerVersion()
+	if err != nil {
+		return nil, fmt.Errorf("reading the Kubernetes version: %w", err)
+	}
+	return version.ParseGeneric(info.GitVersion)
+}
+
 // ownerOf maps a child to its StorageOSCluster through the instance and cluster-namespace labels.
 func ownerOf(_ context.Context, o client.Object) []reconcile.Request {
 	l := o.GetLabels()
@@ -128,29 +159,24 @@ func (r *Reconciler) otherClusters(ctx context.Context, o client.Object) []recon
 	return out
 }
 
-// Reconcile is fetch → delete or finalizer → one-cluster check → ordered phases → one status patch.
-func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+// Reconcile is fetch → delete or finalizer → one-cluster check → ordered phases → observe → one status patch,
+// deferred, whose error is returned so a failed write is retried with backoff.
+func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Result, reterr error) {
 	cluster := &storageosv1.StorageOSCluster{}
 	if err := r.Client.Get(ctx, req.NamespacedName, cluster); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	s := newScope(cluster)
 	defer func() {
-		if err := r.patchStatus(ctx, s); err != nil && !apierrors.IsNotFound(err) {
-			ctrl.LoggerFrom(ctx).Error(err, "Updating status")
-		}
+		reterr = errors.Join(reterr, r.patchStatus(ctx, s))
 	}()
 
 	if !cluster.DeletionTimestamp.IsZero() {
 		return r.reconcileDelete(ctx, s)
 	}
-	if controllerutil.AddFinalizer(cluster, Finalizer) {
-		if err := r.Client.Update(ctx, cluster); apierrors.IsConflict(err) {
-			// The cache has not caught up with our last write yet; the watch event brings us back.
-			return ctrl.Result{Requeue: true}, nil
-		} else if err != nil {
-			return ctrl.Result{}, err
-		}
+	if added, err := kube.AddFinalizer(ctx, r.Client, cluster, Finalizer); err != nil {
+		return ctrl.Result{}, err
+	} else if added {
 		s.refreshBase(cluster)
 	}
 
@@ -161,25 +187,24 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		return ctrl.Result{}, nil
 	}
 
-	if err := r.reconcileInput(ctx, s); err != nil {
-		s.failed(err)
-		r.Recorder.Eventf(cluster, nil, corev1.EventTypeWarning, "FailedCreation", "Reconcile", "%s", err.Error())
-		return ctrl.Result{}, err
-	}
+	phases := []phase{r.reconcileInput}
 	if cluster.Spec.Pause {
 		s.paused = true
 	} else {
-		for _, phase := range r.phases() {
-			if err := phase(ctx, s); err != nil {
-				s.failed(err)
-				r.Recorder.Eventf(cluster, nil, corev1.EventTypeWarning, "FailedCreation", "Reconcile", "%s", err.Error())
-				return ctrl.Result{}, err
-			}
+		phases = append(phases, r.deployPhases()...)
+	}
+	for _, phase := range phases {
+		if err := phase(ctx, s); err != nil {
+			s.failed(err)
+			r.Recorder.Eventf(cluster, nil, corev1.EventTypeWarning, EventFailedCreation, "Reconcile", "%s", err.Error())
+			return ctrl.Result{}, err
 		}
 	}
+	// Observing and the StorageOS API's settings never fail the reconcile: they are reported in conditions.
 	if err := r.observe(ctx, s); err != nil {
 		return ctrl.Result{}, err
 	}
+	r.reconcileClusterConfig(ctx, s)
 	return ctrl.Result{RequeueAfter: r.ResyncPeriod}, nil
 }
 
@@ -215,23 +240,4 @@ func precedes(a, b *storageosv1.StorageOSCluster) bool {
 func claimed(c *storageosv1.StorageOSCluster) bool {
 	available := meta.FindStatusCondition(c.Status.Conditions, ConditionAvailable)
 	return available != nil && available.Reason != ReasonAnotherCluster
-}
-
-// Setup registers the StorageOSCluster controller on a manager built with CacheOptions, reading the API
-// server's version once for the version-dependent images.
-func Setup(ctx context.Context, mgr ctrl.Manager, r *Reconciler) error {
-	dc, err := discovery.NewDiscoveryClientForConfig(mgr.GetConfig())
-	if err != nil {
-		return err
-	}
-	info, err := dc.ServerVersion()
-	if err != nil {
-		return fmt.Errorf("reading the Kubernetes version: %w", err)
-	}
-	if r.KubeVersion, err = desired.ParseVersion(info.GitVersion); err != nil {
-		return err
-	}
-	r.Client, r.Scheme = mgr.GetClient(), mgr.GetScheme()
-	r.Recorder = mgr.GetEventRecorder(names.ClusterManager)
-	return r.SetupWithManager(ctx, mgr)
 }

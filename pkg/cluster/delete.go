@@ -2,18 +2,15 @@ package cluster
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	storageosv1 "github.com/storageos/cluster-operator/apis/storageos/v1"
+	"github.com/storageos/cluster-operator/pkg/kube"
 	"github.com/storageos/cluster-operator/pkg/names"
 )
 
@@ -36,20 +33,10 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, s *scope) (ctrl.Result
 		return ctrl.Result{}, nil
 	}
 	if s.base.Status.Phase != storageosv1.ClusterPhaseTerminating {
-		r.Recorder.Eventf(c, nil, corev1.EventTypeNormal, "Terminating", "Delete", "Deleting all the resources...")
+		r.Recorder.Eventf(c, nil, corev1.EventTypeNormal, EventTerminating, "Delete", "Deleting all the resources...")
 	}
-	remaining := 0
-	err := r.forEachManaged(ctx, ownedBy(c), func(gvk schema.GroupVersionKind, obj client.Object) error {
-		remaining++ // until it is gone, terminating or not
-		if !obj.GetDeletionTimestamp().IsZero() {
-			return nil // asked already; Kubernetes finishes it
-		}
-		if err := client.IgnoreNotFound(r.Client.Delete(ctx, obj, client.PropagationPolicy("Background"))); err != nil {
-			return fmt.Errorf("deleting %s %s: %w", gvk.Kind, client.ObjectKeyFromObject(obj), err)
-		}
-		r.applier.Forget(gvk, obj)
-		return nil
-	})
+	// Everything is unwanted now; what is left counts until it is gone, terminating or not.
+	remaining, err := r.applier.Prune(ctx, managedLists(), ownedBy(c), nil)
 	if err != nil {
 		s.failed(err)
 		return ctrl.Result{}, err
@@ -73,31 +60,8 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, s *scope) (ctrl.Result
 		// Deletions are seen through the cache; come back once they have landed.
 		return ctrl.Result{RequeueAfter: pollWhileDeleting}, nil
 	}
-	controllerutil.RemoveFinalizer(c, Finalizer)
-	if err := r.Client.Update(ctx, c); apierrors.IsConflict(err) {
-		return ctrl.Result{Requeue: true}, nil
-	} else if err != nil {
-		return ctrl.Result{}, err
-	}
-	return ctrl.Result{}, nil
+	return ctrl.Result{}, kube.RemoveFinalizer(ctx, r.Client, c, Finalizer)
 }
 
 // pollWhileDeleting is how soon a deleting cluster looks again for what is left.
 const pollWhileDeleting = 2 * time.Second
-
-// metaItems returns a list's items as objects.
-func metaItems(list client.ObjectList) ([]client.Object, error) {
-	objs, err := meta.ExtractList(list)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]client.Object, 0, len(objs))
-	for _, o := range objs {
-		obj, ok := o.(client.Object)
-		if !ok {
-			return nil, fmt.Errorf("list item %T is not an object", o)
-		}
-		out = append(out, obj)
-	}
-	return out, nil
-}

@@ -1,15 +1,28 @@
 package cluster
 
-import "sigs.k8s.io/controller-runtime/pkg/client"
+import (
+	"fmt"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+)
 
 // ManagedLists returns an empty list of every kind a cluster deploys, for tests that look for leftovers.
-func ManagedLists() []client.ObjectList {
-	var out []client.ObjectList
-	for _, k := range managedKinds {
-		out = append(out, k.list())
-	}
-	return out
-}
+var ManagedLists = managedLists
 
-// MetaItems exposes metaItems to the tests.
-var MetaItems = metaItems
+// MetaItems returns a list's items as objects.
+func MetaItems(list client.ObjectList) ([]client.Object, error) {
+	objs, err := meta.ExtractList(list)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]client.Object, 0, len(objs))
+	for _, o := range objs {
+		obj, ok := o.(client.Object)
+		if !ok {
+			return nil, fmt.Errorf("list item %T is not an object", o)
+		}
+		out = append(out, obj)
+	}
+	return out, nil
+}

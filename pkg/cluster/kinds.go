@@ -10,29 +10,37 @@ import (
 )
 
 // managedKind is a kind the cluster-manager creates: its object (for watches and the cache) and its list (to
-// find what an operand no longer wants, and everything on delete).
+// prune what an operand no longer wants, and everything on delete).
 type managedKind struct {
-	object     func() client.Object
-	list       func() client.ObjectList
-	namespaced bool
+	object func() client.Object
+	list   func() client.ObjectList
 }
 
 // managedKinds are every kind a StorageOSCluster deploys, the namespace excepted (see desired.Namespace).
 var managedKinds = []managedKind{
-	{func() client.Object { return &corev1.ServiceAccount{} }, func() client.ObjectList { return &corev1.ServiceAccountList{} }, true},
-	{func() client.Object { return &rbacv1.Role{} }, func() client.ObjectList { return &rbacv1.RoleList{} }, true},
-	{func() client.Object { return &rbacv1.RoleBinding{} }, func() client.ObjectList { return &rbacv1.RoleBindingList{} }, true},
-	{func() client.Object { return &rbacv1.ClusterRole{} }, func() client.ObjectList { return &rbacv1.ClusterRoleList{} }, false},
-	{func() client.Object { return &rbacv1.ClusterRoleBinding{} }, func() client.ObjectList { return &rbacv1.ClusterRoleBindingList{} }, false},
-	{func() client.Object { return &corev1.Secret{} }, func() client.ObjectList { return &corev1.SecretList{} }, true},
-	{func() client.Object { return &corev1.ConfigMap{} }, func() client.ObjectList { return &corev1.ConfigMapList{} }, true},
-	{func() client.Object { return &appsv1.DaemonSet{} }, func() client.ObjectList { return &appsv1.DaemonSetList{} }, true},
-	{func() client.Object { return &appsv1.StatefulSet{} }, func() client.ObjectList { return &appsv1.StatefulSetList{} }, true},
-	{func() client.Object { return &appsv1.Deployment{} }, func() client.ObjectList { return &appsv1.DeploymentList{} }, true},
-	{func() client.Object { return &corev1.Service{} }, func() client.ObjectList { return &corev1.ServiceList{} }, true},
-	{func() client.Object { return &networkingv1.Ingress{} }, func() client.ObjectList { return &networkingv1.IngressList{} }, true},
-	{func() client.Object { return &storagev1.CSIDriver{} }, func() client.ObjectList { return &storagev1.CSIDriverList{} }, false},
-	{func() client.Object { return &storagev1.StorageClass{} }, func() client.ObjectList { return &storagev1.StorageClassList{} }, false},
+	{func() client.Object { return &corev1.ServiceAccount{} }, func() client.ObjectList { return &corev1.ServiceAccountList{} }},
+	{func() client.Object { return &rbacv1.Role{} }, func() client.ObjectList { return &rbacv1.RoleList{} }},
+	{func() client.Object { return &rbacv1.RoleBinding{} }, func() client.ObjectList { return &rbacv1.RoleBindingList{} }},
+	{func() client.Object { return &rbacv1.ClusterRole{} }, func() client.ObjectList { return &rbacv1.ClusterRoleList{} }},
+	{func() client.Object { return &rbacv1.ClusterRoleBinding{} }, func() client.ObjectList { return &rbacv1.ClusterRoleBindingList{} }},
+	{func() client.Object { return &corev1.Secret{} }, func() client.ObjectList { return &corev1.SecretList{} }},
+	{func() client.Object { return &corev1.ConfigMap{} }, func() client.ObjectList { return &corev1.ConfigMapList{} }},
+	{func() client.Object { return &appsv1.DaemonSet{} }, func() client.ObjectList { return &appsv1.DaemonSetList{} }},
+	{func() client.Object { return &appsv1.StatefulSet{} }, func() client.ObjectList { return &appsv1.StatefulSetList{} }},
+	{func() client.Object { return &appsv1.Deployment{} }, func() client.ObjectList { return &appsv1.DeploymentList{} }},
+	{func() client.Object { return &corev1.Service{} }, func() client.ObjectList { return &corev1.ServiceList{} }},
+	{func() client.Object { return &networkingv1.Ingress{} }, func() client.ObjectList { return &networkingv1.IngressList{} }},
+	{func() client.Object { return &storagev1.CSIDriver{} }, func() client.ObjectList { return &storagev1.CSIDriverList{} }},
+	{func() client.Object { return &storagev1.StorageClass{} }, func() client.ObjectList { return &storagev1.StorageClassList{} }},
+}
+
+// managedLists are new empty lists of every managed kind, for the applier's Prune to fill.
+func managedLists() []client.ObjectList {
+	out := make([]client.ObjectList, len(managedKinds))
+	for i, k := range managedKinds {
+		out[i] = k.list()
+	}
+	return out
 }
 
 // The cluster-manager's RBAC: exactly the kinds above, plus reading nodes' pods and the API secrets.

@@ -7,7 +7,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 
@@ -19,8 +18,8 @@ import (
 
 type phase func(context.Context, *scope) error
 
-// phases run in dependency order; each operand applies what it wants and removes what it no longer wants.
-func (r *Reconciler) phases() []phase {
+// deployPhases run in dependency order; each operand applies what it wants and removes what it no longer wants.
+func (r *Reconciler) deployPhases() []phase {
 	out := []phase{r.reconcileNamespace}
 	for _, op := range desired.Operands {
 		out = append(out, r.reconcileOperand(op))
@@ -107,39 +106,8 @@ func (r *Reconciler) reconcileOperand(op desired.Operand) phase {
 // prune deletes the objects an operand created earlier and no longer wants: the Ingress once ingress.enable is
 // off, the StatefulSet after a switch to the Deployment strategy, and so on.
 func (r *Reconciler) prune(ctx context.Context, s *scope, op desired.Operand, want map[string]bool) error {
-	selector := client.MatchingLabels(desired.Labels(s.cluster, op))
-	return r.forEachManaged(ctx, selector, func(gvk schema.GroupVersionKind, obj client.Object) error {
-		if want[ssa.Key(gvk, obj)] {
-			return nil
-		}
-		if err := client.IgnoreNotFound(r.Client.Delete(ctx, obj, client.PropagationPolicy("Background"))); err != nil {
-			return fmt.Errorf("%s: removing %s %s: %w", op, gvk.Kind, obj.GetName(), err)
-		}
-		r.applier.Forget(gvk, obj)
-		return nil
-	})
-}
-
-// forEachManaged calls fn for every cached object of every managed kind that matches the selector.
-func (r *Reconciler) forEachManaged(ctx context.Context, selector client.MatchingLabels, fn func(schema.GroupVersionKind, client.Object) error) error {
-	for _, k := range managedKinds {
-		list := k.list()
-		if err := r.Client.List(ctx, list, selector); err != nil {
-			return err
-		}
-		gvk, err := apiutil.GVKForObject(k.object(), r.Scheme)
-		if err != nil {
-			return err
-		}
-		items, err := metaItems(list)
-		if err != nil {
-			return err
-		}
-		for _, obj := range items {
-			if err := fn(gvk, obj); err != nil {
-				return err
-			}
-		}
+	if _, err := r.applier.Prune(ctx, managedLists(), desired.Labels(s.cluster, op), want); err != nil {
+		return fmt.Errorf("%s: %w", op, err)
 	}
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 
 	storageosv1 "github.com/storageos/cluster-operator/apis/storageos/v1"
 	"github.com/storageos/cluster-operator/pkg/cluster/desired"
+	"github.com/storageos/cluster-operator/pkg/kube"
 )
 
 // scope is what one reconcile of one cluster knows: the object, the status it started from (for one patch at
@@ -15,6 +16,8 @@ type scope struct {
 	base    *storageosv1.StorageOSCluster
 	input   desired.Input
 
+	// observed is what this reconcile read of the deployment; nil when it did not get that far.
+	observed  *observation
 	paused    bool
 	blockedBy string
 	err       error
@@ -34,9 +37,7 @@ func (s *scope) failed(err error) { s.err = err }
 
 // setCondition stamps the condition with the generation it describes.
 func (s *scope) setCondition(typ string, status metav1.ConditionStatus, reason, message string) {
-	meta.SetStatusCondition(&s.cluster.Status.Conditions, metav1.Condition{
-		Type: typ, Status: status, Reason: reason, Message: message, ObservedGeneration: s.cluster.Generation,
-	})
+	kube.SetCondition(&s.cluster.Status.Conditions, s.cluster.Generation, typ, status, reason, message)
 }
 
 func (s *scope) isTrue(typ string) bool {

@@ -2,11 +2,11 @@ package job_test
 
 import (
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"golang.org/x/sync/errgroup"
 	corev1 "k8s.io/api/core/v1"
 
 	storageosv1 "github.com/storageos/cluster-operator/apis/storageos/v1"
@@ -23,22 +23,15 @@ func BenchmarkCompletion500(b *testing.B) {
 		ds := daemonSet(b, j)
 		scheduleOn(b, ds, nodes)
 		pods := make([]*corev1.Pod, nodes)
-		var wg sync.WaitGroup
-		work := make(chan int)
-		for range 8 {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for n := range work {
-					pods[n] = startPod(b, ds, fmt.Sprintf("node-%03d", n))
-				}
-			}()
-		}
+		var g errgroup.Group
+		g.SetLimit(8)
 		for n := range nodes {
-			work <- n
+			g.Go(func() (err error) {
+				pods[n], err = createRunningPod(ds, fmt.Sprintf("node-%03d", n))
+				return err
+			})
 		}
-		close(work)
-		wg.Wait()
+		require.NoError(b, g.Wait())
 		for _, pod := range pods[:nodes-1] {
 			logs.print(pod, "done")
 		}

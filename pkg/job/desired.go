@@ -9,7 +9,6 @@ import (
 	"k8s.io/utils/ptr"
 
 	storageosv1 "github.com/storageos/cluster-operator/apis/storageos/v1"
-	"github.com/storageos/cluster-operator/pkg/names"
 )
 
 const (
@@ -62,7 +61,7 @@ func DaemonSet(job *storageosv1.Job) *appsv1.DaemonSet {
 		ObjectMeta: metav1.ObjectMeta{
 			Name:      DaemonSetName(job),
 			Namespace: job.Namespace,
-			Labels:    map[string]string{names.LabelManagedBy: names.JobManager, LabelJob: job.Name},
+			Labels:    map[string]string{LabelJob: job.Name},
 			OwnerReferences: []metav1.OwnerReference{{
 				APIVersion: storageosv1.GroupVersion.String(), Kind: "Job", Name: job.Name, UID: job.UID,
 				Controller: ptr.To(true), BlockOwnerDeletion: ptr.To(true),

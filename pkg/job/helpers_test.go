@@ -58,6 +58,14 @@ func scheduleOn(t testing.TB, ds *appsv1.DaemonSet, n int32) {
 // startPod plays the DaemonSet controller and the kubelet: the job pod on node runs.
 func startPod(t testing.TB, ds *appsv1.DaemonSet, node string) *corev1.Pod {
 	t.Helper()
+	pod, err := createRunningPod(ds, node)
+	require.NoError(t, err)
+	return pod
+}
+
+// createRunningPod creates the DaemonSet's pod on node, its job container running, as the DaemonSet controller
+// and the kubelet would.
+func createRunningPod(ds *appsv1.DaemonSet, node string) (*corev1.Pod, error) {
 	ctx := context.Background()
 	pod := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: ds.Name + "-" + node, Namespace: ds.Namespace, Labels: ds.Spec.Template.Labels,
@@ -65,18 +73,23 @@ func startPod(t testing.TB, ds *appsv1.DaemonSet, node string) *corev1.Pod {
 				Controller: ptr.To(true)}}},
 		Spec: corev1.PodSpec{NodeName: node, Containers: ds.Spec.Template.Spec.Containers, Volumes: ds.Spec.Template.Spec.Volumes},
 	}
-	require.NoError(t, testEnv.Client.Create(ctx, pod))
-	setContainer(t, pod, 0, corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: metav1.Now()}})
-	return pod
+	if err := testEnv.Client.Create(ctx, pod); err != nil {
+		return nil, err
+	}
+	return pod, updateContainer(pod, 0, corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: metav1.Now()}})
 }
 
 // setContainer sets the job container's state and restart count.
 func setContainer(t testing.TB, pod *corev1.Pod, restarts int32, state corev1.ContainerState) {
 	t.Helper()
+	require.NoError(t, updateContainer(pod, restarts, state))
+}
+
+func updateContainer(pod *corev1.Pod, restarts int32, state corev1.ContainerState) error {
 	pod.Status.Phase = corev1.PodRunning
 	pod.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: job.ContainerName, RestartCount: restarts, State: state,
 		Image: pod.Spec.Containers[0].Image}}
-	require.NoError(t, testEnv.Client.Status().Update(context.Background(), pod))
+	return testEnv.Client.Status().Update(context.Background(), pod)
 }
 
 func status(t testing.TB, j *storageosv1.Job) storageosv1.JobStatus {

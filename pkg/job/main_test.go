@@ -2,6 +2,8 @@ package job_test
 
 import (
 	"context"
+	"fmt"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -37,13 +39,18 @@ func startJobManager(env *envtest.Environment) (func(), error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := job.Setup(mgr, &job.Reconciler{Logs: logs, PollInterval: 500 * time.Millisecond}); err != nil {
+	if err := job.Setup(context.Background(), mgr, &job.Reconciler{Logs: logs, PollInterval: 500 * time.Millisecond}); err != nil {
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- mgr.Start(ctx) }()
-	return func() { cancel(); <-done }, nil
+	return func() {
+		cancel()
+		if err := <-done; err != nil {
+			fmt.Fprintln(os.Stderr, "job-manager stopped with:", err)
+		}
+	}, nil
 }
 
 // fakeLogs holds what each container instance (pod UID and restart count) has printed, and counts reads.

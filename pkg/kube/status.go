@@ -23,6 +23,11 @@ func SetCondition(conditions *[]metav1.Condition, generation int64, condType str
 // fails with a conflict when someone else wrote the object since it was read. An object deleted meanwhile has no
 // status to write: that is not an error.
 func PatchStatus(ctx context.Context, c client.Client, owner string, before, obj client.Object, opts ...client.MergeFromOption) error {
+	// The reconcile may have written the object itself since before was read (a finalizer, a status write that
+	// had to come before an act): compare and lock against the object as it last saw it.
+	before = before.DeepCopyObject().(client.Object)
+	before.SetResourceVersion(obj.GetResourceVersion())
+	before.SetFinalizers(obj.GetFinalizers())
 	if equality.Semantic.DeepEqual(before, obj) {
 		return nil
 	}

@@ -296,7 +296,7 @@ func readRoots(path string) (*x509.CertPool, error) {
 // and fails unless the certificate it serves is current, valid for dnsName and, when roots returns a pool,
 // signed by one of its CAs.
 func ServingCertificateCheck(addr, dnsName string, roots func() (*x509.CertPool, error)) healthz.Checker {
-	return func(_ *http.Request) error {
+	return func(req *http.Request) error {
 		roots, err := roots()
 		if err != nil {
 			return err
@@ -325,8 +325,8 @@ func ServingCertificateCheck(addr, dnsName string, roots func() (*x509.CertPool,
 				return err
 			},
 		}
-		dialer := &net.Dialer{Timeout: 2 * time.Second}
-		conn, err := tls.DialWithDialer(dialer, "tcp", addr, conf)
+		dialer := &tls.Dialer{NetDialer: &net.Dialer{Timeout: 2 * time.Second}, Config: conf}
+		conn, err := dialer.DialContext(req.Context(), "tcp", addr)
 		if err != nil {
 			return fmt.Errorf("serving certificate: %w", err)
 		}

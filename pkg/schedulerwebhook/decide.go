@@ -5,10 +5,8 @@ package schedulerwebhook
 
 import (
 	"context"
-	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
-	storagev1 "k8s.io/api/storage/v1"
 
 	"github.com/storageos/cluster-operator/pkg/names"
 	"github.com/storageos/cluster-operator/pkg/volumes"
@@ -24,9 +22,7 @@ const (
 
 // Lister answers the decision's questions from caches. A missing object is (nil, nil).
 type Lister interface {
-	PVC(ctx context.Context, namespace, name string) (*corev1.PersistentVolumeClaim, error)
-	StorageClass(ctx context.Context, name string) (*storagev1.StorageClass, error)
-	DefaultStorageClass(ctx context.Context) (*storagev1.StorageClass, error)
+	volumes.Lookup
 	// SchedulerEnabled reports whether a StorageOSCluster exists with disableScheduler false.
 	SchedulerEnabled(ctx context.Context) (bool, error)
 }
@@ -45,7 +41,7 @@ func Decide(ctx context.Context, pod *corev1.Pod, l Lister) (Decision, error) {
 	if pod.Spec.SchedulerName != "" && pod.Spec.SchedulerName != defaultScheduler {
 		return Decision{Reason: "explicit scheduler " + pod.Spec.SchedulerName}, nil
 	}
-	uses, err := usesStorageOS(ctx, pod, l)
+	uses, err := volumes.PodUsesStorageOS(ctx, pod.Namespace, &pod.Spec, l)
 	if err != nil || !uses {
 		return Decision{Reason: "no StorageOS volume"}, err
 	}
@@ -57,50 +53,4 @@ func Decide(ctx context.Context, pod *corev1.Pod, l Lister) (Decision, error) {
 		return Decision{Reason: "no StorageOSCluster runs the scheduler"}, nil
 	}
 	return Decision{Mutate: true, Reason: "uses a StorageOS volume"}, nil
-}
-
-// usesStorageOS reports whether any PVC or generic ephemeral volume of the pod is of a StorageOS class. A PVC
-// that does not exist yet is not StorageOS's (yet): the pod is admitted as it is.
-func usesStorageOS(ctx context.Context, pod *corev1.Pod, l Lister) (bool, error) {
-	for _, v := range pod.Spec.Volumes {
-		var class *string
-		switch {
-		case v.PersistentVolumeClaim != nil:
-			pvc, err := l.PVC(ctx, pod.Namespace, v.PersistentVolumeClaim.ClaimName)
-			if err != nil {
-				return false, err
-			}
-			if pvc == nil {
-				continue
-			}
-			class = volumes.ClaimClass(pvc.Spec, pvc.Annotations)
-		case v.Ephemeral != nil && v.Ephemeral.VolumeClaimTemplate != nil:
-			class = v.Ephemeral.VolumeClaimTemplate.Spec.StorageClassName
-		default:
-			continue
-		}
-		sc, err := resolveClass(ctx, class, l)
-		if err != nil {
-			return false, err
-		}
-		if sc != nil && volumes.IsStorageOSProvisioner(sc.Provisioner) {
-			return true, nil
-		}
-	}
-	return false, nil
-}
-
-// resolveClass is the named class, or the default class when none is named. An explicit "" means no class.
-func resolveClass(ctx context.Context, name *string, l Lister) (*storagev1.StorageClass, error) {
-	if name == nil {
-		return l.DefaultStorageClass(ctx)
-	}
-	if *name == "" {
-		return nil, nil
-	}
-	sc, err := l.StorageClass(ctx, *name)
-	if err != nil {
-		return nil, fmt.Errorf("storage class %s: %w", *name, err)
-	}
-	return sc, nil
 }

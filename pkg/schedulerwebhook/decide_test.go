@@ -11,8 +11,6 @@ import (
 	storagev1 "k8s.io/api/storage/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
-
-	"github.com/storageos/cluster-operator/pkg/volumes"
 )
 
 // fakeLister is an in-memory Lister.
@@ -37,29 +35,22 @@ func (f *fakeLister) StorageClass(_ context.Context, name string) (*storagev1.St
 func (f *fakeLister) DefaultStorageClass(_ context.Context) (*storagev1.StorageClass, error) {
 	return f.classes[f.defaultSC], f.failWith
 }
+func (f *fakeLister) PersistentVolume(context.Context, string) (*corev1.PersistentVolume, error) {
+	return nil, f.failWith
+}
 func (f *fakeLister) SchedulerEnabled(context.Context) (bool, error) { return f.enabled, f.failWith }
 
 func newLister() *fakeLister {
 	sc := func(name, provisioner string) *storagev1.StorageClass {
 		return &storagev1.StorageClass{ObjectMeta: metav1.ObjectMeta{Name: name}, Provisioner: provisioner}
 	}
-	pvc := func(name string, class *string, annotations map[string]string) *corev1.PersistentVolumeClaim {
-		return &corev1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "app", Annotations: annotations},
-			Spec: corev1.PersistentVolumeClaimSpec{StorageClassName: class}}
+	pvc := func(name, class string) *corev1.PersistentVolumeClaim {
+		return &corev1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "app"},
+			Spec: corev1.PersistentVolumeClaimSpec{StorageClassName: ptr.To(class)}}
 	}
 	return &fakeLister{
-		classes: map[string]*storagev1.StorageClass{
-			"fast": sc("fast", "csi.storageos.com"), "legacy": sc("legacy", "kubernetes.io/storageos"),
-			"old": sc("old", "storageos"), "ebs": sc("ebs", "ebs.csi.aws.com"),
-		},
-		pvcs: map[string]*corev1.PersistentVolumeClaim{
-			"app/data":    pvc("data", ptr.To("fast"), nil),
-			"app/legacy":  pvc("legacy", ptr.To("legacy"), nil),
-			"app/beta":    pvc("beta", nil, map[string]string{volumes.LegacyClassAnnotation: "old"}),
-			"app/ebs":     pvc("ebs", ptr.To("ebs"), nil),
-			"app/default": pvc("default", nil, nil),
-			"app/noclass": pvc("noclass", ptr.To(""), nil),
-		},
+		classes: map[string]*storagev1.StorageClass{"fast": sc("fast", "csi.storageos.com"), "ebs": sc("ebs", "ebs.csi.aws.com")},
+		pvcs:    map[string]*corev1.PersistentVolumeClaim{"app/data": pvc("data", "fast"), "app/ebs": pvc("ebs", "ebs")},
 		enabled: true,
 	}
 }
@@ -72,11 +63,6 @@ func claim(name string) corev1.Volume {
 	return corev1.Volume{Name: name, VolumeSource: corev1.VolumeSource{PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: name}}}
 }
 
-func ephemeral(class *string) corev1.Volume {
-	return corev1.Volume{Name: "scratch", VolumeSource: corev1.VolumeSource{Ephemeral: &corev1.EphemeralVolumeSource{
-		VolumeClaimTemplate: &corev1.PersistentVolumeClaimTemplate{Spec: corev1.PersistentVolumeClaimSpec{StorageClassName: class}}}}}
-}
-
 func TestDecide(t *testing.T) {
 	cases := []struct {
 		name   string
@@ -84,19 +70,9 @@ func TestDecide(t *testing.T) {
 		lister func(*fakeLister)
 		mutate bool
 	}{
-		{"PVC of a csi.storageos.com class", podWith(claim("data")), nil, true},
-		{"PVC of the legacy in-tree class", podWith(claim("legacy")), nil, true},
-		{"PVC naming its class by the beta annotation", podWith(claim("beta")), nil, true},
+		// Which volumes are StorageOS's is volumes.PodUsesStorageOS's table test.
+		{"PVC of a StorageOS class", podWith(claim("data")), nil, true},
 		{"PVC of another provisioner", podWith(claim("ebs")), nil, false},
-		{"PVC without class, StorageOS is the default", podWith(claim("default")), func(l *fakeLister) { l.defaultSC = "fast" }, true},
-		{"PVC without class, another default", podWith(claim("default")), func(l *fakeLister) { l.defaultSC = "ebs" }, false},
-		{"PVC without class, no default class", podWith(claim("default")), nil, false},
-		{"PVC with the empty class", podWith(claim("noclass")), func(l *fakeLister) { l.defaultSC = "fast" }, false},
-		{"PVC not created yet", podWith(claim("missing")), nil, false},
-		{"one StorageOS volume among others", podWith(claim("ebs"), claim("missing"), claim("data")), nil, true},
-		{"generic ephemeral volume of a StorageOS class", podWith(ephemeral(ptr.To("fast"))), nil, true},
-		{"generic ephemeral volume, StorageOS default", podWith(ephemeral(nil)), func(l *fakeLister) { l.defaultSC = "fast" }, true},
-		{"no volumes", podWith(), nil, false},
 		{"no StorageOSCluster runs the scheduler", podWith(claim("data")), func(l *fakeLister) { l.enabled = false }, false},
 		{"opted out by annotation", func() *corev1.Pod {
 			p := podWith(claim("data"))

@@ -5,7 +5,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	storagev1 "k8s.io/api/storage/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -23,26 +22,31 @@ type CacheLister struct {
 
 var _ Lister = CacheLister{}
 
+// PVC is the named claim; nil if missing, as are the objects below.
 func (c CacheLister) PVC(ctx context.Context, namespace, name string) (*corev1.PersistentVolumeClaim, error) {
-	pvc := &corev1.PersistentVolumeClaim{}
-	if err := c.Reader.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, pvc); err != nil {
-		if apierrors.IsNotFound(err) {
-			return nil, nil
-		}
-		return nil, err
-	}
-	return pvc, nil
+	return get[corev1.PersistentVolumeClaim](ctx, c.Reader, client.ObjectKey{Namespace: namespace, Name: name})
 }
 
+// StorageClass is the named class.
 func (c CacheLister) StorageClass(ctx context.Context, name string) (*storagev1.StorageClass, error) {
-	sc := &storagev1.StorageClass{}
-	if err := c.Reader.Get(ctx, client.ObjectKey{Name: name}, sc); err != nil {
-		if apierrors.IsNotFound(err) {
-			return nil, nil
-		}
-		return nil, err
+	return get[storagev1.StorageClass](ctx, c.Reader, client.ObjectKey{Name: name})
+}
+
+// PersistentVolume is the named volume.
+func (c CacheLister) PersistentVolume(ctx context.Context, name string) (*corev1.PersistentVolume, error) {
+	return get[corev1.PersistentVolume](ctx, c.Reader, client.ObjectKey{Name: name})
+}
+
+// get reads one object; a missing one is nil, as the Lister's callers expect.
+func get[T any, PT interface {
+	*T
+	client.Object
+}](ctx context.Context, r client.Reader, key client.ObjectKey) (PT, error) {
+	obj := PT(new(T))
+	if err := r.Get(ctx, key, obj); err != nil {
+		return nil, client.IgnoreNotFound(err)
 	}
-	return sc, nil
+	return obj, nil
 }
 
 // DefaultStorageClass is the class marked default; with several, the newest, as the API server picks.
@@ -54,6 +58,7 @@ func (c CacheLister) DefaultStorageClass(ctx context.Context) (*storagev1.Storag
 	return volumes.DefaultClass(list.Items), nil
 }
 
+// SchedulerEnabled reports whether a StorageOSCluster's scheduler runs.
 func (c CacheLister) SchedulerEnabled(ctx context.Context) (bool, error) {
 	var list storageosv1.StorageOSClusterList
 	if err := c.Reader.List(ctx, &list); err != nil {

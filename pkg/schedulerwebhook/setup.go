@@ -15,21 +15,25 @@ import (
 	storageosv1 "github.com/storageos/cluster-operator/apis/storageos/v1"
 )
 
-// The webhook reads PVCs, StorageClasses and StorageOSClusters, from its cache only.
-// +kubebuilder:rbac:groups="",resources=persistentvolumeclaims,verbs=get;list;watch
+// The webhook reads PVCs, PVs, StorageClasses and StorageOSClusters, from its cache only.
+// +kubebuilder:rbac:groups="",resources=persistentvolumeclaims;persistentvolumes,verbs=get;list;watch
 // +kubebuilder:rbac:groups=storage.k8s.io,resources=storageclasses,verbs=get;list;watch
 // +kubebuilder:rbac:groups=storageos.com,resources=storageosclusters,verbs=get;list;watch
 
-// Setup registers the handler on the manager's webhook server, starts the informers it reads, and makes the
-// binary ready only once the server serves and the caches are synced, so no admission waits on an informer.
-func Setup(ctx context.Context, mgr ctrl.Manager) error {
-	for _, obj := range []client.Object{&corev1.PersistentVolumeClaim{}, &storagev1.StorageClass{}, &storageosv1.StorageOSCluster{}} {
+// Setup registers the handler on the manager's webhook server, filling an unset Lister with the manager's
+// cache, starts the informers it reads, and makes the binary ready only once the server serves and the caches
+// are synced, so no admission waits on an informer.
+func Setup(ctx context.Context, mgr ctrl.Manager, h *Handler) error {
+	if h.Lister == nil {
+		h.Lister = CacheLister{Reader: mgr.GetCache()}
+	}
+	for _, obj := range []client.Object{&corev1.PersistentVolumeClaim{}, &corev1.PersistentVolume{}, &storagev1.StorageClass{}, &storageosv1.StorageOSCluster{}} {
 		if _, err := mgr.GetCache().GetInformer(ctx, obj); err != nil {
 			return err
 		}
 	}
 	server := mgr.GetWebhookServer()
-	server.Register(Path, &webhook.Admission{Handler: &Handler{Lister: CacheLister{Reader: mgr.GetCache()}}})
+	server.Register(Path, &webhook.Admission{Handler: h})
 	if err := mgr.AddReadyzCheck("webhook", server.StartedChecker()); err != nil {
 		return err
 	}

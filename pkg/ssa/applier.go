@@ -12,6 +12,8 @@ import (
 	"sync"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -52,9 +54,9 @@ func (e *NotOursError) Error() string {
 		e.Kind, e.Name, e.Owner)
 }
 
-// New returns an Applier that applies as field owner. Reads go through c, which should be cache-backed; live
-// is asked only when the cache does not have an object, to tell "missing" from "someone else's". Every
-// object applied must carry names.LabelManagedBy set to owner.
+// New returns an Applier that applies as field owner, and labels what it applies names.LabelManagedBy=owner.
+// Reads go through c, which should be cache-backed (on that label); live is asked only when the cache does
+// not have an object, to tell "missing" from "someone else's".
 func New(c client.Client, live client.Reader, scheme *runtime.Scheme, owner string) *Applier {
 	return &Applier{client: c, live: live, scheme: scheme, owner: owner, last: map[string]appliedState{}}
 }
@@ -123,6 +125,38 @@ func (a *Applier) Apply(ctx context.Context, obj client.Object) (bool, error) {
 	return true, nil
 }
 
+// Prune deletes what this owner applied earlier and no longer wants: the objects in lists (new empty lists,
+// one per kind) that carry selector and this owner's managed-by label and whose Key is not in keep. It
+// returns how many of them are still there: deleted now, or already terminating.
+func (a *Applier) Prune(ctx context.Context, lists []client.ObjectList, selector client.MatchingLabels, keep map[string]bool) (int, error) {
+	remaining := 0
+	for _, list := range lists {
+		if err := a.client.List(ctx, list, selector, client.MatchingLabels{names.LabelManagedBy: a.owner}); err != nil {
+			return remaining, err
+		}
+		err := meta.EachListItem(list, func(item runtime.Object) error {
+			obj := item.(client.Object) // every item of a typed list is one
+			gvk, err := apiutil.GVKForObject(obj, a.scheme)
+			if err != nil || keep[Key(gvk, obj)] {
+				return err
+			}
+			remaining++
+			if !obj.GetDeletionTimestamp().IsZero() {
+				return nil // asked already; Kubernetes finishes it
+			}
+			if err := client.IgnoreNotFound(a.client.Delete(ctx, obj, client.PropagationPolicy(metav1.DeletePropagationBackground))); err != nil {
+				return fmt.Errorf("deleting %s %s: %w", gvk.Kind, client.ObjectKeyFromObject(obj), err)
+			}
+			a.Forget(gvk, obj)
+			return nil
+		})
+		if err != nil {
+			return remaining, err
+		}
+	}
+	return remaining, nil
+}
+
 // Forget drops the memory of an object that was deleted.
 func (a *Applier) Forget(gvk schema.GroupVersionKind, obj client.Object) {
 	a.mu.Lock()
@@ -144,6 +178,13 @@ func (a *Applier) toUnstructured(obj client.Object) (*unstructured.Unstructured,
 	// Typed objects carry an empty creationTimestamp and status; applying them would claim those fields.
 	unstructured.RemoveNestedField(u.Object, "metadata", "creationTimestamp")
 	unstructured.RemoveNestedField(u.Object, "status")
+	// The label that says whose an object is comes from the field owner, so the two cannot disagree. A
+	// workload's pods carry it too: caches select them by it. Typed objects convert to maps all the way down,
+	// so setting a label cannot fail.
+	_ = unstructured.SetNestedField(u.Object, a.owner, "metadata", "labels", names.LabelManagedBy)
+	if _, isWorkload, _ := unstructured.NestedMap(u.Object, "spec", "template"); isWorkload {
+		_ = unstructured.SetNestedField(u.Object, a.owner, "spec", "template", "metadata", "labels", names.LabelManagedBy)
+	}
 	return u, gvk, nil
 }
 

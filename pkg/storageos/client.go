@@ -64,9 +64,6 @@ var _ API = (*Client)(nil)
 // Option configures a Client.
 type Option func(*Client)
 
-// WithHTTPClient sets the HTTP client, for a custom transport or timeout.
-func WithHTTPClient(h *http.Client) Option { return func(c *Client) { c.http = h } }
-
 // WithTimeout sets the timeout of each request.
 func WithTimeout(d time.Duration) Option {
 	return func(c *Client) { c.http = &http.Client{Timeout: d, Transport: c.http.Transport} }
@@ -128,19 +125,28 @@ func (c *Client) login(ctx context.Context) (string, error) {
 // GetCluster reads the cluster-wide configuration.
 func (c *Client) GetCluster(ctx context.Context) (*Cluster, error) {
 	out := &Cluster{}
-	return out, c.do(ctx, http.MethodGet, "/v2/cluster", nil, out)
+	if err := c.do(ctx, http.MethodGet, "/v2/cluster", nil, out); err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // UpdateCluster writes the cluster-wide configuration; cluster.Version must be the version last read.
 func (c *Client) UpdateCluster(ctx context.Context, cluster Cluster) (*Cluster, error) {
 	out := &Cluster{}
-	return out, c.do(ctx, http.MethodPut, "/v2/cluster", cluster, out)
+	if err := c.do(ctx, http.MethodPut, "/v2/cluster", cluster, out); err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // ListNodes lists the StorageOS nodes with their health.
 func (c *Client) ListNodes(ctx context.Context) ([]Node, error) {
 	var out []Node
-	return out, c.do(ctx, http.MethodGet, "/v2/nodes", nil, &out)
+	if err := c.do(ctx, http.MethodGet, "/v2/nodes", nil, &out); err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // EnableMaintenance puts the cluster in maintenance mode, as before an offline upgrade.
@@ -183,7 +189,7 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 			token = ""
 			continue
 		}
-		defer drain(resp)
+		defer drain(resp) //nolint:gocritic // deferInLoop: every path from here returns, so it runs once
 		switch {
 		case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
 			return ErrUnauthorized

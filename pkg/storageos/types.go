@@ -17,6 +17,7 @@ type Cluster struct {
 // NodeHealth is a node's health as StorageOS reports it.
 type NodeHealth string
 
+// The health states StorageOS reports.
 const (
 	NodeHealthOnline  NodeHealth = "online"
 	NodeHealthOffline NodeHealth = "offline"

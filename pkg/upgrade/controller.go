@@ -11,21 +11,19 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
 	storageosv1 "github.com/storageos/cluster-operator/apis/storageos/v1"
+	"github.com/storageos/cluster-operator/pkg/kube"
 	"github.com/storageos/cluster-operator/pkg/names"
 	"github.com/storageos/cluster-operator/pkg/storageos"
 )
@@ -92,8 +90,9 @@ func CacheOptions() cache.Options {
 	}}
 }
 
-// Setup registers the controller with the manager.
-func Setup(mgr ctrl.Manager, r *Reconciler) error {
+// Setup registers the StorageOSUpgrade controller on a manager built with CacheOptions, filling every unset
+// field with its default.
+func Setup(_ context.Context, mgr ctrl.Manager, r *Reconciler) error {
 	if r.Client == nil {
 		r.Client = mgr.GetClient()
 	}
@@ -103,7 +102,6 @@ func Setup(mgr ctrl.Manager, r *Reconciler) error {
 	if r.Recorder == nil {
 		r.Recorder = mgr.GetEventRecorder(EventSource)
 	}
-	r.apis = &storageos.Connector{Endpoint: r.APIEndpoint}
 	if r.StepTimeout <= 0 {
 		r.StepTimeout = DefaultStepTimeout
 	}
@@ -113,6 +111,7 @@ func Setup(mgr ctrl.Manager, r *Reconciler) error {
 	if r.ControllerName == "" {
 		r.ControllerName = "storageosupgrade"
 	}
+	r.apis = &storageos.Connector{Endpoint: r.APIEndpoint}
 	return ctrl.NewControllerManagedBy(mgr).
 		Named(r.ControllerName).
 		For(&storageosv1.StorageOSUpgrade{}).
@@ -139,51 +138,52 @@ func (r *Reconciler) upgradeOfJob(ctx context.Context, o client.Object) []reconc
 	return nil
 }
 
-// outcome is what a step decided: move to the next phase, wait (saying for what), or fail.
-type outcome struct {
-	next    storageosv1.UpgradePhase
-	waiting string
-	failure string
-	// failReason overrides the Failed condition's reason (default: the step's phase + "Failed").
-	failReason string
-}
-
-func advance(p storageosv1.UpgradePhase) outcome { return outcome{next: p} }
-func wait(format string, args ...any) outcome    { return outcome{waiting: fmt.Sprintf(format, args...)} }
-func fail(format string, args ...any) outcome    { return outcome{failure: fmt.Sprintf(format, args...)} }
-
-// Reconcile reads the upgrade fresh from the API server and runs the step its phase names.
-func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+// Reconcile reads the upgrade fresh from the API server and runs the step its phase names. Its status is
+// written once, deferred, with the resource version it read, so two writers never both move it on; a conflict
+// is returned and retried with backoff, from the newer upgrade.
+func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Result, reterr error) {
 	u := &storageosv1.StorageOSUpgrade{}
 	if err := r.Reader.Get(ctx, req.NamespacedName, u); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
+	before := u.DeepCopy()
+	var announce *event
+	defer func() {
+		if err := kube.PatchStatus(ctx, r.Client, names.UpgradeManager, before, u, client.MergeFromWithOptimisticLock{}); err != nil {
+			reterr = errors.Join(reterr, err)
+			return
+		}
+		// Announced once written: the write is what comes before the act.
+		if announce != nil {
+			r.Recorder.Eventf(u, nil, announce.eventType, announce.reason, announce.action, "%s", announce.message)
+		}
+	}()
 	if !u.DeletionTimestamp.IsZero() {
 		return r.finalize(ctx, u)
 	}
-	if !controllerutil.ContainsFinalizer(u, Finalizer) {
-		before := u.DeepCopy()
-		controllerutil.AddFinalizer(u, Finalizer)
-		return ctrl.Result{Requeue: true}, r.Client.Patch(ctx, u, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{}))
+	// The write's own watch event brings the upgrade back.
+	if added, err := kube.AddFinalizer(ctx, r.Client, u, Finalizer); err != nil || added {
+		return ctrl.Result{}, err
 	}
 
 	phase := u.Status.Phase
-	orig := u.DeepCopy()
 	step, ok := r.steps()[phase]
 	if !ok { // Completed, Failed: nothing more until the upgrade is deleted.
 		return ctrl.Result{}, nil
 	}
 	out, err := step(ctx, u)
-	// A step that wrote status itself (scaleDown records workloads) moved the resource version on.
-	orig.ResourceVersion = u.ResourceVersion
 	if err != nil {
-		// A conflict means another writer (or our own earlier write) moved the upgrade on: read it again.
 		if apierrors.IsConflict(err) {
-			return ctrl.Result{Requeue: true}, nil
+			return ctrl.Result{}, err // another writer (or our own earlier write) moved the upgrade on
 		}
 		out = wait("%v", err)
 	}
-	return r.record(ctx, u, orig, phase, out)
+	announce = transition(u, phase, out, metav1.Now(), r.StepTimeout)
+	if u.Status.Phase != phase {
+		ctrl.LoggerFrom(ctx).Info("Upgrade step ended", "step", phase, "next", u.Status.Phase, "failure", out.failure)
+		return ctrl.Result{}, nil // the status write's watch event starts the next step
+	}
+	return ctrl.Result{RequeueAfter: r.PollInterval}, nil
 }
 
 // steps are the flow, by the phase in which each runs.
@@ -198,109 +198,6 @@ func (r *Reconciler) steps() map[storageosv1.UpgradePhase]func(context.Context, 
 		storageosv1.UpgradePhaseScalingUp:    r.scaleUp,
 		storageosv1.UpgradePhaseRestoring:    r.restore,
 	}
-}
-
-// record writes the outcome of a step: a phase transition (before the next step acts), a failure, or what the
-// step waits for. Writes carry the resource version read at the start, so two writers never both move on.
-func (r *Reconciler) record(ctx context.Context, u, before *storageosv1.StorageOSUpgrade, phase storageosv1.UpgradePhase, out outcome) (ctrl.Result, error) {
-	log := ctrl.LoggerFrom(ctx)
-	if out.failure == "" && out.next == "" && active(phase) && phase != storageosv1.UpgradePhaseRestoring &&
-		u.Status.PhaseStartTime != nil && time.Since(u.Status.PhaseStartTime.Time) > r.StepTimeout {
-		out = fail("timed out after %s: %s", r.StepTimeout, out.waiting)
-	}
-	u.Status.ObservedGeneration = u.Generation
-	switch {
-	case out.failure != "":
-		if phase == "" {
-			phase = storageosv1.UpgradePhasePending
-		}
-		reason := out.failReason
-		if reason == "" {
-			reason = string(phase) + "Failed"
-		}
-		message := fmt.Sprintf("step %s failed: %s", phase, out.failure)
-		setCondition(u, ConditionFailed, metav1.ConditionTrue, reason, message)
-		next := storageosv1.UpgradePhaseFailed
-		if u.Status.ClusterPaused {
-			next = storageosv1.UpgradePhaseRestoring
-			setCondition(u, ConditionProgressing, metav1.ConditionTrue, ReasonRestoring, "scaling applications back after the failure")
-		} else {
-			setCondition(u, ConditionProgressing, metav1.ConditionFalse, ReasonFailed, message)
-		}
-		u.Status.Phase, u.Status.PhaseStartTime = next, ptrNow()
-		if err := r.patchStatus(ctx, u, before); err != nil {
-			return requeueOnConflict(err)
-		}
-		log.Info("Upgrade step failed", "step", phase, "reason", out.failure)
-		help := "delete this upgrade to let the cluster run as it is"
-		if u.Status.ClusterPaused {
-			help = "applications are being scaled back; the cluster stays paused in maintenance mode: fix the cause, " +
-				"then delete this upgrade to disable maintenance mode, or delete it and create a new one to retry"
-		}
-		r.Recorder.Eventf(u, nil, corev1.EventTypeWarning, EventUpgradeFailed, "Fail", "%s; %s", message, help)
-		return ctrl.Result{Requeue: true}, nil
-
-	case out.next != "":
-		u.Status.Phase, u.Status.PhaseStartTime = out.next, ptrNow()
-		r.enter(u, out.next)
-		if err := r.patchStatus(ctx, u, before); err != nil {
-			return requeueOnConflict(err)
-		}
-		log.Info("Upgrade step done", "step", phase, "next", out.next)
-		r.announce(u, out.next)
-		return ctrl.Result{Requeue: true}, nil
-
-	default:
-		if active(phase) {
-			setCondition(u, ConditionProgressing, metav1.ConditionTrue, string(phase), out.waiting)
-		}
-		if !equality.Semantic.DeepEqual(before.Status, u.Status) {
-			if err := r.patchStatus(ctx, u, before); err != nil {
-				return requeueOnConflict(err)
-			}
-		}
-		return ctrl.Result{RequeueAfter: r.PollInterval}, nil
-	}
-}
-
-// enter sets what a phase's status says from its first moment: this is the write that comes before the act.
-func (r *Reconciler) enter(u *storageosv1.StorageOSUpgrade, p storageosv1.UpgradePhase) {
-	switch p {
-	case storageosv1.UpgradePhasePausing:
-		// From here on, deleting the upgrade must undo the pause and maintenance mode.
-		u.Status.ClusterPaused = true
-	case storageosv1.UpgradePhaseCompleted:
-		u.Status.Completed = true
-		setCondition(u, ConditionProgressing, metav1.ConditionFalse, ReasonCompleted, "the cluster runs "+string(u.Spec.NewImage))
-		return
-	case storageosv1.UpgradePhaseFailed:
-		setCondition(u, ConditionProgressing, metav1.ConditionFalse, ReasonFailed,
-			"applications are scaled back; the cluster stays paused in maintenance mode until this upgrade is deleted")
-		return
-	}
-	setCondition(u, ConditionProgressing, metav1.ConditionTrue, string(p), "started")
-	if meta.FindStatusCondition(u.Status.Conditions, ConditionFailed) == nil {
-		setCondition(u, ConditionFailed, metav1.ConditionFalse, ReasonNoFailure, "no step has failed")
-	}
-}
-
-// announce emits the event of a phase that has just begun.
-func (r *Reconciler) announce(u *storageosv1.StorageOSUpgrade, p storageosv1.UpgradePhase) {
-	switch p {
-	case storageosv1.UpgradePhasePullingImage:
-		r.Recorder.Eventf(u, nil, corev1.EventTypeNormal, EventPullImage, "PullImage", messagePullImage)
-	case storageosv1.UpgradePhasePausing:
-		r.Recorder.Eventf(u, nil, corev1.EventTypeNormal, EventPauseClusterCtrl, "Pause", messagePauseClusterCtl)
-	case storageosv1.UpgradePhaseUpgrading:
-		r.Recorder.Eventf(u, nil, corev1.EventTypeNormal, EventUpgradeInit, "Upgrade", messageUpgradeInit, u.Status.Cluster.Name)
-	case storageosv1.UpgradePhaseCompleted:
-		r.Recorder.Eventf(u, nil, corev1.EventTypeNormal, EventUpgradeComplete, "Complete", messageUpgradeComplete, u.Spec.NewImage)
-	}
-}
-
-func (r *Reconciler) patchStatus(ctx context.Context, u, before *storageosv1.StorageOSUpgrade) error {
-	return r.Client.Status().Patch(ctx, u, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{}),
-		client.FieldOwner(names.UpgradeManager))
 }
 
 // getCluster reads the cluster the upgrade recorded.
@@ -321,17 +218,4 @@ func (r *Reconciler) api(ctx context.Context, c *storageosv1.StorageOSCluster) (
 		return nil, fmt.Errorf("reading the StorageOS API secret %s/%s: %w", c.Spec.SecretRefNamespace, c.Spec.SecretRefName, err)
 	}
 	return r.apis.Connect(c, storageos.CredentialsFromSecret(secret.Data)), nil
-}
-
-func ptrNow() *metav1.Time {
-	now := metav1.Now()
-	return &now
-}
-
-// requeueOnConflict reads the upgrade again after a conflict: someone else moved it on.
-func requeueOnConflict(err error) (ctrl.Result, error) {
-	if apierrors.IsConflict(err) {
-		return ctrl.Result{Requeue: true}, nil
-	}
-	return ctrl.Result{}, err
 }

@@ -8,10 +8,10 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	storageosv1 "github.com/storageos/cluster-operator/apis/storageos/v1"
+	"github.com/storageos/cluster-operator/pkg/kube"
 )
 
 // SkipMaintenanceAnnotation set to "true" on an upgrade lets its deletion finish without disabling StorageOS
@@ -26,22 +26,17 @@ func (r *Reconciler) finalize(ctx context.Context, u *storageosv1.StorageOSUpgra
 	if !controllerutil.ContainsFinalizer(u, Finalizer) {
 		return ctrl.Result{}, nil
 	}
+	// The status (a cleanup failure) is written by Reconcile's deferred patch.
 	if u.Status.Cluster != nil {
 		if err := r.undo(ctx, u); err != nil {
-			before := u.DeepCopy()
 			if setCondition(u, ConditionProgressing, metav1.ConditionTrue, ReasonFinalizing, "cleaning up: "+err.Error()) {
 				r.Recorder.Eventf(u, nil, corev1.EventTypeWarning, EventFinalizeError, "Cleanup",
 					"could not restore the cluster, retrying: %v", err)
-				if perr := r.patchStatus(ctx, u, before); perr != nil {
-					return requeueOnConflict(perr)
-				}
 			}
 			return ctrl.Result{RequeueAfter: r.PollInterval}, nil
 		}
 	}
-	before := u.DeepCopy()
-	controllerutil.RemoveFinalizer(u, Finalizer)
-	return ctrl.Result{}, client.IgnoreNotFound(r.Client.Patch(ctx, u, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})))
+	return ctrl.Result{}, kube.RemoveFinalizer(ctx, r.Client, u, Finalizer)
 }
 
 func (r *Reconciler) undo(ctx context.Context, u *storageosv1.StorageOSUpgrade) error {

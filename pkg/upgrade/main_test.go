@@ -92,7 +92,7 @@ func startManager(t testing.TB, o managerOptions) *runningManager {
 		// Controller names must be unique per process; each manager of a test gets its own.
 		ControllerName: fmt.Sprintf("storageosupgrade-%d", managerCount.Add(1)),
 	}
-	require.NoError(t, upgrade.Setup(mgr, r))
+	require.NoError(t, upgrade.Setup(ctx, mgr, r))
 	m := &runningManager{mgr: mgr, cancel: cancel, done: make(chan struct{})}
 	go func() {
 		defer close(m.done)

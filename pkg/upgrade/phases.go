@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	storageosv1 "github.com/storageos/cluster-operator/apis/storageos/v1"
+	"github.com/storageos/cluster-operator/pkg/kube"
 	"github.com/storageos/cluster-operator/pkg/names"
 )
 
@@ -211,7 +212,7 @@ func (r *Reconciler) scaleDown(ctx context.Context, u *storageosv1.StorageOSUpgr
 	}
 	if len(u.Status.Workloads) != len(before.Status.Workloads) {
 		// The record comes before the scaling, so a crash in between loses no replica count.
-		if err := r.patchStatus(ctx, u, before); err != nil {
+		if err := kube.PatchStatus(ctx, r.Client, names.UpgradeManager, before, u, client.MergeFromWithOptimisticLock{}); err != nil {
 			return outcome{}, err
 		}
 	}
@@ -322,7 +323,7 @@ func (r *Reconciler) upgradeNodes(ctx context.Context, u *storageosv1.StorageOSU
 			}
 			continue
 		}
-		if podReady(p) {
+		if kube.PodReady(p) {
 			upgraded++
 		}
 	}
@@ -340,15 +341,6 @@ func podImage(p *corev1.Pod) string {
 		}
 	}
 	return ""
-}
-
-func podReady(p *corev1.Pod) bool {
-	for _, c := range p.Status.Conditions {
-		if c.Type == corev1.PodReady {
-			return c.Status == corev1.ConditionTrue
-		}
-	}
-	return false
 }
 
 // scaleUp (step f): every recorded application back to its recorded count; the step ends when they are ready.

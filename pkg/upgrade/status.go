@@ -1,10 +1,10 @@
 package upgrade
 
 import (
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	storageosv1 "github.com/storageos/cluster-operator/apis/storageos/v1"
+	"github.com/storageos/cluster-operator/pkg/kube"
 )
 
 // Condition types of a StorageOSUpgrade.
@@ -47,8 +47,7 @@ const (
 
 // setCondition sets a condition stamped with the upgrade's generation; it reports whether anything changed.
 func setCondition(u *storageosv1.StorageOSUpgrade, condType string, status metav1.ConditionStatus, reason, message string) bool {
-	return meta.SetStatusCondition(&u.Status.Conditions, metav1.Condition{Type: condType, Status: status, Reason: reason,
-		Message: message, ObservedGeneration: u.Generation})
+	return kube.SetCondition(&u.Status.Conditions, u.Generation, condType, status, reason, message)
 }
 
 // active reports whether a phase is one in which the upgrade acts on the cluster.

@@ -431,9 +431,11 @@ func TestStatefulSetThatDeletesItsClaimsBlocksTheUpgrade(t *testing.T) {
 	w := newWorld(t)
 	db := &appsv1.StatefulSet{}
 	require.NoError(t, testEnv.Client.Get(ctx, client.ObjectKey{Namespace: w.appNS, Name: "db"}, db))
+	before := db.DeepCopy()
 	db.Spec.PersistentVolumeClaimRetentionPolicy = &appsv1.StatefulSetPersistentVolumeClaimRetentionPolicy{
 		WhenDeleted: appsv1.RetainPersistentVolumeClaimRetentionPolicyType, WhenScaled: appsv1.DeletePersistentVolumeClaimRetentionPolicyType}
-	require.NoError(t, testEnv.Client.Update(ctx, db))
+	// A patch, not an update: the test's simulated StatefulSet controller writes the object's status meanwhile.
+	require.NoError(t, testEnv.Client.Patch(ctx, db, client.MergeFrom(before)))
 	startManager(t, managerOptions{})
 	u := createUpgrade(t, newImage)
 

@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	storageosv1 "github.com/storageos/cluster-operator/apis/storageos/v1"
+	"github.com/storageos/cluster-operator/pkg/kube"
 	"github.com/storageos/cluster-operator/pkg/names"
 	"github.com/storageos/cluster-operator/pkg/volumes"
 )
@@ -40,82 +41,77 @@ type Workload struct {
 	Replicas  int32
 }
 
-// StorageOSWorkloads are the Deployments and StatefulSets whose pods use a StorageOS volume: a PVC, a generic
-// ephemeral volume or (StatefulSets) a volumeClaimTemplate whose class — named, legacy annotation or the
-// default — has a StorageOS provisioner, or a PVC bound to a StorageOS volume (CSI driver csi.storageos.com or
-// the in-tree StorageOS volume). Sorted by kind, namespace and name, so status is stable.
+// StorageOSWorkloads are the Deployments and StatefulSets whose pods use a StorageOS volume, as
+// volumes.PodUsesStorageOS tells it, or (StatefulSets) whose volumeClaimTemplates are of a StorageOS class.
+// Sorted by kind, namespace and name, so status is stable.
 func StorageOSWorkloads(inv Inventory) []Workload {
-	storageOSClass := map[string]bool{}
-	for _, sc := range inv.StorageClasses {
-		storageOSClass[sc.Name] = volumes.IsStorageOSProvisioner(sc.Provisioner)
-	}
-	defaultClass := ""
-	if sc := volumes.DefaultClass(inv.StorageClasses); sc != nil {
-		defaultClass = sc.Name
-	}
-	isStorageOS := func(class *string) bool {
-		if class == nil {
-			return storageOSClass[defaultClass]
-		}
-		return storageOSClass[*class]
-	}
-	storageOSVolume := map[string]bool{}
-	for _, pv := range inv.Volumes {
-		csi := pv.Spec.CSI != nil && volumes.IsStorageOSProvisioner(pv.Spec.CSI.Driver)
-		storageOSVolume[pv.Name] = csi || pv.Spec.StorageOS != nil //nolint:staticcheck // the in-tree StorageOS volume of old clusters
-	}
-	claims := map[string]bool{} // namespace/name of StorageOS claims
-	for _, pvc := range inv.Claims {
-		// A bound claim's class was fixed when it was created; use the annotation-or-name it records, and the
-		// volume it is bound to.
-		if isStorageOS(volumes.ClaimClass(pvc.Spec, pvc.Annotations)) || storageOSVolume[pvc.Spec.VolumeName] {
-			claims[pvc.Namespace+"/"+pvc.Name] = true
-		}
-	}
-	usesStorageOS := func(namespace string, pod corev1.PodSpec) bool {
-		for _, v := range pod.Volumes {
-			switch {
-			case v.PersistentVolumeClaim != nil && claims[namespace+"/"+v.PersistentVolumeClaim.ClaimName]:
-				return true
-			case v.Ephemeral != nil && v.Ephemeral.VolumeClaimTemplate != nil &&
-				isStorageOS(volumes.ClaimClass(v.Ephemeral.VolumeClaimTemplate.Spec, v.Ephemeral.VolumeClaimTemplate.Annotations)):
-				return true
-			}
-		}
-		return false
-	}
-
+	ctx := context.Background() // the inventory's lookup reads maps only, and never fails
+	l := newInventoryLookup(inv)
 	var out []Workload
 	for _, d := range inv.Deployments {
-		if usesStorageOS(d.Namespace, d.Spec.Template.Spec) {
-			out = append(out, Workload{storageosv1.WorkloadKindDeployment, d.Namespace, d.Name, replicas(d.Spec.Replicas)})
+		if uses, _ := volumes.PodUsesStorageOS(ctx, d.Namespace, &d.Spec.Template.Spec, l); uses {
+			out = append(out, Workload{storageosv1.WorkloadKindDeployment, d.Namespace, d.Name, kube.Replicas(d.Spec.Replicas)})
 		}
 	}
 	for _, s := range inv.StatefulSets {
-		uses := usesStorageOS(s.Namespace, s.Spec.Template.Spec)
-		for _, t := range s.Spec.VolumeClaimTemplates {
-			uses = uses || isStorageOS(volumes.ClaimClass(t.Spec, t.Annotations))
+		uses, _ := volumes.PodUsesStorageOS(ctx, s.Namespace, &s.Spec.Template.Spec, l)
+		for i := 0; !uses && i < len(s.Spec.VolumeClaimTemplates); i++ {
+			t := &s.Spec.VolumeClaimTemplates[i]
+			uses, _ = volumes.ClaimUsesStorageOS(ctx, t.Annotations, &t.Spec, l)
 		}
 		if uses {
-			out = append(out, Workload{storageosv1.WorkloadKindStatefulSet, s.Namespace, s.Name, replicas(s.Spec.Replicas)})
+			out = append(out, Workload{storageosv1.WorkloadKindStatefulSet, s.Namespace, s.Name, kube.Replicas(s.Spec.Replicas)})
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return workloadKey(out[i]) < workloadKey(out[j]) })
 	return out
 }
 
+// inventoryLookup is a volumes.Lookup over an Inventory, indexed once per discovery: it is asked about every
+// volume of hundreds of workloads.
+type inventoryLookup struct {
+	claims       map[string]*corev1.PersistentVolumeClaim // by namespace/name
+	classes      map[string]*storagev1.StorageClass
+	defaultClass *storagev1.StorageClass
+	volumes      map[string]*corev1.PersistentVolume
+}
+
+func newInventoryLookup(inv Inventory) *inventoryLookup {
+	l := &inventoryLookup{
+		claims:       make(map[string]*corev1.PersistentVolumeClaim, len(inv.Claims)),
+		classes:      make(map[string]*storagev1.StorageClass, len(inv.StorageClasses)),
+		defaultClass: volumes.DefaultClass(inv.StorageClasses),
+		volumes:      make(map[string]*corev1.PersistentVolume, len(inv.Volumes)),
+	}
+	for i := range inv.Claims {
+		l.claims[inv.Claims[i].Namespace+"/"+inv.Claims[i].Name] = &inv.Claims[i]
+	}
+	for i := range inv.StorageClasses {
+		l.classes[inv.StorageClasses[i].Name] = &inv.StorageClasses[i]
+	}
+	for i := range inv.Volumes {
+		l.volumes[inv.Volumes[i].Name] = &inv.Volumes[i]
+	}
+	return l
+}
+
+func (l *inventoryLookup) PVC(_ context.Context, namespace, name string) (*corev1.PersistentVolumeClaim, error) {
+	return l.claims[namespace+"/"+name], nil
+}
+func (l *inventoryLookup) StorageClass(_ context.Context, name string) (*storagev1.StorageClass, error) {
+	return l.classes[name], nil
+}
+func (l *inventoryLookup) DefaultStorageClass(context.Context) (*storagev1.StorageClass, error) {
+	return l.defaultClass, nil
+}
+func (l *inventoryLookup) PersistentVolume(_ context.Context, name string) (*corev1.PersistentVolume, error) {
+	return l.volumes[name], nil
+}
+
 func workloadKey(w Workload) string { return string(w.Kind) + "/" + w.Namespace + "/" + w.Name }
 
 func recordedKey(w storageosv1.ScaledWorkload) string {
 	return string(w.Kind) + "/" + w.Namespace + "/" + w.Name
-}
-
-// replicas is a workload's desired count; unset means 1, as the API server defaults it.
-func replicas(r *int32) int32 {
-	if r == nil {
-		return 1
-	}
-	return *r
 }
 
 // index maps the inventory's workloads by kind/namespace/name, so a step reads them in two lists rather
@@ -186,9 +182,9 @@ func (r *Reconciler) scale(ctx context.Context, obj client.Object, to, recorded 
 func workloadReplicas(obj client.Object) int32 {
 	switch o := obj.(type) {
 	case *appsv1.Deployment:
-		return replicas(o.Spec.Replicas)
+		return kube.Replicas(o.Spec.Replicas)
 	case *appsv1.StatefulSet:
-		return replicas(o.Spec.Replicas)
+		return kube.Replicas(o.Spec.Replicas)
 	}
 	return 0
 }
@@ -198,10 +194,10 @@ func workloadReplicas(obj client.Object) int32 {
 func workloadReady(obj client.Object) bool {
 	switch o := obj.(type) {
 	case *appsv1.Deployment:
-		want := replicas(o.Spec.Replicas)
+		want := kube.Replicas(o.Spec.Replicas)
 		return o.Status.ObservedGeneration >= o.Generation && o.Status.UpdatedReplicas >= want && o.Status.ReadyReplicas >= want
 	case *appsv1.StatefulSet:
-		want := replicas(o.Spec.Replicas)
+		want := kube.Replicas(o.Spec.Replicas)
 		return o.Status.ObservedGeneration >= o.Generation && o.Status.ReadyReplicas >= want
 	}
 	return false
@@ -228,7 +224,7 @@ func DeletesClaimsWhenScaled(inv Inventory, found []Workload) []string {
 	return out
 }
 
-func unsafeMessage(names []string) string {
-	return "StatefulSets " + strings.Join(names, ", ") + " delete their PVCs when scaled down " +
+func unsafeMessage(statefulSets []string) string {
+	return "StatefulSets " + strings.Join(statefulSets, ", ") + " delete their PVCs when scaled down " +
 		"(persistentVolumeClaimRetentionPolicy.whenScaled: Delete); set it to Retain, then create the upgrade again"
 }

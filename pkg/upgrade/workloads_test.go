@@ -46,12 +46,7 @@ func ephemeral(className *string) corev1.Volume {
 }
 
 func TestStorageOSWorkloads(t *testing.T) {
-	classes := []storagev1.StorageClass{
-		class("fast", "csi.storageos.com", false),
-		class("legacy", "kubernetes.io/storageos", false),
-		class("v1", "storageos", false),
-		class("ebs", "ebs.csi.aws.com", false),
-	}
+	classes := []storagev1.StorageClass{class("fast", "csi.storageos.com", false), class("ebs", "ebs.csi.aws.com", false)}
 	withDefault := func(name string) []storagev1.StorageClass {
 		out := append([]storagev1.StorageClass{}, classes...)
 		for i := range out {
@@ -63,24 +58,19 @@ func TestStorageOSWorkloads(t *testing.T) {
 	}
 	claims := []corev1.PersistentVolumeClaim{
 		claim("csi", ptr.To("fast"), nil),
-		claim("intree", ptr.To("legacy"), nil),
-		claim("old", ptr.To("v1"), nil),
-		claim("annotated", nil, map[string]string{"volume.beta.kubernetes.io/storage-class": "fast"}),
 		claim("aws", ptr.To("ebs"), nil),
 		claim("defaulted", nil, nil),
-		claim("noclass", ptr.To(""), nil),
 		bound(claim("static-csi", ptr.To(""), nil), "pv-csi"),
-		bound(claim("static-intree", ptr.To(""), nil), "pv-intree"),
 		bound(claim("static-other", ptr.To(""), nil), "pv-other"),
 	}
 	pvs := []corev1.PersistentVolume{
 		{ObjectMeta: metav1.ObjectMeta{Name: "pv-csi"}, Spec: corev1.PersistentVolumeSpec{PersistentVolumeSource: corev1.PersistentVolumeSource{
 			CSI: &corev1.CSIPersistentVolumeSource{Driver: "csi.storageos.com", VolumeHandle: "v1"}}}},
-		{ObjectMeta: metav1.ObjectMeta{Name: "pv-intree"}, Spec: corev1.PersistentVolumeSpec{PersistentVolumeSource: corev1.PersistentVolumeSource{
-			StorageOS: &corev1.StorageOSPersistentVolumeSource{VolumeName: "v2"}}}}, //nolint:staticcheck // old clusters' volumes
 		{ObjectMeta: metav1.ObjectMeta{Name: "pv-other"}, Spec: corev1.PersistentVolumeSpec{PersistentVolumeSource: corev1.PersistentVolumeSource{
 			CSI: &corev1.CSIPersistentVolumeSource{Driver: "ebs.csi.aws.com", VolumeHandle: "v3"}}}},
 	}
+	// Which volumes are StorageOS's is volumes.PodUsesStorageOS's table test; these cases read each index of
+	// the inventory: claims, classes, the default class and volumes.
 	cases := []struct {
 		name    string
 		classes []storagev1.StorageClass
@@ -88,22 +78,11 @@ func TestStorageOSWorkloads(t *testing.T) {
 		want    bool
 	}{
 		{"CSI class", classes, deploy("a", nil, pvc("csi")), true},
-		{"in-tree provisioner", classes, deploy("a", nil, pvc("intree")), true},
-		{"v1 provisioner", classes, deploy("a", nil, pvc("old")), true},
-		{"legacy class annotation", classes, deploy("a", nil, pvc("annotated")), true},
 		{"other provisioner", classes, deploy("a", nil, pvc("aws")), false},
 		{"claim without class, StorageOS default", withDefault("fast"), deploy("a", nil, pvc("defaulted")), true},
 		{"claim without class, other default", withDefault("ebs"), deploy("a", nil, pvc("defaulted")), false},
-		{"claim without class, no default", classes, deploy("a", nil, pvc("defaulted")), false},
-		{"explicitly no class", withDefault("fast"), deploy("a", nil, pvc("noclass")), false},
 		{"claim missing", classes, deploy("a", nil, pvc("missing")), false},
-		{"ephemeral StorageOS volume", classes, deploy("a", nil, ephemeral(ptr.To("fast"))), true},
-		{"ephemeral volume of the default class", withDefault("fast"), deploy("a", nil, ephemeral(nil)), true},
-		{"ephemeral other volume", classes, deploy("a", nil, ephemeral(ptr.To("ebs"))), false},
-		{"one StorageOS volume among others", classes, deploy("a", nil, pvc("aws"), pvc("csi")), true},
-		{"no volumes", classes, deploy("a", nil), false},
 		{"claim bound to a StorageOS CSI volume, no class", classes, deploy("a", nil, pvc("static-csi")), true},
-		{"claim bound to an in-tree StorageOS volume, no class", classes, deploy("a", nil, pvc("static-intree")), true},
 		{"claim bound to another driver's volume", classes, deploy("a", nil, pvc("static-other")), false},
 	}
 	for _, tc := range cases {

@@ -42,7 +42,7 @@ var httpClient = &http.Client{
 }
 
 func get(url, token string) (int, string, error) {
-	req, err := http.NewRequest(http.MethodGet, url, nil)
+	req, err := http.NewRequest(http.MethodGet, url, http.NoBody)
 	if err != nil {
 		return 0, "", err
 	}

@@ -342,7 +342,7 @@ func runUpgrade(t *testing.T, image string, apps []*appsv1.Deployment, atPhase f
 	require.NoError(t, env.Client.Delete(ctx, u))
 	eventually(t, timeout, "upgrade deleted, cluster unpaused, maintenance off, 3/3 Running", func(ctx context.Context) error {
 		if err := env.Client.Get(ctx, client.ObjectKeyFromObject(u), u); !apierrors.IsNotFound(err) {
-			return fmt.Errorf("upgrade still there (%v)", err)
+			return fmt.Errorf("upgrade still there (%w)", err)
 		}
 		c, err := sampleCluster(ctx)
 		if err != nil {
@@ -367,7 +367,7 @@ func testDelete(t *testing.T) {
 	require.NoError(t, env.Client.Delete(ctx, c))
 	eventually(t, timeout, "the cluster and everything it owned gone", func(ctx context.Context) error {
 		if err := env.Client.Get(ctx, client.ObjectKeyFromObject(c), c); !apierrors.IsNotFound(err) {
-			return fmt.Errorf("StorageOSCluster still there (%v)", err)
+			return fmt.Errorf("StorageOSCluster still there (%w)", err)
 		}
 		return leftovers(ctx, string(c.Spec.Namespace))
 	})

@@ -294,7 +294,7 @@ func testAPIServerRestarted(t *testing.T) {
 	require.Less(t, downtime, o.RenewDeadline-o.RetryPeriod,
 		"the API server took too long to come back for this test's claim; the machine is too slow or overloaded")
 	patchCluster(t, `{"spec":{"debug":true}}`)
-	eventually(t, timeout, "the cluster-manager acts after the restart", func(ctx context.Context) error {
+	eventually(t, timeout, "the cluster-manager acts after the restart", func(context.Context) error {
 		if level := env.Simulator.Cluster().LogLevel; level != "debug" {
 			return fmt.Errorf("StorageOS log level %q", level)
 		}
@@ -307,7 +307,7 @@ func testAPIServerRestarted(t *testing.T) {
 	eventually(t, timeout, "the webhook mutates after the restart", func(ctx context.Context) error {
 		pods, err := podsOf(ctx, app)
 		if err != nil || len(pods) == 0 || pods[0].Spec.SchedulerName != "storageos-scheduler" {
-			return fmt.Errorf("no mutated pod yet (%v)", err)
+			return fmt.Errorf("no mutated pod yet (%w)", err)
 		}
 		return nil
 	})

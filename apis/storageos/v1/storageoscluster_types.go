@@ -164,6 +164,7 @@ type ContainerImages struct {
 // +kubebuilder:validation:Enum=statefulset;deployment
 type CSIDeploymentStrategy string
 
+// The ways to deploy the CSI helpers.
 const (
 	CSIDeploymentStrategyStatefulSet CSIDeploymentStrategy = "statefulset"
 	CSIDeploymentStrategyDeployment  CSIDeploymentStrategy = "deployment"
@@ -265,6 +266,7 @@ type StorageOSClusterIngress struct {
 // +kubebuilder:validation:Enum=embedded;etcd
 type KVBackendType string
 
+// The key-value stores: the one StorageOS embeds, or an external etcd.
 const (
 	KVBackendEmbedded KVBackendType = "embedded"
 	KVBackendEtcd     KVBackendType = "etcd"
@@ -290,6 +292,7 @@ type StorageOSClusterKVBackend struct {
 // ClusterPhase is the seed's summary of a cluster's state; conditions carry the detail.
 type ClusterPhase string
 
+// The phases of a StorageOSCluster.
 const (
 	ClusterPhaseCreating    ClusterPhase = "Creating"
 	ClusterPhaseRunning     ClusterPhase = "Running"
@@ -300,6 +303,7 @@ const (
 // NodeHealthState is a StorageOS node's health as the StorageOS API reports it.
 type NodeHealthState string
 
+// The health states the StorageOS API reports for a node.
 const (
 	NodeHealthOnline  NodeHealthState = "online"
 	NodeHealthOffline NodeHealthState = "offline"

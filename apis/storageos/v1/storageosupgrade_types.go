@@ -17,6 +17,7 @@ type StorageOSUpgradeSpec struct {
 // upgrade-manager that restarts resumes from here.
 type UpgradePhase string
 
+// The phases of a StorageOSUpgrade.
 const (
 	UpgradePhasePending      UpgradePhase = "Pending"
 	UpgradePhasePullingImage UpgradePhase = "PullingImage"
@@ -40,6 +41,7 @@ type ClusterReference struct {
 // +kubebuilder:validation:Enum=Deployment;StatefulSet
 type WorkloadKind string
 
+// The kinds of workload an upgrade scales down.
 const (
 	WorkloadKindDeployment  WorkloadKind = "Deployment"
 	WorkloadKindStatefulSet WorkloadKind = "StatefulSet"

@@ -134,7 +134,7 @@ func run(m *testing.M, env **Environment, setups []Setup) int {
 			fmt.Fprintln(os.Stderr, "envtest: setup:", err)
 			return 1
 		}
-		defer cleanup()
+		defer cleanup() //nolint:gocritic // deferInLoop: deliberate, every setup is undone when TestMain returns
 	}
 	return m.Run()
 }

@@ -5,6 +5,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	storagev1 "k8s.io/api/storage/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/version"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -84,7 +85,7 @@ func csiHelperContainers(in Input) []corev1.Container {
 		container("csi-external-attacher", in.Images.CSIExternalAttacher),
 	}
 	// Volume expansion through CSI exists from Kubernetes 1.16.
-	if in.KubeVersion.AtLeast(1, 16) {
+	if in.KubeVersion.AtLeast(version.MajorMinor(1, 16)) {
 		containers = append(containers, container("csi-external-resizer", in.Images.CSIExternalResizer))
 	}
 	return containers

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"k8s.io/apimachinery/pkg/util/version"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
@@ -56,7 +58,7 @@ var apiSecret = map[string][]byte{
 }
 
 func input(c *storageosv1.StorageOSCluster) Input {
-	kube := Version{Major: 1, Minor: 37, Patch: 2}
+	kube := version.MustParseGeneric("v1.37.2")
 	in := Input{Cluster: c, KubeVersion: kube, Images: ResolveImages(c.Spec.Images, kube, func(string) string { return "" }), APISecret: apiSecret}
 	if c.Spec.TLSEtcdSecretRefName != "" {
 		in.EtcdTLSSecret = &corev1.Secret{Type: corev1.SecretTypeOpaque, Data: map[string][]byte{
@@ -144,6 +146,7 @@ func TestGolden(t *testing.T) {
 // Building twice from the same input gives the same objects: the reconciler's "unchanged" check relies on it.
 func TestBuildIsDeterministic(t *testing.T) {
 	for name, c := range goldenCases {
-		assert.Equal(t, render(t, input(c)), render(t, input(c)), name)
+		first, second := render(t, input(c)), render(t, input(c))
+		assert.Equal(t, first, second, name)
 	}
 }

@@ -1,6 +1,10 @@
 package desired
 
 import (
+	"fmt"
+
+	"k8s.io/apimachinery/pkg/util/version"
+
 	storageosv1 "github.com/storageos/cluster-operator/apis/storageos/v1"
 )
 
@@ -46,7 +50,7 @@ const (
 )
 
 // ResolveImages applies the image precedence. env looks up the operator's environment (os.Getenv in the binary).
-func ResolveImages(spec storageosv1.ContainerImages, kube Version, env func(string) string) Images {
+func ResolveImages(spec storageosv1.ContainerImages, kube *version.Version, env func(string) string) Images {
 	pick := func(fromSpec storageosv1.ImageReference, envName, fallback string) string {
 		if fromSpec != "" {
 			return string(fromSpec)
@@ -57,7 +61,7 @@ func ResolveImages(spec storageosv1.ContainerImages, kube Version, env func(stri
 		return fallback
 	}
 	attacher := DefaultCSIExternalAttacherV3Image
-	if !kube.AtLeast(1, 17) {
+	if !kube.AtLeast(version.MajorMinor(1, 17)) {
 		attacher = DefaultCSIExternalAttacherV2Image
 	}
 	return Images{
@@ -69,6 +73,6 @@ func ResolveImages(spec storageosv1.ContainerImages, kube Version, env func(stri
 		CSIExternalResizer:     pick(spec.CSIExternalResizerContainer, EnvCSIExternalResizerImage, DefaultCSIExternalResizerImage),
 		CSILivenessProbe:       pick(spec.CSILivenessProbeContainer, EnvCSILivenessProbeImage, DefaultCSILivenessProbeImage),
 		KubeScheduler: pick(spec.KubeSchedulerContainer, EnvKubeSchedulerImage,
-			kubeSchedulerRepository+":"+kube.String()),
+			fmt.Sprintf("%s:v%d.%d.%d", kubeSchedulerRepository, kube.Major(), kube.Minor(), kube.Patch())),
 	}
 }

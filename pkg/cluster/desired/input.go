@@ -3,6 +3,7 @@ package desired
 import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/version"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	storageosv1 "github.com/storageos/cluster-operator/apis/storageos/v1"
@@ -13,7 +14,7 @@ import (
 type Input struct {
 	Cluster *storageosv1.StorageOSCluster
 	// KubeVersion is the API server's version; it picks the CSI sidecars and the scheduler image.
-	KubeVersion Version
+	KubeVersion *version.Version
 	// Images are the resolved images (ResolveImages).
 	Images Images
 	// APISecret is the data of the secret named by secretRefName: API credentials, CSI credentials, TLS pair.
@@ -26,6 +27,7 @@ type Input struct {
 // component label, so a phase can find and remove the objects it no longer wants.
 type Operand string
 
+// The operands, one per phase.
 const (
 	OperandRBAC         Operand = "rbac"
 	OperandConfig       Operand = "config"
@@ -62,14 +64,13 @@ func Build(op Operand, in Input) []client.Object {
 	return nil
 }
 
-// Labels are the labels of every object an operand creates for a cluster.
+// Labels are the labels of every object an operand creates for a cluster; the applier adds managed-by.
 func Labels(c *storageosv1.StorageOSCluster, op Operand) map[string]string {
 	return map[string]string{
 		names.LabelApp:              "storageos",
 		names.LabelName:             "storageos",
 		names.LabelInstance:         c.Name,
 		names.LabelPartOf:           "storageos",
-		names.LabelManagedBy:        names.ClusterManager,
 		names.LabelComponent:        string(op),
 		names.LabelClusterNamespace: c.Namespace,
 	}

@@ -18,8 +18,8 @@ const (
 	IngressName            = "storageos-ingress"
 )
 
-// Credential secrets: the secret each csi.enable*Creds flag creates, and the keys of the cluster's API secret
-// its username and password come from.
+// CredentialSecret is the secret a csi.enable*Creds flag creates, and the keys of the cluster's API secret its
+// username and password come from.
 type CredentialSecret struct {
 	Name        string
 	UsernameKey string
@@ -28,6 +28,7 @@ type CredentialSecret struct {
 	Parameter string
 }
 
+// The CSI credential secrets, one per csi.enable*Creds flag.
 var (
 	ProvisionCreds = CredentialSecret{"csi-provisioner-secret", "csiProvisionUsername", "csiProvisionPassword",
 		"csi.storage.k8s.io/provisioner-secret"}

@@ -12,52 +12,9 @@ import (
 // nodeDaemonSet runs StorageOS on every selected node. Its update strategy is OnDelete: a spec edit changes the
 // template, but running storage pods, which serve volumes to applications, are only replaced on purpose.
 func nodeDaemonSet(in Input) *appsv1.DaemonSet {
-	spec := in.Cluster.Spec
-	bidirectional := ptr.To(corev1.MountPropagationBidirectional)
-
-	volumes := []corev1.Volume{
-		hostPathVolume("kernel-modules", "/lib/modules", nil),
-		hostPathVolume("sys", "/sys", nil),
-		hostPathVolume("state", "/var/lib/storageos", ptr.To(corev1.HostPathDirectoryOrCreate)),
-		hostPathVolume("fuse", "/dev/fuse", nil),
-		{Name: "config", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
-			LocalObjectReference: corev1.LocalObjectReference{Name: names.NodeConfigMap}}}},
-	}
-	mounts := []corev1.VolumeMount{
-		{Name: "fuse", MountPath: "/dev/fuse"},
-		{Name: "sys", MountPath: "/sys"},
-		{Name: "state", MountPath: "/var/lib/storageos", MountPropagation: bidirectional},
-		{Name: "config", MountPath: "/etc/storageos", ReadOnly: true},
-	}
-	if spec.SharedDir != "" {
-		volumes = append(volumes, hostPathVolume("shared", string(spec.SharedDir), ptr.To(corev1.HostPathDirectoryOrCreate)))
-		mounts = append(mounts, corev1.VolumeMount{Name: "shared", MountPath: string(spec.SharedDir), MountPropagation: bidirectional})
-	}
-	if in.EtcdTLSSecret != nil {
-		volumes = append(volumes, corev1.Volume{Name: "etcd-certs", VolumeSource: corev1.VolumeSource{
-			Secret: &corev1.SecretVolumeSource{SecretName: EtcdTLSSecretName, DefaultMode: ptr.To[int32](0o400)}}})
-		mounts = append(mounts, corev1.VolumeMount{Name: "etcd-certs", MountPath: etcdTLSMountPath, ReadOnly: true})
-	}
-
-	node := corev1.Container{
-		Name:  names.NodeContainer,
-		Image: in.Images.Node,
-		Args:  []string{"server"},
-		Ports: []corev1.ContainerPort{{Name: "api", ContainerPort: spec.Service.InternalPort, Protocol: corev1.ProtocolTCP}},
-		EnvFrom: []corev1.EnvFromSource{{ConfigMapRef: &corev1.ConfigMapEnvSource{
-			LocalObjectReference: corev1.LocalObjectReference{Name: names.NodeConfigMap}}}},
-		Env: []corev1.EnvVar{
-			fieldEnv("HOSTNAME", "spec.nodeName"),
-			secretEnv("BOOTSTRAP_USERNAME", InitSecretName, "username"),
-			secretEnv("BOOTSTRAP_PASSWORD", InitSecretName, "password"),
-			fieldEnv("ADVERTISE_IP", "status.podIP"),
-		},
-		SecurityContext: privileged(),
-		VolumeMounts:    mounts,
-		Resources:       spec.Resources,
-	}
-	containers := []corev1.Container{node}
-	if spec.CSI.Enable {
+	volumes, mounts := nodeVolumes(in)
+	containers := []corev1.Container{nodeContainer(in, mounts)}
+	if in.Cluster.Spec.CSI.Enable {
 		volumes = append(volumes,
 			hostPathVolume("kubelet-dir", "/var/lib/kubelet", ptr.To(corev1.HostPathDirectory)),
 			hostPathVolume("plugin-dir", csiPluginDir, ptr.To(corev1.HostPathDirectoryOrCreate)),
@@ -65,32 +22,11 @@ func nodeDaemonSet(in Input) *appsv1.DaemonSet {
 			hostPathVolume("registration-dir", "/var/lib/kubelet/plugins_registry", ptr.To(corev1.HostPathDirectory)),
 		)
 		containers[0].VolumeMounts = append(containers[0].VolumeMounts,
-			corev1.VolumeMount{Name: "kubelet-dir", MountPath: "/var/lib/kubelet", MountPropagation: bidirectional},
+			corev1.VolumeMount{Name: "kubelet-dir", MountPath: "/var/lib/kubelet", MountPropagation: ptr.To(corev1.MountPropagationBidirectional)},
 			corev1.VolumeMount{Name: "plugin-dir", MountPath: csiPluginDir},
 			corev1.VolumeMount{Name: "device-dir", MountPath: "/dev"},
 		)
-		containers = append(containers,
-			corev1.Container{
-				Name:  "csi-driver-registrar",
-				Image: in.Images.CSINodeDriverRegistrar,
-				Args:  []string{"--v=5", "--csi-address=$(ADDRESS)", "--kubelet-registration-path=" + csiSocket},
-				Env: []corev1.EnvVar{
-					{Name: "ADDRESS", Value: csiAddress},
-					fieldEnv("KUBE_NODE_NAME", "spec.nodeName"),
-				},
-				VolumeMounts: []corev1.VolumeMount{
-					{Name: "plugin-dir", MountPath: "/csi"},
-					{Name: "registration-dir", MountPath: "/registration"},
-				},
-			},
-			corev1.Container{
-				Name:         "csi-liveness-probe",
-				Image:        in.Images.CSILivenessProbe,
-				Args:         []string{"--csi-address=$(ADDRESS)", "--connection-timeout=3s"},
-				Env:          []corev1.EnvVar{{Name: "ADDRESS", Value: csiAddress}},
-				VolumeMounts: []corev1.VolumeMount{{Name: "plugin-dir", MountPath: "/csi"}},
-			},
-		)
+		containers = append(containers, csiNodeSidecars(in)...)
 	}
 
 	podLabels := Labels(in.Cluster, OperandNode)
@@ -115,28 +51,112 @@ func nodeDaemonSet(in Input) *appsv1.DaemonSet {
 					HostPID:            true,
 					DNSPolicy:          corev1.DNSClusterFirstWithHostNet,
 					PriorityClassName:  nodePriorityClass(in),
-					InitContainers: []corev1.Container{{
-						Name:  "storageos-init",
-						Image: in.Images.Init,
-						EnvFrom: []corev1.EnvFromSource{{ConfigMapRef: &corev1.ConfigMapEnvSource{
-							LocalObjectReference: corev1.LocalObjectReference{Name: names.NodeConfigMap}}}},
-						Env: []corev1.EnvVar{
-							{Name: "DAEMONSET_NAME", Value: names.DaemonSet},
-							{Name: "DAEMONSET_NAMESPACE", Value: namespace(in)},
-						},
-						SecurityContext: privileged(),
-						VolumeMounts: []corev1.VolumeMount{
-							{Name: "kernel-modules", MountPath: "/lib/modules", ReadOnly: true},
-							{Name: "sys", MountPath: "/sys", MountPropagation: bidirectional},
-							{Name: "state", MountPath: "/var/lib/storageos", MountPropagation: bidirectional},
-						},
-					}},
-					Containers:  containers,
-					Volumes:     volumes,
-					Affinity:    nodeAffinity(in),
-					Tolerations: append(nodeTolerations(), in.Cluster.Spec.Tolerations...),
+					InitContainers:     []corev1.Container{nodeInitContainer(in)},
+					Containers:         containers,
+					Volumes:            volumes,
+					Affinity:           nodeAffinity(in),
+					Tolerations:        append(nodeTolerations(), in.Cluster.Spec.Tolerations...),
 				},
 			},
+		},
+	}
+}
+
+// nodeVolumes are the node pod's host and config volumes, and the node container's mounts of them.
+func nodeVolumes(in Input) ([]corev1.Volume, []corev1.VolumeMount) {
+	spec := in.Cluster.Spec
+	bidirectional := ptr.To(corev1.MountPropagationBidirectional)
+	volumes := []corev1.Volume{
+		hostPathVolume("kernel-modules", "/lib/modules", nil),
+		hostPathVolume("sys", "/sys", nil),
+		hostPathVolume("state", "/var/lib/storageos", ptr.To(corev1.HostPathDirectoryOrCreate)),
+		hostPathVolume("fuse", "/dev/fuse", nil),
+		{Name: "config", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
+			LocalObjectReference: corev1.LocalObjectReference{Name: names.NodeConfigMap}}}},
+	}
+	mounts := []corev1.VolumeMount{
+		{Name: "fuse", MountPath: "/dev/fuse"},
+		{Name: "sys", MountPath: "/sys"},
+		{Name: "state", MountPath: "/var/lib/storageos", MountPropagation: bidirectional},
+		{Name: "config", MountPath: "/etc/storageos", ReadOnly: true},
+	}
+	if spec.SharedDir != "" {
+		volumes = append(volumes, hostPathVolume("shared", string(spec.SharedDir), ptr.To(corev1.HostPathDirectoryOrCreate)))
+		mounts = append(mounts, corev1.VolumeMount{Name: "shared", MountPath: string(spec.SharedDir), MountPropagation: bidirectional})
+	}
+	if in.EtcdTLSSecret != nil {
+		volumes = append(volumes, corev1.Volume{Name: "etcd-certs", VolumeSource: corev1.VolumeSource{
+			Secret: &corev1.SecretVolumeSource{SecretName: EtcdTLSSecretName, DefaultMode: ptr.To[int32](0o400)}}})
+		mounts = append(mounts, corev1.VolumeMount{Name: "etcd-certs", MountPath: etcdTLSMountPath, ReadOnly: true})
+	}
+	return volumes, mounts
+}
+
+// nodeContainer runs StorageOS itself; its environment comes from the node ConfigMap and the init secret.
+func nodeContainer(in Input, mounts []corev1.VolumeMount) corev1.Container {
+	spec := in.Cluster.Spec
+	return corev1.Container{
+		Name:  names.NodeContainer,
+		Image: in.Images.Node,
+		Args:  []string{"server"},
+		Ports: []corev1.ContainerPort{{Name: "api", ContainerPort: spec.Service.InternalPort, Protocol: corev1.ProtocolTCP}},
+		EnvFrom: []corev1.EnvFromSource{{ConfigMapRef: &corev1.ConfigMapEnvSource{
+			LocalObjectReference: corev1.LocalObjectReference{Name: names.NodeConfigMap}}}},
+		Env: []corev1.EnvVar{
+			fieldEnv("HOSTNAME", "spec.nodeName"),
+			secretEnv("BOOTSTRAP_USERNAME", InitSecretName, "username"),
+			secretEnv("BOOTSTRAP_PASSWORD", InitSecretName, "password"),
+			fieldEnv("ADVERTISE_IP", "status.podIP"),
+		},
+		SecurityContext: privileged(),
+		VolumeMounts:    mounts,
+		Resources:       spec.Resources,
+	}
+}
+
+// csiNodeSidecars register the CSI driver with the kubelet and report its liveness.
+func csiNodeSidecars(in Input) []corev1.Container {
+	return []corev1.Container{
+		{
+			Name:  "csi-driver-registrar",
+			Image: in.Images.CSINodeDriverRegistrar,
+			Args:  []string{"--v=5", "--csi-address=$(ADDRESS)", "--kubelet-registration-path=" + csiSocket},
+			Env: []corev1.EnvVar{
+				{Name: "ADDRESS", Value: csiAddress},
+				fieldEnv("KUBE_NODE_NAME", "spec.nodeName"),
+			},
+			VolumeMounts: []corev1.VolumeMount{
+				{Name: "plugin-dir", MountPath: "/csi"},
+				{Name: "registration-dir", MountPath: "/registration"},
+			},
+		},
+		{
+			Name:         "csi-liveness-probe",
+			Image:        in.Images.CSILivenessProbe,
+			Args:         []string{"--csi-address=$(ADDRESS)", "--connection-timeout=3s"},
+			Env:          []corev1.EnvVar{{Name: "ADDRESS", Value: csiAddress}},
+			VolumeMounts: []corev1.VolumeMount{{Name: "plugin-dir", MountPath: "/csi"}},
+		},
+	}
+}
+
+// nodeInitContainer prepares the node (kernel modules, state directory) before StorageOS starts.
+func nodeInitContainer(in Input) corev1.Container {
+	bidirectional := ptr.To(corev1.MountPropagationBidirectional)
+	return corev1.Container{
+		Name:  "storageos-init",
+		Image: in.Images.Init,
+		EnvFrom: []corev1.EnvFromSource{{ConfigMapRef: &corev1.ConfigMapEnvSource{
+			LocalObjectReference: corev1.LocalObjectReference{Name: names.NodeConfigMap}}}},
+		Env: []corev1.EnvVar{
+			{Name: "DAEMONSET_NAME", Value: names.DaemonSet},
+			{Name: "DAEMONSET_NAMESPACE", Value: namespace(in)},
+		},
+		SecurityContext: privileged(),
+		VolumeMounts: []corev1.VolumeMount{
+			{Name: "kernel-modules", MountPath: "/lib/modules", ReadOnly: true},
+			{Name: "sys", MountPath: "/sys", MountPropagation: bidirectional},
+			{Name: "state", MountPath: "/var/lib/storageos", MountPropagation: bidirectional},
 		},
 	}
 }

@@ -22,9 +22,12 @@ func rule(groups, resources, verbs []string) rbacv1.PolicyRule {
 }
 
 // Namespace is the namespace the cluster's objects live in. It is created when missing and never taken over
-// when it exists (it may be kube-system), so it is not among the objects an operand applies.
+// when it exists (it may be kube-system), so it is not among the objects an operand applies. Not applied, it
+// carries the managed-by label itself: delete finds the namespace the cluster created by that label.
 func Namespace(in Input) *corev1.Namespace {
-	return &corev1.Namespace{ObjectMeta: clusterMeta(in, OperandRBAC, namespace(in))}
+	ns := &corev1.Namespace{ObjectMeta: clusterMeta(in, OperandRBAC, namespace(in))}
+	ns.Labels[names.LabelManagedBy] = names.ClusterManager
+	return ns
 }
 
 // rbacObjects: the ServiceAccounts and the roles the StorageOS components run with.

@@ -74,7 +74,7 @@ func startSelfManaged(t *testing.T, index int, configuration, secret string) rep
 	mgr, err := manager.New(cfg, opts)
 	require.NoError(t, err)
 	require.NoError(t, certificates.Setup(ctx, mgr))
-	require.NoError(t, schedulerwebhook.Setup(ctx, mgr))
+	require.NoError(t, schedulerwebhook.Setup(ctx, mgr, &schedulerwebhook.Handler{}))
 	done := make(chan error, 1)
 	go func() { done <- mgr.Start(ctrl.LoggerInto(ctx, ctrl.Log)) }()
 	t.Cleanup(func() {

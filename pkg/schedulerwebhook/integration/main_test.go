@@ -64,7 +64,7 @@ func startWebhook(env *envtest.Environment) (func(), error) {
 		cancel()
 		return nil, err
 	}
-	if err := schedulerwebhook.Setup(ctx, mgr); err != nil {
+	if err := schedulerwebhook.Setup(ctx, mgr, &schedulerwebhook.Handler{}); err != nil {
 		cancel()
 		return nil, err
 	}
@@ -91,7 +91,9 @@ func startWebhook(env *envtest.Environment) (func(), error) {
 	}
 	return func() {
 		cancel()
-		<-done
+		if err := <-done; err != nil {
+			fmt.Fprintln(os.Stderr, "scheduler-webhook stopped with:", err)
+		}
 		_ = install.Cleanup()
 	}, nil
 }

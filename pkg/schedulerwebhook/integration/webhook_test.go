@@ -23,7 +23,8 @@ import (
 var podCount atomic.Int32
 
 // world creates what the decision looks at: a StorageOS and another StorageClass, a StorageOSCluster, and a
-// namespace with a StorageOS PVC "data" and another PVC "other". It returns the namespace.
+// namespace with a StorageOS PVC "data", another PVC "other", and a PVC "static" of no class bound to a
+// StorageOS CSI volume (static provisioning). It returns the namespace.
 func world(t *testing.T, disableScheduler bool) string {
 	t.Helper()
 	ctx := context.Background()
@@ -44,16 +45,27 @@ func world(t *testing.T, disableScheduler bool) string {
 	require.NoError(t, testEnv.Client.Status().Update(ctx, c))
 
 	ns := testEnv.CreateNamespace(t)
-	for name, class := range map[string]string{"data": "storageos-fast", "other": "other-fast"} {
+	size := corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("1Gi")}
+	pv := &corev1.PersistentVolume{ObjectMeta: metav1.ObjectMeta{Name: "static-" + ns}, Spec: corev1.PersistentVolumeSpec{
+		Capacity: size, AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+		PersistentVolumeSource: corev1.PersistentVolumeSource{CSI: &corev1.CSIPersistentVolumeSource{Driver: "csi.storageos.com", VolumeHandle: ns}}}}
+	require.NoError(t, testEnv.Client.Create(ctx, pv))
+	t.Cleanup(func() { _ = testEnv.Client.Delete(ctx, pv) })
+	for name, class := range map[string]string{"data": "storageos-fast", "other": "other-fast", "static": ""} {
 		pvc := &corev1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
 			Spec: corev1.PersistentVolumeClaimSpec{StorageClassName: ptr.To(class), AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
-				Resources: corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("1Gi")}}}}
+				Resources: corev1.VolumeResourceRequirements{Requests: size}}}
+		if class == "" {
+			pvc.Spec.VolumeName = pv.Name
+		}
 		require.NoError(t, testEnv.Client.Create(ctx, pvc))
 	}
 	// The webhook decides from its cache: wait until it has seen this world.
 	require.Eventually(t, func() bool {
-		pod := createPod(t, ns, "data", nil)
-		return pod.Spec.SchedulerName == schedulerwebhook.SchedulerName || disableScheduler
+		seen := func(claim string) bool {
+			return createPod(t, ns, claim, nil).Spec.SchedulerName == schedulerwebhook.SchedulerName
+		}
+		return disableScheduler || (seen("data") && seen("static"))
 	}, timeout, tick)
 	return ns
 }
@@ -86,6 +98,7 @@ func TestPodsWithStorageOSVolumesGoToTheStorageOSScheduler(t *testing.T) {
 	}{
 		{"StorageOS PVC", "data", nil, schedulerwebhook.SchedulerName},
 		{"other PVC", "other", nil, corev1.DefaultSchedulerName},
+		{"PVC of no class bound to a StorageOS volume", "static", nil, schedulerwebhook.SchedulerName},
 		{"PVC not created yet", "later", nil, corev1.DefaultSchedulerName},
 		{"opted out", "data", func(p *corev1.Pod) { p.Annotations = map[string]string{"storageos.com/scheduler": "false"} }, corev1.DefaultSchedulerName},
 		{"explicit other scheduler", "data", func(p *corev1.Pod) { p.Spec.SchedulerName = "volcano" }, "volcano"},

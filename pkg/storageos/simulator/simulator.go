@@ -67,17 +67,6 @@ func (s *Simulator) SetNodes(nodes ...storageos.Node) {
 	s.nodes = slices.Clone(nodes)
 }
 
-// SetNodeHealth changes one node's health.
-func (s *Simulator) SetNodeHealth(name string, health storageos.NodeHealth) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for i := range s.nodes {
-		if s.nodes[i].Name == name {
-			s.nodes[i].Health = health
-		}
-	}
-}
-
 // Cluster is the cluster configuration as last written.
 func (s *Simulator) Cluster() storageos.Cluster {
 	s.mu.Lock()

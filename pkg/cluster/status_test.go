@@ -1,0 +1,172 @@
+package cluster
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	storageosv1 "github.com/storageos/cluster-operator/apis/storageos/v1"
+	"github.com/storageos/cluster-operator/pkg/storageos"
+)
+
+// The status computation without an API server: what a reconcile observed in, status out.
+
+func nodePod(node string, ready bool) corev1.Pod {
+	status := corev1.ConditionFalse
+	if ready {
+		status = corev1.ConditionTrue
+	}
+	return corev1.Pod{Spec: corev1.PodSpec{NodeName: node},
+		Status: corev1.PodStatus{Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: status}}}}
+}
+
+func nodeDaemonSet(want, ready, updated int32) appsv1.DaemonSet {
+	return appsv1.DaemonSet{ObjectMeta: metav1.ObjectMeta{Generation: 2},
+		Status: appsv1.DaemonSetStatus{ObservedGeneration: 2, DesiredNumberScheduled: want, NumberReady: ready, UpdatedNumberScheduled: updated}}
+}
+
+// healthy is a fully running deployment of three nodes; cases change one thing of it.
+func healthy() *observation {
+	return &observation{
+		daemonSet: nodeDaemonSet(3, 3, 3),
+		pods:      []corev1.Pod{nodePod("node-c", true), nodePod("node-a", true), nodePod("node-b", true), nodePod("", false)},
+		csi:       &workloadObservation{name: "storageos-statefulset", found: true, ready: 1, want: 1},
+		scheduler: &workloadObservation{name: "storageos-scheduler", found: true, ready: 1, want: 1},
+		api: apiObservation{asked: true, nodes: []storageos.Node{
+			{Name: "node-a", Health: storageos.NodeHealthOnline}, {Name: "node-b", Health: storageos.NodeHealthOffline}}},
+	}
+}
+
+type wantCondition struct {
+	status metav1.ConditionStatus
+	reason string
+	// message, when set, must be contained in the condition's message.
+	message string
+}
+
+func TestSetStatus(t *testing.T) {
+	previous := []metav1.Condition{{Type: ConditionCSIReady, Status: metav1.ConditionFalse, Reason: "Earlier", ObservedGeneration: 6}}
+	cases := []struct {
+		name       string
+		scope      func(s *scope)
+		phase      storageosv1.ClusterPhase
+		ready      string
+		conditions map[string]wantCondition
+		observed   bool // status.observedGeneration follows the generation
+	}{
+		{"running", func(s *scope) { s.observed = healthy() }, storageosv1.ClusterPhaseRunning, "3/3", map[string]wantCondition{
+			ConditionAvailable: {metav1.ConditionTrue, ReasonReady, ""}, ConditionProgressing: {metav1.ConditionFalse, ReasonReady, ""},
+			ConditionDegraded: {metav1.ConditionFalse, ReasonAsExpected, ""}, ConditionNodesUpToDate: {metav1.ConditionTrue, ReasonUpToDate, ""},
+			ConditionAPIReady: {metav1.ConditionTrue, ReasonReady, "2 StorageOS nodes reported"},
+			ConditionCSIReady: {metav1.ConditionTrue, ReasonReady, "1/1 storageos-statefulset"},
+		}, true},
+		{"no eligible node", func(s *scope) {
+			s.observed = healthy()
+			s.observed.daemonSet, s.observed.pods, s.observed.api = nodeDaemonSet(0, 0, 0), nil, apiObservation{}
+		}, storageosv1.ClusterPhaseCreating, "0/0", map[string]wantCondition{
+			ConditionNodeReady: {metav1.ConditionFalse, ReasonNoNodes, "nodeSelectorTerms"},
+			ConditionAPIReady:  {metav1.ConditionUnknown, ReasonAPIWaiting, ""},
+			ConditionAvailable: {metav1.ConditionFalse, ReasonNotReady, ""}, ConditionProgressing: {metav1.ConditionTrue, ReasonApplying, ""},
+			ConditionDegraded: {metav1.ConditionFalse, ReasonAsExpected, ""},
+		}, true},
+		{"node pods starting", func(s *scope) {
+			s.observed = healthy()
+			s.observed.daemonSet = nodeDaemonSet(3, 1, 3)
+		}, storageosv1.ClusterPhaseCreating, "1/3", map[string]wantCondition{
+			ConditionNodeReady: {metav1.ConditionFalse, ReasonNotReady, "1/3 StorageOS node pods ready"},
+		}, true},
+		{"outdated node pods wait for a restart", func(s *scope) {
+			s.observed = healthy()
+			s.observed.daemonSet = nodeDaemonSet(3, 3, 1)
+		}, storageosv1.ClusterPhaseRunning, "3/3", map[string]wantCondition{
+			ConditionNodesUpToDate: {metav1.ConditionFalse, ReasonRestartPending, "2 StorageOS node pods run an outdated template"},
+		}, true},
+		{"credentials rejected", func(s *scope) {
+			s.observed = healthy()
+			s.observed.api = apiObservation{asked: true, err: fmt.Errorf("login: %w", storageos.ErrUnauthorized)}
+		}, storageosv1.ClusterPhaseRunning, "3/3", map[string]wantCondition{
+			ConditionAPIReady: {metav1.ConditionFalse, ReasonCredentialsInvalid, "secretRefName"},
+			ConditionDegraded: {metav1.ConditionTrue, ReasonReconcileFailed, "APIReady: the StorageOS API rejected"},
+		}, true},
+		{"API unreachable", func(s *scope) {
+			s.observed = healthy()
+			s.observed.api = apiObservation{asked: true, err: errors.New("connection refused")}
+		}, storageosv1.ClusterPhaseRunning, "3/3", map[string]wantCondition{
+			ConditionAPIReady: {metav1.ConditionFalse, ReasonAPIUnreachable, "connection refused"},
+			ConditionDegraded: {metav1.ConditionTrue, ReasonReconcileFailed, "connection refused"},
+		}, true},
+		{"CSI disabled, scheduler not created yet", func(s *scope) {
+			s.observed = healthy()
+			s.observed.csi, s.observed.scheduler = nil, &workloadObservation{name: "storageos-scheduler"}
+		}, storageosv1.ClusterPhaseRunning, "3/3", map[string]wantCondition{
+			ConditionCSIReady:       {metav1.ConditionTrue, ReasonDisabled, ""},
+			ConditionSchedulerReady: {metav1.ConditionFalse, ReasonNotReady, "not created yet"},
+			ConditionProgressing:    {metav1.ConditionTrue, ReasonApplying, ""},
+			ConditionDegraded:       {metav1.ConditionFalse, ReasonAsExpected, ""},
+		}, true},
+		{"reconcile failed before observing", func(s *scope) { s.err = errors.New("the API secret lacks apiPassword") },
+			storageosv1.ClusterPhasePending, "", map[string]wantCondition{
+				ConditionDegraded:    {metav1.ConditionTrue, ReasonReconcileFailed, "lacks apiPassword"},
+				ConditionProgressing: {metav1.ConditionTrue, ReasonApplying, ""},
+				ConditionCSIReady:    {metav1.ConditionFalse, "Earlier", ""},
+			}, false},
+		{"paused", func(s *scope) { s.observed, s.paused = healthy(), true }, storageosv1.ClusterPhaseRunning, "3/3", map[string]wantCondition{
+			ConditionProgressing: {metav1.ConditionFalse, ReasonPaused, "spec.pause"},
+		}, true},
+		{"another cluster is active", func(s *scope) { s.blockedBy = "other/first" }, storageosv1.ClusterPhasePending, "", map[string]wantCondition{
+			ConditionAvailable:   {metav1.ConditionFalse, ReasonAnotherCluster, "other/first already runs StorageOS"},
+			ConditionProgressing: {metav1.ConditionFalse, ReasonAnotherCluster, ""},
+			ConditionDegraded:    {metav1.ConditionTrue, ReasonAnotherCluster, ""},
+		}, false},
+		{"deleting", func(s *scope) { s.deleting = true }, storageosv1.ClusterPhaseTerminating, "", map[string]wantCondition{
+			ConditionAvailable: {metav1.ConditionFalse, ReasonDeleting, ""},
+		}, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := &storageosv1.StorageOSCluster{ObjectMeta: metav1.ObjectMeta{Generation: 7}}
+			c.Status.ObservedGeneration = 6
+			c.Status.Conditions = append([]metav1.Condition(nil), previous...)
+			s := newScope(c)
+			tc.scope(s)
+			setStatus(s)
+
+			assert.Equal(t, tc.phase, c.Status.Phase)
+			assert.Equal(t, tc.ready, c.Status.Ready)
+			for typ, want := range tc.conditions {
+				got := meta.FindStatusCondition(c.Status.Conditions, typ)
+				if !assert.NotNil(t, got, typ) {
+					continue
+				}
+				assert.Equal(t, want.status, got.Status, typ)
+				assert.Equal(t, want.reason, got.Reason, typ)
+				assert.Contains(t, got.Message, want.message, typ)
+				if got.Reason != "Earlier" {
+					assert.Equal(t, int64(7), got.ObservedGeneration, "%s is stamped with the generation it describes", typ)
+				}
+			}
+			if tc.observed {
+				assert.Equal(t, int64(7), c.Status.ObservedGeneration)
+			} else {
+				assert.Equal(t, int64(6), c.Status.ObservedGeneration, "a reconcile that did not succeed does not claim the generation")
+			}
+		})
+	}
+}
+
+func TestSetStatusMembersAndHealth(t *testing.T) {
+	c := &storageosv1.StorageOSCluster{}
+	s := newScope(c)
+	s.observed = healthy()
+	s.observed.pods[1] = nodePod("node-a", false)
+	setStatus(s)
+	assert.Equal(t, []string{"node-a", "node-b", "node-c"}, c.Status.Nodes, "scheduled node pods, sorted")
+	assert.Equal(t, storageosv1.MembersStatus{Ready: []string{"node-b", "node-c"}, Unready: []string{"node-a"}}, c.Status.Members)
+	assert.Equal(t, map[string]storageosv1.NodeHealth{"node-a": {Health: "online"}, "node-b": {Health: "offline"}}, c.Status.NodeHealthStatus)
+}

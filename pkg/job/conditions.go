@@ -1,0 +1,17 @@
+package job
+
+// Condition types of a Job, and the reasons of its conditions and events.
+const (
+	ConditionComplete    = "Complete"
+	ConditionPodsHealthy = "PodsHealthy"
+
+	ReasonCompleted   = "Completed"
+	ReasonInProgress  = "InProgress"
+	ReasonWaiting     = "WaitingForPods"
+	ReasonPodsFailing = "PodsFailing"
+	ReasonHealthy     = "Healthy"
+	// ReasonDaemonSetFailed: the Job's DaemonSet could not be created or updated.
+	ReasonDaemonSetFailed = "DaemonSetFailed"
+
+	EventJobCompleted = "JobCompleted"
+)

@@ -1,0 +1,120 @@
+package upgrade
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	storageosv1 "github.com/storageos/cluster-operator/apis/storageos/v1"
+)
+
+// The step transitions without an API server: an upgrade in a phase and the outcome of its step in, the
+// status and the announcing event out.
+func TestTransition(t *testing.T) {
+	now := metav1.NewTime(time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC))
+	const timeout = 10 * time.Minute
+	type want struct {
+		phase         storageosv1.UpgradePhase
+		progressing   metav1.ConditionStatus
+		progReason    string
+		progMessage   string
+		failed        metav1.ConditionStatus // "" when the condition must not exist
+		failedReason  string
+		failedMessage string
+		event         string // reason; "" for none
+		eventMessage  string
+	}
+	cases := []struct {
+		name      string
+		phase     storageosv1.UpgradePhase
+		startedAt time.Duration // before now
+		paused    bool
+		out       outcome
+		want      want
+	}{
+		{"waiting in a step says for what", storageosv1.UpgradePhaseScalingDown, time.Minute, true, wait("%d pods of %d applications still exist", 3, 2),
+			want{phase: storageosv1.UpgradePhaseScalingDown, progressing: metav1.ConditionTrue, progReason: "ScalingDown", progMessage: "3 pods of 2 applications"}},
+		{"waiting to start is not progress", storageosv1.UpgradePhasePending, time.Hour, false, wait("cluster Running"),
+			want{phase: storageosv1.UpgradePhasePending}},
+		{"a step that waits too long fails, and applications are scaled back", storageosv1.UpgradePhaseScalingDown, 11 * time.Minute, true,
+			wait("2 pods still exist"), want{phase: storageosv1.UpgradePhaseRestoring, progressing: metav1.ConditionTrue, progReason: ReasonRestoring,
+				failed: metav1.ConditionTrue, failedReason: "ScalingDownFailed", failedMessage: "timed out after 10m0s: 2 pods still exist",
+				event: EventUpgradeFailed, eventMessage: "applications are being scaled back"}},
+		{"restoring never times out", storageosv1.UpgradePhaseRestoring, time.Hour, true, wait("scaling back"),
+			want{phase: storageosv1.UpgradePhaseRestoring, progressing: metav1.ConditionTrue, progReason: "Restoring", progMessage: "scaling back"}},
+		{"a refusal before the cluster was touched ends the upgrade", "", 0, false,
+			outcome{failure: "the cluster already runs storageos/node:v2.5.0", failReason: ReasonImageUnchanged},
+			want{phase: storageosv1.UpgradePhaseFailed, progressing: metav1.ConditionFalse, progReason: ReasonFailed,
+				failed: metav1.ConditionTrue, failedReason: ReasonImageUnchanged, failedMessage: "step Pending failed: the cluster already runs",
+				event: EventUpgradeFailed, eventMessage: "delete this upgrade to let the cluster run as it is"}},
+		{"pulling the image begins", storageosv1.UpgradePhasePending, 0, false, advance(storageosv1.UpgradePhasePullingImage),
+			want{phase: storageosv1.UpgradePhasePullingImage, progressing: metav1.ConditionTrue, progReason: "PullingImage", progMessage: "started",
+				failed: metav1.ConditionFalse, failedReason: ReasonNoFailure, event: EventPullImage, eventMessage: messagePullImage}},
+		{"pausing records that the cluster is paused before pausing it", storageosv1.UpgradePhasePullingImage, 0, false, advance(storageosv1.UpgradePhasePausing),
+			want{phase: storageosv1.UpgradePhasePausing, progressing: metav1.ConditionTrue, progReason: "Pausing",
+				failed: metav1.ConditionFalse, failedReason: ReasonNoFailure, event: EventPauseClusterCtrl, eventMessage: messagePauseClusterCtl}},
+		{"the node upgrade names the cluster", storageosv1.UpgradePhaseScalingDown, 0, true, advance(storageosv1.UpgradePhaseUpgrading),
+			want{phase: storageosv1.UpgradePhaseUpgrading, progressing: metav1.ConditionTrue, progReason: "Upgrading",
+				failed: metav1.ConditionFalse, failedReason: ReasonNoFailure, event: EventUpgradeInit, eventMessage: "StorageOS upgrade of cluster example started"}},
+		{"completed", storageosv1.UpgradePhaseScalingUp, 0, true, advance(storageosv1.UpgradePhaseCompleted),
+			want{phase: storageosv1.UpgradePhaseCompleted, progressing: metav1.ConditionFalse, progReason: ReasonCompleted, progMessage: "the cluster runs storageos/node:v2.6.0",
+				event: EventUpgradeComplete, eventMessage: "StorageOS upgraded to storageos/node:v2.6.0. Delete upgrade object"}},
+		{"failed once applications are back", storageosv1.UpgradePhaseRestoring, 0, true, advance(storageosv1.UpgradePhaseFailed),
+			want{phase: storageosv1.UpgradePhaseFailed, progressing: metav1.ConditionFalse, progReason: ReasonFailed, progMessage: "stays paused in maintenance mode"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			u := &storageosv1.StorageOSUpgrade{ObjectMeta: metav1.ObjectMeta{Generation: 3},
+				Spec: storageosv1.StorageOSUpgradeSpec{NewImage: "storageos/node:v2.6.0"}}
+			u.Status.Phase, u.Status.ClusterPaused = tc.phase, tc.paused
+			u.Status.Cluster = &storageosv1.ClusterReference{Namespace: "default", Name: "example"}
+			if tc.phase != "" {
+				u.Status.PhaseStartTime = &metav1.Time{Time: now.Add(-tc.startedAt)}
+			}
+			ev := transition(u, tc.phase, tc.out, now, timeout)
+
+			w := tc.want
+			assert.Equal(t, w.phase, u.Status.Phase)
+			assert.Equal(t, int64(3), u.Status.ObservedGeneration)
+			if w.phase != tc.phase {
+				assert.Equal(t, now, *u.Status.PhaseStartTime, "a new phase starts now")
+			}
+			assert.Equal(t, w.phase == storageosv1.UpgradePhaseCompleted, u.Status.Completed)
+			assert.Equal(t, tc.paused || w.phase == storageosv1.UpgradePhasePausing, u.Status.ClusterPaused)
+			checkCondition(t, u, ConditionProgressing, w.progressing, w.progReason, w.progMessage)
+			checkCondition(t, u, ConditionFailed, w.failed, w.failedReason, w.failedMessage)
+			if w.event == "" {
+				assert.Nil(t, ev)
+				return
+			}
+			if assert.NotNil(t, ev) {
+				assert.Equal(t, w.event, ev.reason)
+				assert.Contains(t, ev.message, w.eventMessage)
+				wantType := corev1.EventTypeNormal
+				if w.event == EventUpgradeFailed {
+					wantType = corev1.EventTypeWarning
+				}
+				assert.Equal(t, wantType, ev.eventType)
+			}
+		})
+	}
+}
+
+func checkCondition(t *testing.T, u *storageosv1.StorageOSUpgrade, typ string, status metav1.ConditionStatus, reason, message string) {
+	t.Helper()
+	c := meta.FindStatusCondition(u.Status.Conditions, typ)
+	if status == "" {
+		assert.Nil(t, c, typ)
+		return
+	}
+	if assert.NotNil(t, c, typ) {
+		assert.Equal(t, status, c.Status, typ)
+		assert.Equal(t, reason, c.Reason, typ)
+		assert.Contains(t, c.Message, message, typ)
+		assert.Equal(t, int64(3), c.ObservedGeneration, typ)
+	}
+}
