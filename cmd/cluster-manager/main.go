@@ -20,13 +20,8 @@ func main() {
 	r := &cluster.Reconciler{}
 	flag.StringVar(&r.DefaultK8sDistro, "default-k8s-distro", "",
 		"The k8sDistro of StorageOSClusters that set none, e.g. openshift (the OpenShift install sets it).")
-	var endpoint string
-	flag.StringVar(&endpoint, "storageos-api-endpoint", "",
-		"The StorageOS API's URL, when the manager runs outside the cluster (default: the cluster's Service).")
+	storageos.BindEndpointFlag(flag.CommandLine, &r.APIEndpoint)
 	flag.Parse()
-	if endpoint != "" {
-		r.APIEndpoint = storageos.FixedEndpoint(endpoint)
-	}
 
 	os.Exit(manager.Run(ctrl.SetupSignalHandler(), opts, func(ctx context.Context, mgr ctrl.Manager) error {
 		return cluster.Setup(ctx, mgr, r)

@@ -21,13 +21,8 @@ func main() {
 	flag.DurationVar(&r.StepTimeout, "step-timeout", upgrade.DefaultStepTimeout,
 		"How long each upgrade step (image pull, pause, scale down, node roll, scale up) may take before the upgrade fails.")
 	flag.DurationVar(&r.PollInterval, "poll-interval", upgrade.DefaultPollInterval, "How often a waiting upgrade step looks again.")
-	var endpoint string
-	flag.StringVar(&endpoint, "storageos-api-endpoint", "",
-		"The StorageOS API's URL, when the manager runs outside the cluster (default: the cluster's Service).")
+	storageos.BindEndpointFlag(flag.CommandLine, &r.APIEndpoint)
 	flag.Parse()
-	if endpoint != "" {
-		r.APIEndpoint = storageos.FixedEndpoint(endpoint)
-	}
 
 	os.Exit(manager.Run(ctrl.SetupSignalHandler(), opts, func(ctx context.Context, mgr ctrl.Manager) error {
 		return upgrade.Setup(ctx, mgr, r)

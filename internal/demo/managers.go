@@ -3,6 +3,7 @@ package demo
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -125,7 +126,7 @@ func (m *Manager) Restart() error {
 
 // Ready checks the process's /readyz.
 func (m *Manager) Ready(ctx context.Context) error {
-	return healthGet(ctx, "http://"+m.HealthAddr+"/readyz")
+	return proc.Ready(ctx, http.DefaultClient, "http://"+m.HealthAddr+"/readyz")
 }
 
 // RunLog is what this run of the process has logged (not earlier runs).

@@ -253,20 +253,7 @@ func (c *Cluster) waitReady(ctx context.Context, what string, timeout time.Durat
 }
 
 func (c *Cluster) apiserverReady(ctx context.Context) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.Config.Host+"/readyz", http.NoBody)
-	if err != nil {
-		return err
-	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	_, _ = io.Copy(io.Discard, resp.Body)
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("/readyz: %s", resp.Status)
-	}
-	return nil
+	return proc.Ready(ctx, c.http, c.Config.Host+"/readyz")
 }
 
 func (c *Cluster) nodesReady(ctx context.Context) error {

@@ -69,20 +69,12 @@ func CacheOptions() cache.Options {
 	return cache.Options{ByObject: byObject}
 }
 
-// Setup registers the StorageOSCluster controller on a manager built with CacheOptions, filling every unset
-// field with its default; ctx is the manager's lifetime. The API server's version is read once, for the
+// Setup registers the StorageOSCluster controller on a manager built with CacheOptions: the client, scheme and
+// recorder come from the manager, and every option left unset gets its default; ctx is the manager's lifetime. The API server's version is read once, for the
 // version-dependent images. Children live in spec.namespace, often another namespace than the StorageOSCluster,
 // where owner references cannot point; they are mapped back through their labels instead.
 func Setup(ctx context.Context, mgr ctrl.Manager, r *Reconciler) error {
-	if r.Client == nil {
-		r.Client = mgr.GetClient()
-	}
-	if r.Scheme == nil {
-		r.Scheme = mgr.GetScheme()
-	}
-	if r.Recorder == nil {
-		r.Recorder = mgr.GetEventRecorder(names.ClusterManager)
-	}
+	r.Client, r.Scheme, r.Recorder = mgr.GetClient(), mgr.GetScheme(), mgr.GetEventRecorder(names.ClusterManager)
 	if r.KubeVersion == nil {
 		v, err := serverVersion(mgr)
 		if err != nil {

@@ -33,7 +33,7 @@ type referencedSecrets struct {
 
 	mu      sync.Mutex
 	readers map[types.NamespacedName]cache.Cache
-	// stops end informers; they run as long as the manager unless their secret is no longer referenced.
+	// stops end the informers; they run as long as the manager.
 	stops map[types.NamespacedName]context.CancelFunc
 }
 

@@ -74,17 +74,10 @@ func CacheOptions() cache.Options {
 	}}
 }
 
-// Setup registers the Job controller on a manager built with CacheOptions; unset fields get their defaults.
+// Setup registers the Job controller on a manager built with CacheOptions: the client, scheme and recorder come
+// from the manager, and every option left unset gets its default.
 func Setup(_ context.Context, mgr ctrl.Manager, r *Reconciler) error {
-	if r.Client == nil {
-		r.Client = mgr.GetClient()
-	}
-	if r.Scheme == nil {
-		r.Scheme = mgr.GetScheme()
-	}
-	if r.Recorder == nil {
-		r.Recorder = mgr.GetEventRecorder(names.JobManager)
-	}
+	r.Client, r.Scheme, r.Recorder = mgr.GetClient(), mgr.GetScheme(), mgr.GetEventRecorder(names.JobManager)
 	if r.Logs == nil {
 		cs, err := kubernetes.NewForConfig(mgr.GetConfig())
 		if err != nil {

@@ -4,6 +4,8 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"testing"
 	"time"
@@ -78,7 +80,7 @@ func TestServingCertificateCheck(t *testing.T) {
 		{"nothing listening", closed.Addr().String(), name, pool(ca), false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			err := ServingCertificateCheck(tc.addr, tc.dnsName, tc.roots)(nil)
+			err := ServingCertificateCheck(tc.addr, tc.dnsName, tc.roots)(httptest.NewRequest(http.MethodGet, "/readyz", http.NoBody))
 			if tc.ready {
 				assert.NoError(t, err)
 			} else {

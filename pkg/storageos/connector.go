@@ -2,6 +2,7 @@ package storageos
 
 import (
 	"crypto/sha256"
+	"flag"
 	"fmt"
 	"sync"
 
@@ -22,6 +23,13 @@ func CredentialsFromSecret(data map[string][]byte) Credentials {
 // ServiceEndpoint is the StorageOS API inside the cluster: the cluster's Service.
 func ServiceEndpoint(c *storageosv1.StorageOSCluster) string {
 	return fmt.Sprintf("http://%s.%s.svc:%d", c.Spec.Service.Name, c.Spec.Namespace, c.Spec.Service.ExternalPort)
+}
+
+// BindEndpointFlag registers --storageos-api-endpoint, which points *endpoint at one URL for every cluster:
+// for managers that run outside the cluster, where the Service's DNS name does not resolve.
+func BindEndpointFlag(fs *flag.FlagSet, endpoint *func(*storageosv1.StorageOSCluster) string) {
+	fs.Func("storageos-api-endpoint", "The StorageOS API's URL, when the manager runs outside the cluster (default: the cluster's Service).",
+		func(url string) error { *endpoint = FixedEndpoint(url); return nil })
 }
 
 // FixedEndpoint reaches the StorageOS API of every cluster at url, for managers that run outside the cluster

@@ -90,18 +90,10 @@ func CacheOptions() cache.Options {
 	}}
 }
 
-// Setup registers the StorageOSUpgrade controller on a manager built with CacheOptions, filling every unset
-// field with its default.
+// Setup registers the StorageOSUpgrade controller on a manager built with CacheOptions: the clients and the
+// recorder come from the manager, and every option left unset gets its default.
 func Setup(_ context.Context, mgr ctrl.Manager, r *Reconciler) error {
-	if r.Client == nil {
-		r.Client = mgr.GetClient()
-	}
-	if r.Reader == nil {
-		r.Reader = mgr.GetAPIReader()
-	}
-	if r.Recorder == nil {
-		r.Recorder = mgr.GetEventRecorder(EventSource)
-	}
+	r.Client, r.Reader, r.Recorder = mgr.GetClient(), mgr.GetAPIReader(), mgr.GetEventRecorder(EventSource)
 	if r.StepTimeout <= 0 {
 		r.StepTimeout = DefaultStepTimeout
 	}
