@@ -29,6 +29,7 @@ import (
 	storageosv1 "github.com/storageos/cluster-operator/apis/storageos/v1"
 	"github.com/storageos/cluster-operator/internal/localcluster"
 	"github.com/storageos/cluster-operator/internal/proc"
+	"github.com/storageos/cluster-operator/pkg/kube"
 	"github.com/storageos/cluster-operator/pkg/manager"
 	"github.com/storageos/cluster-operator/pkg/names"
 	"github.com/storageos/cluster-operator/pkg/storageos"
@@ -466,10 +467,8 @@ func (d *Demo) syncStorageOSNodes(ctx context.Context) {
 					continue
 				}
 				health := storageos.NodeHealthOffline
-				for _, c := range p.Status.Conditions {
-					if c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue {
-						health = storageos.NodeHealthOnline
-					}
+				if kube.PodReady(&p) {
+					health = storageos.NodeHealthOnline
 				}
 				nodes = append(nodes, storageos.Node{ID: "storageos-" + p.Spec.NodeName, Name: p.Spec.NodeName, Health: health})
 			}

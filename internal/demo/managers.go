@@ -178,7 +178,7 @@ func sampleCredentials(path string) (storageos.Credentials, error) {
 	if err := yaml.Unmarshal(data, &secret); err != nil {
 		return storageos.Credentials{}, fmt.Errorf("%s: %w", path, err)
 	}
-	creds := storageos.Credentials{Username: string(secret.Data["apiUsername"]), Password: string(secret.Data["apiPassword"])}
+	creds := storageos.CredentialsFromSecret(secret.Data)
 	if creds.Username == "" || creds.Password == "" {
 		return creds, fmt.Errorf("%s has no apiUsername and apiPassword", path)
 	}

@@ -53,7 +53,7 @@ func (r *Reconciler) preconditions(ctx context.Context, u *storageosv1.StorageOS
 	if err := r.Reader.Get(ctx, types.NamespacedName{Namespace: string(c.Spec.Namespace), Name: names.DaemonSet}, ds); err != nil {
 		return outcome{}, fmt.Errorf("reading the node DaemonSet: %w", err)
 	}
-	current := nodeImage(ds)
+	current := nodeImage(&ds.Spec.Template.Spec)
 	if current == string(u.Spec.NewImage) {
 		return outcome{failure: "the cluster already runs " + current, failReason: ReasonImageUnchanged}, nil
 	}
@@ -98,9 +98,9 @@ func older(a, b *storageosv1.StorageOSUpgrade) bool {
 	return a.Namespace+"/"+a.Name < b.Namespace+"/"+b.Name
 }
 
-// nodeImage is the image of the node DaemonSet's StorageOS container.
-func nodeImage(ds *appsv1.DaemonSet) string {
-	for _, c := range ds.Spec.Template.Spec.Containers {
+// nodeImage is the image of the StorageOS container of a node pod, or of the node DaemonSet's template.
+func nodeImage(pod *corev1.PodSpec) string {
+	for _, c := range pod.Containers {
 		if c.Name == names.NodeContainer {
 			return c.Image
 		}
@@ -201,14 +201,14 @@ func (r *Reconciler) scaleDown(ctx context.Context, u *storageosv1.StorageOSUpgr
 	}
 	recorded := map[string]bool{}
 	for _, w := range u.Status.Workloads {
-		recorded[recordedKey(w)] = true
+		recorded[workloadKey(w)] = true
 	}
 	before := u.DeepCopy()
 	for _, w := range found {
 		if recorded[workloadKey(w)] || w.Replicas == 0 {
 			continue
 		}
-		u.Status.Workloads = append(u.Status.Workloads, storageosv1.ScaledWorkload{Kind: w.Kind, Namespace: w.Namespace, Name: w.Name, Replicas: w.Replicas})
+		u.Status.Workloads = append(u.Status.Workloads, w)
 	}
 	if len(u.Status.Workloads) != len(before.Status.Workloads) {
 		// The record comes before the scaling, so a crash in between loses no replica count.
@@ -221,11 +221,12 @@ func (r *Reconciler) scaleDown(ctx context.Context, u *storageosv1.StorageOSUpgr
 	podsByNamespace := map[string][]corev1.Pod{}
 	workloads := inv.index()
 	for _, w := range u.Status.Workloads {
-		obj, ok := workloads[recordedKey(w)]
+		obj, ok := workloads[workloadKey(w)]
 		if !ok {
 			continue // deleted meanwhile
 		}
-		selector, err := podSelector(obj)
+		_, podSelector := workloadSpec(obj)
+		selector, err := metav1.LabelSelectorAsSelector(podSelector)
 		if err != nil {
 			return outcome{}, err
 		}
@@ -293,7 +294,7 @@ func (r *Reconciler) upgradeNodes(ctx context.Context, u *storageosv1.StorageOSU
 	if err := r.Reader.Get(ctx, types.NamespacedName{Namespace: string(c.Spec.Namespace), Name: names.DaemonSet}, ds); err != nil {
 		return outcome{}, fmt.Errorf("reading the node DaemonSet: %w", err)
 	}
-	if nodeImage(ds) != image {
+	if nodeImage(&ds.Spec.Template.Spec) != image {
 		patch := []byte(fmt.Sprintf(`{"spec":{"template":{"spec":{"containers":[{"name":%q,"image":%q}]}}}}`, names.NodeContainer, image))
 		if err := r.Client.Patch(ctx, ds, client.RawPatch(types.StrategicMergePatchType, patch), client.FieldOwner(names.UpgradeManager)); err != nil {
 			return outcome{}, fmt.Errorf("setting the node DaemonSet's image: %w", err)
@@ -317,7 +318,7 @@ func (r *Reconciler) upgradeNodes(ctx context.Context, u *storageosv1.StorageOSU
 		if !p.DeletionTimestamp.IsZero() {
 			continue
 		}
-		if podImage(p) != image {
+		if nodeImage(&p.Spec) != image {
 			if err := r.Client.Delete(ctx, p); client.IgnoreNotFound(err) != nil {
 				return outcome{}, fmt.Errorf("deleting node pod %s: %w", p.Name, err)
 			}
@@ -332,15 +333,6 @@ func (r *Reconciler) upgradeNodes(ctx context.Context, u *storageosv1.StorageOSU
 		return wait("%d of %d node pods run %s and are ready", upgraded, want, image), nil
 	}
 	return advance(storageosv1.UpgradePhaseScalingUp), nil
-}
-
-func podImage(p *corev1.Pod) string {
-	for _, c := range p.Spec.Containers {
-		if c.Name == names.NodeContainer {
-			return c.Image
-		}
-	}
-	return ""
 }
 
 // scaleUp (step f): every recorded application back to its recorded count; the step ends when they are ready.
@@ -386,7 +378,7 @@ func (r *Reconciler) restoreWorkloads(ctx context.Context, u *storageosv1.Storag
 	workloads := inv.index()
 	notReady := 0
 	for _, w := range u.Status.Workloads {
-		obj, ok := workloads[recordedKey(w)]
+		obj, ok := workloads[workloadKey(w)]
 		if !ok {
 			continue
 		}

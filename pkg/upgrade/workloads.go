@@ -12,7 +12,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	storagev1 "k8s.io/api/storage/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -33,24 +32,16 @@ type Inventory struct {
 	StatefulSets []appsv1.StatefulSet
 }
 
-// Workload is a Deployment or StatefulSet found to use StorageOS volumes, with its current replica count.
-type Workload struct {
-	Kind      storageosv1.WorkloadKind
-	Namespace string
-	Name      string
-	Replicas  int32
-}
-
 // StorageOSWorkloads are the Deployments and StatefulSets whose pods use a StorageOS volume, as
 // volumes.PodUsesStorageOS tells it, or (StatefulSets) whose volumeClaimTemplates are of a StorageOS class.
 // Sorted by kind, namespace and name, so status is stable.
-func StorageOSWorkloads(inv Inventory) []Workload {
+func StorageOSWorkloads(inv Inventory) []storageosv1.ScaledWorkload {
 	ctx := context.Background() // the inventory's lookup reads maps only, and never fails
 	l := newInventoryLookup(inv)
-	var out []Workload
+	var out []storageosv1.ScaledWorkload
 	for _, d := range inv.Deployments {
 		if uses, _ := volumes.PodUsesStorageOS(ctx, d.Namespace, &d.Spec.Template.Spec, l); uses {
-			out = append(out, Workload{storageosv1.WorkloadKindDeployment, d.Namespace, d.Name, kube.Replicas(d.Spec.Replicas)})
+			out = append(out, scaled(storageosv1.WorkloadKindDeployment, &d.ObjectMeta, d.Spec.Replicas))
 		}
 	}
 	for _, s := range inv.StatefulSets {
@@ -60,7 +51,7 @@ func StorageOSWorkloads(inv Inventory) []Workload {
 			uses, _ = volumes.ClaimUsesStorageOS(ctx, t.Annotations, &t.Spec, l)
 		}
 		if uses {
-			out = append(out, Workload{storageosv1.WorkloadKindStatefulSet, s.Namespace, s.Name, kube.Replicas(s.Spec.Replicas)})
+			out = append(out, scaled(storageosv1.WorkloadKindStatefulSet, &s.ObjectMeta, s.Spec.Replicas))
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return workloadKey(out[i]) < workloadKey(out[j]) })
@@ -108,9 +99,12 @@ func (l *inventoryLookup) PersistentVolume(_ context.Context, name string) (*cor
 	return l.volumes[name], nil
 }
 
-func workloadKey(w Workload) string { return string(w.Kind) + "/" + w.Namespace + "/" + w.Name }
+func scaled(kind storageosv1.WorkloadKind, m *metav1.ObjectMeta, replicas *int32) storageosv1.ScaledWorkload {
+	return storageosv1.ScaledWorkload{Kind: kind, Namespace: m.Namespace, Name: m.Name, Replicas: kube.Replicas(replicas)}
+}
 
-func recordedKey(w storageosv1.ScaledWorkload) string {
+// workloadKey identifies a workload by kind, namespace and name.
+func workloadKey(w storageosv1.ScaledWorkload) string {
 	return string(w.Kind) + "/" + w.Namespace + "/" + w.Name
 }
 
@@ -141,21 +135,10 @@ func (r *Reconciler) listWorkloads(ctx context.Context) (Inventory, error) {
 	return Inventory{Deployments: deploys.Items, StatefulSets: sets.Items}, nil
 }
 
-// podSelector is a workload's pod selector.
-func podSelector(obj client.Object) (labels.Selector, error) {
-	switch o := obj.(type) {
-	case *appsv1.Deployment:
-		return metav1.LabelSelectorAsSelector(o.Spec.Selector)
-	case *appsv1.StatefulSet:
-		return metav1.LabelSelectorAsSelector(o.Spec.Selector)
-	}
-	return nil, fmt.Errorf("not a workload: %T", obj)
-}
-
 // scale sets a workload's replicas. Scaling down (by is the upgrade) annotates it with the count to restore
 // and the upgrade; scaling back (by is nil) removes the annotations. Nothing is sent when it is already so.
 func (r *Reconciler) scale(ctx context.Context, obj client.Object, to, recorded int32, by *storageosv1.StorageOSUpgrade) error {
-	current := workloadReplicas(obj)
+	current, _ := workloadSpec(obj)
 	_, annotated := obj.GetAnnotations()[ReplicasAnnotation]
 	var annotations map[string]any
 	switch {
@@ -179,14 +162,15 @@ func (r *Reconciler) scale(ctx context.Context, obj client.Object, to, recorded 
 	return nil
 }
 
-func workloadReplicas(obj client.Object) int32 {
+// workloadSpec is a workload's desired replica count and pod selector.
+func workloadSpec(obj client.Object) (int32, *metav1.LabelSelector) {
 	switch o := obj.(type) {
 	case *appsv1.Deployment:
-		return kube.Replicas(o.Spec.Replicas)
+		return kube.Replicas(o.Spec.Replicas), o.Spec.Selector
 	case *appsv1.StatefulSet:
-		return kube.Replicas(o.Spec.Replicas)
+		return kube.Replicas(o.Spec.Replicas), o.Spec.Selector
 	}
-	return 0
+	return 0, nil
 }
 
 // workloadReady reports whether a workload runs the replicas its spec asks for, ready, as its controller
@@ -206,7 +190,7 @@ func workloadReady(obj client.Object) bool {
 // DeletesClaimsWhenScaled names, among the StorageOS workloads found in inv, the StatefulSets whose PVCs Kubernetes deletes when they are
 // scaled down (persistentVolumeClaimRetentionPolicy.whenScaled: Delete): scaling them to zero would destroy
 // their volumes, so the upgrade refuses to start until they retain them.
-func DeletesClaimsWhenScaled(inv Inventory, found []Workload) []string {
+func DeletesClaimsWhenScaled(inv Inventory, found []storageosv1.ScaledWorkload) []string {
 	uses := map[string]bool{}
 	for _, w := range found {
 		if w.Kind == storageosv1.WorkloadKindStatefulSet && w.Replicas > 0 {

@@ -89,7 +89,7 @@ func TestStorageOSWorkloads(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			got := StorageOSWorkloads(Inventory{StorageClasses: tc.classes, Claims: claims, Volumes: pvs, Deployments: []appsv1.Deployment{tc.deploy}})
 			if tc.want {
-				assert.Equal(t, []Workload{{storageosv1.WorkloadKindDeployment, "apps", "a", 1}}, got)
+				assert.Equal(t, []storageosv1.ScaledWorkload{{Kind: storageosv1.WorkloadKindDeployment, Namespace: "apps", Name: "a", Replicas: 1}}, got)
 			} else {
 				assert.Empty(t, got)
 			}
@@ -108,10 +108,10 @@ func TestStatefulSetsAreFoundByTheirClaimTemplates(t *testing.T) {
 		StatefulSets:   []appsv1.StatefulSet{set("pg", 3, "fast"), set("redis", 1, "ebs"), set("mysql", 0, "fast")},
 		Deployments:    []appsv1.Deployment{deploy("web", ptr.To[int32](2), ephemeral(ptr.To("fast")))},
 	})
-	assert.Equal(t, []Workload{
-		{storageosv1.WorkloadKindDeployment, "apps", "web", 2},
-		{storageosv1.WorkloadKindStatefulSet, "db", "mysql", 0},
-		{storageosv1.WorkloadKindStatefulSet, "db", "pg", 3},
+	assert.Equal(t, []storageosv1.ScaledWorkload{
+		{Kind: storageosv1.WorkloadKindDeployment, Namespace: "apps", Name: "web", Replicas: 2},
+		{Kind: storageosv1.WorkloadKindStatefulSet, Namespace: "db", Name: "mysql", Replicas: 0},
+		{Kind: storageosv1.WorkloadKindStatefulSet, Namespace: "db", Name: "pg", Replicas: 3},
 	}, got, "sorted by kind, namespace, name; a workload at zero is found (and left alone by the upgrade)")
 }
 
