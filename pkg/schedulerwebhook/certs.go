@@ -255,21 +255,12 @@ func writeCertFiles(dir string, data map[string][]byte) error {
 		if old, err := os.ReadFile(filepath.Join(dir, name)); err == nil && string(old) == string(content) {
 			continue
 		}
-		tmp, err := os.CreateTemp(dir, "."+name+"-*")
-		if err != nil {
+		// Only this process's Secret handler writes here, so one fixed temporary name per file is enough.
+		tmp := filepath.Join(dir, "."+name+".tmp")
+		if err := os.WriteFile(tmp, content, 0o600); err != nil {
 			return err
 		}
-		if _, err := tmp.Write(content); err != nil {
-			_ = tmp.Close()
-			_ = os.Remove(tmp.Name())
-			return err
-		}
-		if err := tmp.Close(); err != nil {
-			_ = os.Remove(tmp.Name())
-			return err
-		}
-		if err := os.Rename(tmp.Name(), filepath.Join(dir, name)); err != nil {
-			_ = os.Remove(tmp.Name())
+		if err := os.Rename(tmp, filepath.Join(dir, name)); err != nil {
 			return err
 		}
 	}
