@@ -18,13 +18,22 @@ const SchedulerReadyCondition = "SchedulerReady"
 // CacheLister answers from a cache-backed reader (the manager's client), so an admission costs no API call.
 type CacheLister struct {
 	Reader client.Reader
+	// Live, when set, is asked for a claim the cache does not have. The StatefulSet controller creates a pod's
+	// claim an instant before the pod, as does kubectl apply of a workload with its claim: the informer may not
+	// have seen it yet, and the pod would be admitted unchanged. Only a cache miss costs a request.
+	Live client.Reader
 }
 
 var _ Lister = CacheLister{}
 
 // PVC is the named claim; nil if missing, as are the objects below.
 func (c CacheLister) PVC(ctx context.Context, namespace, name string) (*corev1.PersistentVolumeClaim, error) {
-	return get[corev1.PersistentVolumeClaim](ctx, c.Reader, client.ObjectKey{Namespace: namespace, Name: name})
+	key := client.ObjectKey{Namespace: namespace, Name: name}
+	pvc, err := get[corev1.PersistentVolumeClaim](ctx, c.Reader, key)
+	if pvc != nil || err != nil || c.Live == nil {
+		return pvc, err
+	}
+	return get[corev1.PersistentVolumeClaim](ctx, c.Live, key)
 }
 
 // StorageClass is the named class.

@@ -21,11 +21,11 @@ import (
 // +kubebuilder:rbac:groups=storageos.com,resources=storageosclusters,verbs=get;list;watch
 
 // Setup registers the handler on the manager's webhook server, filling an unset Lister with the manager's
-// cache, starts the informers it reads, and makes the binary ready only once the server serves and the caches
-// are synced, so no admission waits on an informer.
+// cache (and the API server for claims the cache has not seen yet), starts the informers it reads, and makes
+// the binary ready only once the server serves and the caches are synced, so no admission waits on an informer.
 func Setup(ctx context.Context, mgr ctrl.Manager, h *Handler) error {
 	if h.Lister == nil {
-		h.Lister = CacheLister{Reader: mgr.GetCache()}
+		h.Lister = CacheLister{Reader: mgr.GetCache(), Live: mgr.GetAPIReader()}
 	}
 	for _, obj := range []client.Object{&corev1.PersistentVolumeClaim{}, &corev1.PersistentVolume{}, &storagev1.StorageClass{}, &storageosv1.StorageOSCluster{}} {
 		if _, err := mgr.GetCache().GetInformer(ctx, obj); err != nil {
