@@ -99,6 +99,7 @@ func (l *inventoryLookup) PersistentVolume(_ context.Context, name string) (*cor
 	return l.volumes[name], nil
 }
 
+// scaled is a workload as the upgrade records it.
 func scaled(kind storageosv1.WorkloadKind, m *metav1.ObjectMeta, replicas *int32) storageosv1.ScaledWorkload {
 	return storageosv1.ScaledWorkload{Kind: kind, Namespace: m.Namespace, Name: m.Name, Replicas: kube.Replicas(replicas)}
 }
@@ -114,11 +115,11 @@ func (inv Inventory) index() map[string]client.Object {
 	out := make(map[string]client.Object, len(inv.Deployments)+len(inv.StatefulSets))
 	for i := range inv.Deployments {
 		d := &inv.Deployments[i]
-		out[string(storageosv1.WorkloadKindDeployment)+"/"+d.Namespace+"/"+d.Name] = d
+		out[workloadKey(scaled(storageosv1.WorkloadKindDeployment, &d.ObjectMeta, nil))] = d
 	}
 	for i := range inv.StatefulSets {
 		s := &inv.StatefulSets[i]
-		out[string(storageosv1.WorkloadKindStatefulSet)+"/"+s.Namespace+"/"+s.Name] = s
+		out[workloadKey(scaled(storageosv1.WorkloadKindStatefulSet, &s.ObjectMeta, nil))] = s
 	}
 	return out
 }
