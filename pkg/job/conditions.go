@@ -12,6 +12,8 @@ const (
 	ReasonHealthy     = "Healthy"
 	// ReasonDaemonSetFailed: the Job's DaemonSet could not be created or updated.
 	ReasonDaemonSetFailed = "DaemonSetFailed"
+	// ReasonInvalidSpec: the Job's spec cannot be turned into a DaemonSet.
+	ReasonInvalidSpec = "InvalidSpec"
 
 	EventJobCompleted = "JobCompleted"
 )

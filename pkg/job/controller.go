@@ -123,7 +123,14 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 	before := job.DeepCopy()
 	defer func() { reterr = errors.Join(reterr, kube.PatchStatus(ctx, r.Client, names.JobManager, before, job)) }()
 
-	if _, err := r.applier.Apply(ctx, DaemonSet(job)); err != nil {
+	desired, err := DaemonSet(job)
+	if err != nil {
+		// The schema checks labelSelector, so only a Job written before that check can get here; nothing to retry.
+		kube.SetCondition(&job.Status.Conditions, job.Generation, ConditionComplete, metav1.ConditionFalse,
+			ReasonInvalidSpec, err.Error())
+		return ctrl.Result{}, nil
+	}
+	if _, err := r.applier.Apply(ctx, desired); err != nil {
 		// Say why on the Job (a DaemonSet of that name that is not this Job's, an admission rejection), then
 		// retry with backoff.
 		kube.SetCondition(&job.Status.Conditions, job.Generation, ConditionComplete, metav1.ConditionFalse,

@@ -3,9 +3,13 @@
 package job
 
 import (
+	"fmt"
+	"strings"
+
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/utils/ptr"
 
 	storageosv1 "github.com/storageos/cluster-operator/apis/storageos/v1"
@@ -22,23 +26,34 @@ const (
 // DaemonSetName is the DaemonSet that runs a Job's task, named as the original operator named it.
 func DaemonSetName(job *storageosv1.Job) string { return job.Name + "-daemonset-job" }
 
-// Selector selects a Job's pods: its labelSelector, or app=storageos-job plus the job's name when empty.
+// Selector selects a Job's pods by the job's own label, never by labelSelector: two Jobs with the same
+// labelSelector must not count each other's pods (the original operator did).
 func Selector(job *storageosv1.Job) map[string]string {
-	if len(job.Spec.LabelSelector) == 0 {
-		return map[string]string{"app": "storageos-job", LabelJob: job.Name}
-	}
+	return map[string]string{LabelJob: job.Name}
+}
+
+// PodLabels are the labels of a Job's pods: those its labelSelector lists ("key=value[,key=value...]", as the
+// original wrote it; the schema checks the syntax), and the job's own.
+func PodLabels(job *storageosv1.Job) (map[string]string, error) {
 	out := map[string]string{}
-	for k, v := range job.Spec.LabelSelector {
-		out[k] = string(v)
+	if strings.TrimSpace(job.Spec.LabelSelector) != "" {
+		parsed, err := labels.ConvertSelectorToLabelsMap(job.Spec.LabelSelector)
+		if err != nil {
+			return nil, fmt.Errorf("spec.labelSelector %q: %w", job.Spec.LabelSelector, err)
+		}
+		out = parsed
 	}
-	return out
+	out[LabelJob] = job.Name
+	return out, nil
 }
 
 // DaemonSet runs the task on every node the Job selects. It is owned by the Job, so Kubernetes' garbage
 // collector deletes it, and through it the pods, when the Job is deleted.
-func DaemonSet(job *storageosv1.Job) *appsv1.DaemonSet {
-	podLabels := Selector(job)
-	podLabels[LabelJob] = job.Name
+func DaemonSet(job *storageosv1.Job) (*appsv1.DaemonSet, error) {
+	podLabels, err := PodLabels(job)
+	if err != nil {
+		return nil, err
+	}
 	var affinity *corev1.Affinity
 	if len(job.Spec.NodeSelectorTerms) > 0 {
 		affinity = &corev1.Affinity{NodeAffinity: &corev1.NodeAffinity{
@@ -79,5 +94,5 @@ func DaemonSet(job *storageosv1.Job) *appsv1.DaemonSet {
 				},
 			},
 		},
-	}
+	}, nil
 }

@@ -23,7 +23,8 @@ func TestSeedCleanupExampleProducesTheDescribedPodSpec(t *testing.T) {
 	require.NoError(t, yaml.Unmarshal(data, job))
 	job.Namespace = "default"
 
-	ds := DaemonSet(job)
+	ds, err := DaemonSet(job)
+	require.NoError(t, err)
 	assert.Equal(t, "cleanup-job-daemonset-job", ds.Name)
 	assert.Equal(t, corev1.PodSpec{
 		Containers: []corev1.Container{{
@@ -40,25 +41,35 @@ func TestSeedCleanupExampleProducesTheDescribedPodSpec(t *testing.T) {
 	}, ds.Spec.Template.Spec)
 }
 
-func TestSelector(t *testing.T) {
+// labelSelector is the original's "k=v[,k=v]" string: its labels go on the pods, but the DaemonSet selects by the
+// job's own label only, so two Jobs with the same labelSelector never count each other's pods.
+func TestLabelSelector(t *testing.T) {
 	cases := []struct {
 		name          string
-		labelSelector map[string]storageosv1.LabelValue
-		wantSelector  map[string]string
+		labelSelector string
+		wantPod       map[string]string
+		wantErr       bool
 	}{
-		{"default when empty", nil, map[string]string{"app": "storageos-job", LabelJob: "cleanup"}},
-		{"labelSelector when set", map[string]storageosv1.LabelValue{"task": "cleanup"}, map[string]string{"task": "cleanup"}},
+		{"empty: the job label only", "", map[string]string{LabelJob: "cleanup"}, false},
+		{"the original's default", "daemonset-job=true", map[string]string{"daemonset-job": "true", LabelJob: "cleanup"}, false},
+		{"several pairs with spaces", "app=cleanup, tier = x", map[string]string{"app": "cleanup", "tier": "x", LabelJob: "cleanup"}, false},
+		{"prefixed key", "example.com/role=cleaner", map[string]string{"example.com/role": "cleaner", LabelJob: "cleanup"}, false},
+		{"the job label cannot be overridden", LabelJob + "=other", map[string]string{LabelJob: "cleanup"}, false},
+		{"not key=value", "app", nil, true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			job := &storageosv1.Job{}
 			job.Name, job.Spec.LabelSelector = "cleanup", tc.labelSelector
-			ds := DaemonSet(job)
-			assert.Equal(t, tc.wantSelector, ds.Spec.Selector.MatchLabels)
-			for k, v := range tc.wantSelector {
-				assert.Equal(t, v, ds.Spec.Template.Labels[k], "pods carry the selector's labels")
+			ds, err := DaemonSet(job)
+			if tc.wantErr {
+				require.Error(t, err)
+				assert.Contains(t, err.Error(), "spec.labelSelector")
+				return
 			}
-			assert.Equal(t, "cleanup", ds.Spec.Template.Labels[LabelJob], "and the job label the cache selects on")
+			require.NoError(t, err)
+			assert.Equal(t, map[string]string{LabelJob: "cleanup"}, ds.Spec.Selector.MatchLabels)
+			assert.Equal(t, tc.wantPod, ds.Spec.Template.Labels)
 		})
 	}
 }
@@ -69,7 +80,9 @@ func TestJobWithoutHostPathMountsNothing(t *testing.T) {
 	job := &storageosv1.Job{Spec: storageosv1.JobSpec{Image: "storageos/node:v2.10.0",
 		Command: []string{"/bin/sh", "-c", "echo pulled"}, CompletionWord: "pulled"}}
 	job.Name = "pull"
-	spec := DaemonSet(job).Spec.Template.Spec
+	ds, err := DaemonSet(job)
+	require.NoError(t, err)
+	spec := ds.Spec.Template.Spec
 	assert.Empty(t, spec.Volumes)
 	require.Len(t, spec.Containers, 1)
 	assert.Empty(t, spec.Containers[0].VolumeMounts)

@@ -169,3 +169,43 @@ func TestForeignDaemonSetIsReportedNotTakenOver(t *testing.T) {
 	require.NoError(t, testEnv.Client.Get(ctx, client.ObjectKeyFromObject(foreign), foreign))
 	assert.Equal(t, "busybox", foreign.Spec.Template.Spec.Containers[0].Image, "the foreign DaemonSet is untouched")
 }
+
+// Two Jobs with the same labelSelector (the original's default, written into the spec by the schema) in one
+// namespace: each DaemonSet selects its own pods only, so one Job's pods never count towards the other's progress.
+func TestJobsWithTheSameLabelSelectorDoNotShareGroups(t *testing.T) {
+	ctx := context.Background()
+	first := createJob(t, "first")
+	second := &storageosv1.Job{
+		ObjectMeta: metav1.ObjectMeta{Name: "second", Namespace: first.Namespace},
+		Spec: storageosv1.JobSpec{Image: "darkowlzz/cleanup:v0.0.2", Args: []string{"/var/lib/storageos"},
+			HostPath: "/var/lib", MountPath: "/var/lib", CompletionWord: "done"},
+	}
+	require.NoError(t, testEnv.Client.Create(ctx, second))
+	require.NoError(t, testEnv.Client.Get(ctx, client.ObjectKeyFromObject(second), second))
+	assert.Equal(t, "daemonset-job=true", second.Spec.LabelSelector, "the original's default labelSelector")
+
+	firstDS, secondDS := daemonSet(t, first), daemonSet(t, second)
+	assert.Equal(t, "true", firstDS.Spec.Template.Labels["daemonset-job"], "labelSelector's labels are on the pods")
+	scheduleOn(t, firstDS, 1)
+	scheduleOn(t, secondDS, 1)
+	logs.print(startPod(t, firstDS, "node-a"), "done")
+	startPod(t, secondDS, "node-a")
+
+	eventuallyStatus(t, first, progress(1, 1, true), "the first job is done")
+	st := eventuallyStatus(t, second, progress(0, 1, false), "the second job's pod has not printed the word")
+	assert.Empty(t, st.CompletedPods, "the first job's pod does not count for the second")
+}
+
+// The schema checks labelSelector's syntax with a message that names the field.
+func TestLabelSelectorSyntaxIsValidated(t *testing.T) {
+	ns := testEnv.CreateNamespace(t)
+	for _, bad := range []string{"app", "app=a=b", "=x", "app=cleanup,", "-bad=x", "app=" + strings.Repeat("x", 64)} {
+		j := &storageosv1.Job{
+			ObjectMeta: metav1.ObjectMeta{GenerateName: "bad-", Namespace: ns},
+			Spec: storageosv1.JobSpec{Image: "darkowlzz/cleanup:v0.0.2", CompletionWord: "done", LabelSelector: bad},
+		}
+		err := testEnv.Client.Create(context.Background(), j)
+		require.Error(t, err, bad)
+		assert.Contains(t, err.Error(), "labelSelector must be key=value pairs", bad)
+	}
+}

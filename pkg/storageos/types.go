@@ -29,6 +29,26 @@ type Node struct {
 	ID     string     `json:"id"`
 	Name   string     `json:"name"`
 	Health NodeHealth `json:"health"`
+	// Components are the health of the node's components, as the original operator reported them per node.
+	Components NodeComponents `json:"components,omitzero"`
+	// Labels are the StorageOS node's labels; the cluster-manager copies Kubernetes node labels into them.
+	Labels map[string]string `json:"labels,omitempty"`
+	// Version is the optimistic-concurrency token: a PUT of the node must send the version it read.
+	Version string `json:"version,omitempty"`
+}
+
+// ComponentAlive is a healthy component's state; anything else (e.g. "unknown", "dead") is not healthy.
+const ComponentAlive = "alive"
+
+// NodeComponents are the health states of a StorageOS node's components.
+type NodeComponents struct {
+	DirectfsInitiator string `json:"directfsInitiator,omitempty"`
+	Director          string `json:"director,omitempty"`
+	KV                string `json:"kv,omitempty"`
+	KVWrite           string `json:"kvWrite,omitempty"`
+	Nats              string `json:"nats,omitempty"`
+	Presentation      string `json:"presentation,omitempty"`
+	Rdb               string `json:"rdb,omitempty"`
 }
 
 // Credentials are the StorageOS API username and password, from the cluster's secret.

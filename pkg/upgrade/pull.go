@@ -42,7 +42,7 @@ func PullJob(u *storageosv1.StorageOSUpgrade, node *appsv1.DaemonSet) *storageos
 			Image:             u.Spec.NewImage,
 			Command:           []string{"/bin/sh", "-c", "echo " + PullCompletionWord + "; while true; do sleep 3600; done"},
 			CompletionWord:    PullCompletionWord,
-			LabelSelector:     map[string]storageosv1.LabelValue{"app": "storageos-upgrade-image-pull"},
+			LabelSelector:     "app=storageos-upgrade-image-pull",
 			NodeSelectorTerms: terms,
 			Tolerations:       node.Spec.Template.Spec.Tolerations,
 		},

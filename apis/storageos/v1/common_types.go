@@ -29,10 +29,3 @@ type ObjectName string
 // +kubebuilder:validation:MaxLength=63
 // +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
 type NamespaceName string
-
-// LabelValue is a Kubernetes label value: at most 63 alphanumerics, '-', '_' or '.', starting and ending with an
-// alphanumeric, or empty.
-//
-// +kubebuilder:validation:MaxLength=63
-// +kubebuilder:validation:Pattern=`^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$`
-type LabelValue string

@@ -37,11 +37,14 @@ type JobSpec struct {
 	// +kubebuilder:validation:MaxLength=256
 	CompletionWord string `json:"completionWord"`
 
-	// LabelSelector are labels added to the job's pods and used to select them.
-	// +kubebuilder:validation:MaxProperties=64
-	// +kubebuilder:validation:XValidation:rule=`self.all(k, size(k) <= 317 && k.matches('^([a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$'))`,message="labelSelector keys must be label keys: [prefix/]name, name at most 63 alphanumerics, '-', '_' or '.'"
+	// LabelSelector are labels put on the job's pods, written as the original operator wrote them:
+	// "key=value[,key=value...]". The job-manager selects its pods by a label of its own, so two Jobs with the same
+	// labelSelector never count each other's pods.
+	// +kubebuilder:default="daemonset-job=true"
+	// +kubebuilder:validation:MaxLength=4096
+	// +kubebuilder:validation:XValidation:rule=`self.matches('^\\s*([a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?\\s*=\\s*(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?\\s*(,\\s*([a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?\\s*=\\s*(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?\\s*)*$')`,message="labelSelector must be key=value pairs separated by commas, e.g. app=cleanup,tier=x: keys [prefix/]name, names and values at most 63 alphanumerics, '-', '_' or '.'"
 	// +optional
-	LabelSelector map[string]LabelValue `json:"labelSelector,omitempty"`
+	LabelSelector string `json:"labelSelector,omitempty"`
 
 	// NodeSelectorTerms select the nodes the job runs on; every node when empty.
 	// +optional

@@ -12,6 +12,14 @@ import (
 // +kubebuilder:validation:XValidation:rule="has(self.tlsEtcdSecretRefName) == has(self.tlsEtcdSecretRefNamespace)",message="tlsEtcdSecretRefName and tlsEtcdSecretRefNamespace must be set together",fieldPath=".tlsEtcdSecretRefName"
 // +kubebuilder:validation:XValidation:rule="!has(self.tlsEtcdSecretRefName) || (has(self.kvBackend) && has(self.kvBackend.backend) && self.kvBackend.backend == 'etcd')",message="tlsEtcdSecretRefName requires kvBackend.backend: etcd (the TLS secret is for an external etcd)",fieldPath=".tlsEtcdSecretRefName"
 type StorageOSClusterSpec struct {
+	// Join is the original operator's join token: the addresses of the StorageOS v1 nodes that form a cluster.
+	// StorageOS v2 nodes find each other through the key-value store, so it has no effect on a v2 cluster; it is
+	// accepted so that manifests (and clusters) of the original operator keep working, and the cluster's
+	// FieldsIgnored condition says that it is ignored.
+	// +kubebuilder:validation:MaxLength=4096
+	// +optional
+	Join string `json:"join,omitempty"`
+
 	// SecretRefName is the name of the Secret holding the StorageOS API credentials
 	// (apiUsername, apiPassword) and, optionally, CSI credentials and the ingress TLS certificate.
 	// +required
@@ -117,16 +125,16 @@ type StorageOSClusterSpec struct {
 	StorageClassName ObjectName `json:"storageClassName,omitempty"`
 }
 
-// ContainerImages are the images of a StorageOS cluster's components. The CSI sidecar images and the
-// scheduler image have no schema default: the cluster-manager picks them for the cluster's Kubernetes version.
+// ContainerImages are the images of a StorageOS cluster's components. None has a schema default: an image left
+// out is taken, when the cluster-manager deploys it, from the operator's RELATED_IMAGE_* environment variable
+// (how OLM pins images for disconnected installs), else from the built-in default for the cluster's Kubernetes
+// version. status.images shows the images in use.
 type ContainerImages struct {
-	// NodeContainer is the StorageOS node image.
-	// +kubebuilder:default="storageos/node:v2.1.0"
+	// NodeContainer is the StorageOS node image (RELATED_IMAGE_STORAGEOS_NODE; built in: storageos/node:v2.1.0).
 	// +optional
 	NodeContainer ImageReference `json:"nodeContainer,omitempty"`
 
-	// InitContainer is the StorageOS init image.
-	// +kubebuilder:default="storageos/init:1.0.0"
+	// InitContainer is the StorageOS init image (RELATED_IMAGE_STORAGEOS_INIT; built in: storageos/init:1.0.0).
 	// +optional
 	InitContainer ImageReference `json:"initContainer,omitempty"`
 
@@ -158,6 +166,16 @@ type ContainerImages struct {
 	// KubeSchedulerContainer is the kube-scheduler image that runs the StorageOS scheduler extender.
 	// +optional
 	KubeSchedulerContainer ImageReference `json:"kubeSchedulerContainer,omitempty"`
+
+	// HyperkubeContainer was the original operator's hyperkube image, which it never deployed. It is accepted for
+	// compatibility and has no effect (the FieldsIgnored condition says so).
+	// +optional
+	HyperkubeContainer ImageReference `json:"hyperkubeContainer,omitempty"`
+
+	// NFSContainer is the NFS server image of the cluster's NFSServers, unless an NFSServer names its own
+	// (RELATED_IMAGE_NFS; built in: storageos/nfs:1.0.0).
+	// +optional
+	NFSContainer ImageReference `json:"nfsContainer,omitempty"`
 }
 
 // CSIDeploymentStrategy is how the CSI helpers (provisioner, attacher, resizer) are deployed.
@@ -201,6 +219,66 @@ type StorageOSClusterCSI struct {
 	// +kubebuilder:default=statefulset
 	// +optional
 	DeploymentStrategy CSIDeploymentStrategy `json:"deploymentStrategy,omitempty"`
+
+	// Version is the CSI spec version the node serves, passed to it as CSI_VERSION. StorageOS v2 speaks v1.
+	// +kubebuilder:validation:Enum=v0;v1
+	// +optional
+	Version string `json:"version,omitempty"`
+
+	// Endpoint is the CSI socket the node listens on, as the node sees it (CSI_ENDPOINT). Default:
+	// unix://<registrationDir>/storageos/csi.sock.
+	// +kubebuilder:validation:MaxLength=4096
+	// +kubebuilder:validation:XValidation:rule="self.startsWith('unix:///')",message="csi.endpoint must be a unix socket URL such as unix:///var/lib/kubelet/plugins_registry/storageos/csi.sock"
+	// +optional
+	Endpoint string `json:"endpoint,omitempty"`
+
+	// RegistrarSocketDir is the host directory mounted into the driver registrar at /var/lib/csi/sockets/.
+	// Default: /var/lib/kubelet/device-plugins/.
+	// +optional
+	RegistrarSocketDir AbsolutePath `json:"registrarSocketDir,omitempty"`
+
+	// KubeletDir is the kubelet's root directory on the hosts, mounted into the node container with bidirectional
+	// propagation so that volumes reach the pods. Default: /var/lib/kubelet; k3s, RKE or microk8s keep it
+	// elsewhere.
+	// +optional
+	KubeletDir AbsolutePath `json:"kubeletDir,omitempty"`
+
+	// PluginDir is the host directory that holds the CSI socket. Default: <registrationDir>/storageos/.
+	// +optional
+	PluginDir AbsolutePath `json:"pluginDir,omitempty"`
+
+	// DeviceDir is the host's device directory. Default: /dev.
+	// +optional
+	DeviceDir AbsolutePath `json:"deviceDir,omitempty"`
+
+	// RegistrationDir is the kubelet's plugin registration directory. Default: /var/lib/kubelet/plugins_registry.
+	// +optional
+	RegistrationDir AbsolutePath `json:"registrationDir,omitempty"`
+
+	// KubeletRegistrationPath is the CSI socket's path on the host, as the driver registrar tells the kubelet.
+	// Default: <pluginDir>/csi.sock.
+	// +optional
+	KubeletRegistrationPath AbsolutePath `json:"kubeletRegistrationPath,omitempty"`
+
+	// DriverRegistrationMode (spelt as the original spelt it) chose between the node and the cluster driver
+	// registrar on Kubernetes before 1.14. The node registrar is the only one since, so it has no effect (the
+	// FieldsIgnored condition says so).
+	// +kubebuilder:validation:Enum=node-register;cluster-register
+	// +optional
+	DriverRegistrationMode string `json:"driverRegisterationMode,omitempty"`
+
+	// DriverRequiresAttachment configured the cluster driver registrar on Kubernetes before 1.14. The CSIDriver
+	// object says whether StorageOS needs attaching (it does), so it has no effect (the FieldsIgnored condition
+	// says so).
+	// +kubebuilder:validation:Enum="true";"false"
+	// +optional
+	DriverRequiresAttachment string `json:"driverRequiresAttachment,omitempty"`
+
+	// LegacyDriverRequiresAttachment is driverRequiresAttachment under the capitalised key of the original
+	// operator's example file, which the original accepted. Same meaning, same lack of effect.
+	// +kubebuilder:validation:Enum="true";"false"
+	// +optional
+	LegacyDriverRequiresAttachment string `json:"DriverRequiresAttachment,omitempty"`
 }
 
 // StorageOSClusterService is the Service in front of the StorageOS API.
@@ -310,11 +388,33 @@ const (
 	NodeHealthUnknown NodeHealthState = "unknown"
 )
 
-// NodeHealth is the health of one StorageOS node.
+// NodeHealth is the health of one StorageOS node: the node's overall health and, as the original operator
+// reported them, its components' (each "alive" or another state the StorageOS API reports, e.g. "unknown").
 type NodeHealth struct {
 	// Health is online, offline or unknown.
 	// +optional
 	Health NodeHealthState `json:"health,omitempty"`
+	// DirectfsInitiator is the health of the data plane's directfs initiator.
+	// +optional
+	DirectfsInitiator string `json:"directfsInitiator,omitempty"`
+	// Director is the health of the data plane's director.
+	// +optional
+	Director string `json:"director,omitempty"`
+	// KV is the health of the key-value store.
+	// +optional
+	KV string `json:"kv,omitempty"`
+	// KVWrite is whether the key-value store accepts writes.
+	// +optional
+	KVWrite string `json:"kvWrite,omitempty"`
+	// Nats is the health of the messaging bus.
+	// +optional
+	Nats string `json:"nats,omitempty"`
+	// Presentation is the health of the volume presentation layer.
+	// +optional
+	Presentation string `json:"presentation,omitempty"`
+	// Rdb is the health of the block store.
+	// +optional
+	Rdb string `json:"rdb,omitempty"`
 }
 
 // MembersStatus lists the StorageOS nodes by readiness.
@@ -349,6 +449,11 @@ type StorageOSClusterStatus struct {
 	// Members are the StorageOS nodes by readiness.
 	// +optional
 	Members MembersStatus `json:"members,omitempty"`
+
+	// Images are the images the cluster's components are deployed with, after RELATED_IMAGE_* and built-in
+	// defaults have filled in what the spec leaves out.
+	// +optional
+	Images ContainerImages `json:"images,omitempty"`
 
 	// Conditions are the latest observations of the cluster's state.
 	// +listType=map

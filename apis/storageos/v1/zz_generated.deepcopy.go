@@ -143,13 +143,6 @@ func (in *JobSpec) DeepCopyInto(out *JobSpec) {
 		*out = make([]string, len(*in))
 		copy(*out, *in)
 	}
-	if in.LabelSelector != nil {
-		in, out := &in.LabelSelector, &out.LabelSelector
-		*out = make(map[string]LabelValue, len(*in))
-		for key, val := range *in {
-			(*out)[key] = val
-		}
-	}
 	if in.NodeSelectorTerms != nil {
 		in, out := &in.NodeSelectorTerms, &out.NodeSelectorTerms
 		*out = make([]corev1.NodeSelectorTerm, len(*in))
@@ -442,6 +435,7 @@ func (in *StorageOSClusterStatus) DeepCopyInto(out *StorageOSClusterStatus) {
 		}
 	}
 	in.Members.DeepCopyInto(&out.Members)
+	out.Images = in.Images
 	if in.Conditions != nil {
 		in, out := &in.Conditions, &out.Conditions
 		*out = make([]metav1.Condition, len(*in))
