@@ -10,6 +10,10 @@ const (
 	ConditionCSIReady       = "CSIReady"
 	ConditionSchedulerReady = "SchedulerReady"
 	ConditionAPIReady       = "APIReady"
+	// ConditionNodesHealthy: every StorageOS node is online with every component alive, as the API reports.
+	ConditionNodesHealthy = "NodesHealthy"
+	// ConditionFieldsIgnored: fields of the original operator that have no effect on StorageOS v2 are set.
+	ConditionFieldsIgnored = "FieldsIgnored"
 )
 
 // Reasons.
@@ -29,6 +33,8 @@ const (
 	ReasonAPIUnreachable     = "Unreachable"
 	ReasonAPIWaiting         = "WaitingForNodes"
 	ReasonDeleting           = "Deleting"
+	ReasonNodeUnhealthy      = "NodeUnhealthy"
+	ReasonNoEffect           = "NoEffectOnV2"
 )
 
 // Event reasons, as the original operator named them.
@@ -36,4 +42,6 @@ const (
 	EventFailedCreation = "FailedCreation"
 	EventChangedStatus  = "ChangedStatus"
 	EventTerminating    = "Terminating"
+	// EventFieldsIgnored is sent when the set of ignored fields changes (FieldsIgnored).
+	EventFieldsIgnored = "FieldsIgnored"
 )

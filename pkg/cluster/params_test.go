@@ -2,6 +2,7 @@ package cluster_test
 
 import (
 	"context"
+	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -15,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	storageosv1 "github.com/storageos/cluster-operator/apis/storageos/v1"
+	"github.com/storageos/cluster-operator/pkg/cluster"
 	"github.com/storageos/cluster-operator/pkg/cluster/desired"
 	"github.com/storageos/cluster-operator/pkg/names"
 )
@@ -147,6 +149,49 @@ func TestEveryParameterHasAnEffect(t *testing.T) {
 			exists(local(names.Scheduler, &appsv1.Deployment{}), func(d *appsv1.Deployment) bool {
 				return container(d.Spec.Template.Spec, "storageos-scheduler").Image == "mirror.example.com/kube-scheduler:v1.37.2"
 			})},
+		{"RELATED_IMAGE_STORAGEOS_NODE/INIT when the spec names none, reported in status.images", nil,
+			map[string]string{desired.EnvNodeImage: "mirror.example.com/node:v2.1.0", desired.EnvInitImage: "mirror.example.com/init:1.0.0"},
+			func(t *testing.T, c *storageosv1.StorageOSCluster) {
+				daemonSet(func(p corev1.PodSpec) bool {
+					return container(p, "storageos").Image == "mirror.example.com/node:v2.1.0" &&
+						p.InitContainers[0].Image == "mirror.example.com/init:1.0.0"
+				})(t, c)
+				eventuallyGet(t, c, func() bool {
+					return c.Status.Images.NodeContainer == "mirror.example.com/node:v2.1.0" &&
+						c.Status.Images.InitContainer == "mirror.example.com/init:1.0.0"
+				}, "status.images shows the images in use")
+				assert.Empty(t, c.Spec.Images.NodeContainer, "no schema default fills the spec")
+			}},
+		{"csi.kubeletDir and the other csi paths", func(s *storageosv1.StorageOSClusterSpec) {
+			withCSI(s)
+			s.CSI.KubeletDir, s.CSI.DeviceDir, s.CSI.Version = "/var/data/kubelet", "/host/dev", "v1"
+		}, nil, func(t *testing.T, c *storageosv1.StorageOSCluster) {
+			daemonSet(func(p corev1.PodSpec) bool {
+				return hasVolume(p, "kubelet-dir", "/var/data/kubelet") && hasVolume(p, "device-dir", "/host/dev") &&
+					hasVolume(p, "registration-dir", "/var/data/kubelet/plugins_registry") &&
+					slices.Contains(container(p, "csi-driver-registrar").Args,
+						"--kubelet-registration-path=/var/data/kubelet/plugins_registry/storageos/csi.sock")
+			})(t, c)
+			nodeConfig(func(env map[string]string) bool {
+				return env["CSI_ENDPOINT"] == "unix:///var/data/kubelet/plugins_registry/storageos/csi.sock" && env["CSI_VERSION"] == "v1"
+			})(t, c)
+		}},
+		{"csi.endpoint", func(s *storageosv1.StorageOSClusterSpec) {
+			withCSI(s)
+			s.CSI.Endpoint = "unix:///run/storageos/csi.sock"
+		}, nil,
+			nodeConfig(func(env map[string]string) bool { return env["CSI_ENDPOINT"] == "unix:///run/storageos/csi.sock" })},
+		{"join, hyperkubeContainer, driverRegisterationMode: accepted, reported as ignored", func(s *storageosv1.StorageOSClusterSpec) {
+			withCSI(s)
+			s.Join, s.Images.HyperkubeContainer, s.CSI.DriverRegistrationMode = "10.0.0.1,10.0.0.2", "k8s.gcr.io/hyperkube:v1.17.0", "node-register"
+		}, nil, func(t *testing.T, c *storageosv1.StorageOSCluster) {
+			cond := eventuallyCondition(t, c, cluster.ConditionFieldsIgnored, metav1.ConditionTrue, cluster.ReasonNoEffect)
+			assert.Contains(t, cond.Message, "spec.join, spec.csi.driverRegisterationMode, spec.images.hyperkubeContainer have no effect")
+			eventuallyEvent(t, c, "FieldsIgnored")
+		}},
+		{"kvBackend.address with the embedded backend", func(s *storageosv1.StorageOSClusterSpec) {
+			s.KVBackend = storageosv1.StorageOSClusterKVBackend{Backend: storageosv1.KVBackendEmbedded, Address: "10.0.0.1:2379"}
+		}, nil, nodeConfig(func(env map[string]string) bool { return env["ETCD_ENDPOINTS"] == "10.0.0.1:2379" })},
 		{"scheduler image from the API server's version by default", nil, nil,
 			exists(local(names.Scheduler, &appsv1.Deployment{}), func(d *appsv1.Deployment) bool {
 				return container(d.Spec.Template.Spec, "storageos-scheduler").Image == "registry.k8s.io/kube-scheduler:v1.37.2"

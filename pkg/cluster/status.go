@@ -12,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	storageosv1 "github.com/storageos/cluster-operator/apis/storageos/v1"
+	"github.com/storageos/cluster-operator/pkg/cluster/desired"
 	"github.com/storageos/cluster-operator/pkg/kube"
 	"github.com/storageos/cluster-operator/pkg/names"
 	"github.com/storageos/cluster-operator/pkg/storageos"
@@ -29,6 +30,7 @@ func setStatus(s *scope) {
 		setWorkloadCondition(s, ConditionSchedulerReady, o.scheduler)
 		setAPIStatus(s, o.api)
 	}
+	setSpecStatus(s)
 	c := s.cluster
 	switch {
 	case s.deleting:
@@ -116,11 +118,58 @@ func setAPIStatus(s *scope, api apiObservation) {
 		s.setCondition(ConditionAPIReady, metav1.ConditionFalse, ReasonAPIUnreachable, api.err.Error())
 	default:
 		health := map[string]storageosv1.NodeHealth{}
+		var unhealthy []string
 		for _, n := range api.nodes {
-			health[n.Name] = storageosv1.NodeHealth{Health: storageosv1.NodeHealthState(n.Health)}
+			c := n.Components
+			health[n.Name] = storageosv1.NodeHealth{Health: storageosv1.NodeHealthState(n.Health),
+				DirectfsInitiator: c.DirectfsInitiator, Director: c.Director, KV: c.KV, KVWrite: c.KVWrite,
+				Nats: c.Nats, Presentation: c.Presentation, Rdb: c.Rdb}
+			if problems := nodeProblems(n); problems != "" {
+				unhealthy = append(unhealthy, n.Name+": "+problems)
+			}
 		}
 		s.cluster.Status.NodeHealthStatus = health
 		s.setCondition(ConditionAPIReady, metav1.ConditionTrue, ReasonReady, fmt.Sprintf("%d StorageOS nodes reported", len(api.nodes)))
+		sort.Strings(unhealthy)
+		if len(unhealthy) > 0 {
+			s.setCondition(ConditionNodesHealthy, metav1.ConditionFalse, ReasonNodeUnhealthy, strings.Join(unhealthy, "; "))
+		} else {
+			s.setCondition(ConditionNodesHealthy, metav1.ConditionTrue, ReasonReady,
+				"every StorageOS node is online with every component alive")
+		}
+	}
+}
+
+// nodeProblems names what is wrong with a node: not online, or components not alive ("" when healthy). A
+// component the API does not report is not counted against the node.
+func nodeProblems(n storageos.Node) string {
+	var out []string
+	if n.Health != storageos.NodeHealthOnline {
+		out = append(out, string(n.Health))
+	}
+	c := n.Components
+	for _, comp := range []struct{ name, state string }{
+		{"directfsInitiator", c.DirectfsInitiator}, {"director", c.Director}, {"kv", c.KV}, {"kvWrite", c.KVWrite},
+		{"nats", c.Nats}, {"presentation", c.Presentation}, {"rdb", c.Rdb},
+	} {
+		if comp.state != "" && comp.state != storageos.ComponentAlive {
+			out = append(out, comp.name+" "+comp.state)
+		}
+	}
+	return strings.Join(out, ", ")
+}
+
+// setSpecStatus reports what the spec resolves to: the images deployed (after RELATED_IMAGE_* and built-in
+// defaults) and the original operator's fields that have no effect on a v2 cluster.
+func setSpecStatus(s *scope) {
+	if s.input.Cluster != nil {
+		s.cluster.Status.Images = s.input.Images.Deployed(s.input.Cluster.Spec, s.input.KubeVersion)
+	}
+	if ignored := desired.IgnoredFields(s.cluster.Spec); len(ignored) > 0 {
+		s.setCondition(ConditionFieldsIgnored, metav1.ConditionTrue, ReasonNoEffect, strings.Join(ignored, ", ")+
+			" have no effect on StorageOS v2 (settings of the original operator for v1 nodes or Kubernetes before 1.14); they are kept only for compatibility and can be removed")
+	} else {
+		s.setCondition(ConditionFieldsIgnored, metav1.ConditionFalse, ReasonAsExpected, "every field set in the spec has an effect")
 	}
 }
 
@@ -137,7 +186,7 @@ func summarise(s *scope) {
 	if s.err != nil {
 		degraded = append(degraded, s.err.Error())
 	}
-	for _, t := range []string{ConditionAPIReady, ConditionCSIReady, ConditionSchedulerReady} {
+	for _, t := range []string{ConditionAPIReady, ConditionNodesHealthy, ConditionCSIReady, ConditionSchedulerReady} {
 		if cond := meta.FindStatusCondition(c.Status.Conditions, t); cond != nil && cond.Status == metav1.ConditionFalse && cond.Reason != ReasonNotReady {
 			degraded = append(degraded, t+": "+cond.Message)
 		}
@@ -187,6 +236,11 @@ func (r *Reconciler) patchStatus(ctx context.Context, s *scope) error {
 		} else {
 			r.Recorder.Eventf(c, nil, corev1.EventTypeWarning, EventChangedStatus, "Observe",
 				"%s StorageOS nodes are functional", c.Status.Ready)
+		}
+	}
+	if cond := meta.FindStatusCondition(c.Status.Conditions, ConditionFieldsIgnored); cond != nil && cond.Status == metav1.ConditionTrue {
+		if old := meta.FindStatusCondition(s.base.Status.Conditions, ConditionFieldsIgnored); old == nil || old.Message != cond.Message {
+			r.Recorder.Eventf(c, nil, corev1.EventTypeWarning, EventFieldsIgnored, "Observe", "%s", cond.Message)
 		}
 	}
 	return kube.PatchStatus(ctx, r.Client, names.ClusterManager, s.base, c)

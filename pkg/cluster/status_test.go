@@ -6,12 +6,15 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/version"
 
 	storageosv1 "github.com/storageos/cluster-operator/apis/storageos/v1"
+	"github.com/storageos/cluster-operator/pkg/cluster/desired"
 	"github.com/storageos/cluster-operator/pkg/storageos"
 )
 
@@ -39,7 +42,7 @@ func healthy() *observation {
 		csi:       &workloadObservation{name: "storageos-statefulset", found: true, ready: 1, want: 1},
 		scheduler: &workloadObservation{name: "storageos-scheduler", found: true, ready: 1, want: 1},
 		api: apiObservation{asked: true, nodes: []storageos.Node{
-			{Name: "node-a", Health: storageos.NodeHealthOnline}, {Name: "node-b", Health: storageos.NodeHealthOffline}}},
+			{Name: "node-a", Health: storageos.NodeHealthOnline}, {Name: "node-b", Health: storageos.NodeHealthOnline}}},
 	}
 }
 
@@ -165,8 +168,76 @@ func TestSetStatusMembersAndHealth(t *testing.T) {
 	s := newScope(c)
 	s.observed = healthy()
 	s.observed.pods[1] = nodePod("node-a", false)
+	s.observed.api.nodes[1].Health = storageos.NodeHealthOffline
 	setStatus(s)
 	assert.Equal(t, []string{"node-a", "node-b", "node-c"}, c.Status.Nodes, "scheduled node pods, sorted")
 	assert.Equal(t, storageosv1.MembersStatus{Ready: []string{"node-b", "node-c"}, Unready: []string{"node-a"}}, c.Status.Members)
 	assert.Equal(t, map[string]storageosv1.NodeHealth{"node-a": {Health: "online"}, "node-b": {Health: "offline"}}, c.Status.NodeHealthStatus)
+}
+
+// nodeHealthStatus carries the original's per-component fields, and NodesHealthy names the node and component
+// that is not well (which makes the cluster Degraded).
+func TestNodeComponentHealth(t *testing.T) {
+	alive := storageos.NodeComponents{DirectfsInitiator: "alive", Director: "alive", KV: "alive", KVWrite: "alive",
+		Nats: "alive", Presentation: "alive", Rdb: "alive"}
+	cases := []struct {
+		name    string
+		nodes   []storageos.Node
+		status  metav1.ConditionStatus
+		message string
+	}{
+		{"all alive", []storageos.Node{{Name: "a", Health: "online", Components: alive}, {Name: "b", Health: "online", Components: alive}},
+			metav1.ConditionTrue, "every StorageOS node is online with every component alive"},
+		{"components not reported count as fine", []storageos.Node{{Name: "a", Health: "online"}}, metav1.ConditionTrue, "every"},
+		{"one component down", []storageos.Node{{Name: "a", Health: "online", Components: alive},
+			{Name: "b", Health: "online", Components: func() storageos.NodeComponents { c := alive; c.Rdb = "unknown"; return c }()}},
+			metav1.ConditionFalse, "b: rdb unknown"},
+		{"offline and kv read-only, nodes sorted", []storageos.Node{
+			{Name: "z", Health: "offline"},
+			{Name: "m", Health: "online", Components: func() storageos.NodeComponents { c := alive; c.KVWrite = "dead"; c.Nats = "unknown"; return c }()}},
+			metav1.ConditionFalse, "m: kvWrite dead, nats unknown; z: offline"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := &storageosv1.StorageOSCluster{}
+			s := newScope(c)
+			s.observed = healthy()
+			s.observed.api.nodes = tc.nodes
+			setStatus(s)
+			cond := meta.FindStatusCondition(c.Status.Conditions, ConditionNodesHealthy)
+			require.NotNil(t, cond)
+			assert.Equal(t, tc.status, cond.Status)
+			assert.Contains(t, cond.Message, tc.message)
+			degraded := meta.FindStatusCondition(c.Status.Conditions, ConditionDegraded)
+			assert.Equal(t, tc.status == metav1.ConditionFalse, degraded.Status == metav1.ConditionTrue, degraded.Message)
+			for _, n := range tc.nodes {
+				assert.Equal(t, n.Components.Rdb, c.Status.NodeHealthStatus[n.Name].Rdb)
+				assert.Equal(t, n.Components.KVWrite, c.Status.NodeHealthStatus[n.Name].KVWrite)
+			}
+		})
+	}
+}
+
+// Fields of the original that do nothing on v2 are reported, not silently dropped; status.images shows what runs.
+func TestSpecStatus(t *testing.T) {
+	c := &storageosv1.StorageOSCluster{Spec: storageosv1.StorageOSClusterSpec{Join: "10.0.0.1"}}
+	s := newScope(c)
+	s.observed = healthy()
+	setStatus(s)
+	cond := meta.FindStatusCondition(c.Status.Conditions, ConditionFieldsIgnored)
+	require.NotNil(t, cond)
+	assert.Equal(t, metav1.ConditionTrue, cond.Status)
+	assert.Contains(t, cond.Message, "spec.join have no effect on StorageOS v2")
+	assert.Empty(t, c.Status.Images, "no input built: nothing claimed about images")
+
+	c.Spec.Join = ""
+	kube := version.MustParseGeneric("1.37.2")
+	s.input = desired.Input{Cluster: c, KubeVersion: kube, Images: desired.ResolveImages(c.Spec.Images, kube,
+		func(name string) string {
+			return map[string]string{desired.EnvNodeImage: "mirror.local/node:v2.1.0"}[name]
+		})}
+	setStatus(s)
+	assert.False(t, meta.IsStatusConditionTrue(c.Status.Conditions, ConditionFieldsIgnored))
+	assert.EqualValues(t, "mirror.local/node:v2.1.0", c.Status.Images.NodeContainer)
+	assert.EqualValues(t, desired.DefaultInitImage, c.Status.Images.InitContainer)
 }

@@ -202,7 +202,7 @@ func TestLabelSelectorSyntaxIsValidated(t *testing.T) {
 	for _, bad := range []string{"app", "app=a=b", "=x", "app=cleanup,", "-bad=x", "app=" + strings.Repeat("x", 64)} {
 		j := &storageosv1.Job{
 			ObjectMeta: metav1.ObjectMeta{GenerateName: "bad-", Namespace: ns},
-			Spec: storageosv1.JobSpec{Image: "darkowlzz/cleanup:v0.0.2", CompletionWord: "done", LabelSelector: bad},
+			Spec:       storageosv1.JobSpec{Image: "darkowlzz/cleanup:v0.0.2", CompletionWord: "done", LabelSelector: bad},
 		}
 		err := testEnv.Client.Create(context.Background(), j)
 		require.Error(t, err, bad)

@@ -92,7 +92,8 @@ func nodeEnv(in Input) map[string]string {
 	if spec.Debug {
 		env["LOG_LEVEL"] = "debug"
 	}
-	if spec.KVBackend.Backend == "etcd" {
+	// As the original: the address reaches the nodes whenever it is set, whichever backend is named.
+	if spec.KVBackend.Address != "" {
 		env["ETCD_ENDPOINTS"] = spec.KVBackend.Address
 	}
 	if in.EtcdTLSSecret != nil {
@@ -113,8 +114,9 @@ func nodeEnv(in Input) map[string]string {
 		env["DEVICE_DIR"] = string(spec.SharedDir) + "/devices"
 	}
 	if spec.CSI.Enable {
-		env["CSI_ENDPOINT"] = "unix://" + csiSocket
-		env["CSI_VERSION"] = "v1"
+		paths := ResolveCSIPaths(spec.CSI)
+		env["CSI_ENDPOINT"] = paths.Endpoint
+		env["CSI_VERSION"] = paths.Version
 	}
 	return env
 }

@@ -38,7 +38,7 @@ func csiObjects(in Input) []client.Object {
 		Spec: corev1.PodSpec{
 			ServiceAccountName: csiHelperSA(in.Cluster),
 			Containers:         csiHelperContainers(in),
-			Volumes:            []corev1.Volume{hostPathVolume("plugin-dir", csiPluginDir, ptr.To(corev1.HostPathDirectoryOrCreate))},
+			Volumes:            []corev1.Volume{hostPathVolume("plugin-dir", ResolveCSIPaths(in.Cluster.Spec.CSI).PluginDir, ptr.To(corev1.HostPathDirectoryOrCreate))},
 			Affinity:           nodeAffinity(in),
 			// The helper may run on any StorageOS node: it talks to the local node through the plugin socket,
 			// so it must be able to move off a failed node quickly.
@@ -84,9 +84,11 @@ func csiHelperContainers(in Input) []corev1.Container {
 		container("csi-external-provisioner", in.Images.CSIExternalProvisioner, "--extra-create-metadata"),
 		container("csi-external-attacher", in.Images.CSIExternalAttacher),
 	}
-	// Volume expansion through CSI exists from Kubernetes 1.16.
-	if in.KubeVersion.AtLeast(version.MajorMinor(1, 16)) {
+	if resizerSupported(in.KubeVersion) {
 		containers = append(containers, container("csi-external-resizer", in.Images.CSIExternalResizer))
 	}
 	return containers
 }
+
+// resizerSupported: volume expansion through CSI exists from Kubernetes 1.16.
+func resizerSupported(kube *version.Version) bool { return kube.AtLeast(version.MajorMinor(1, 16)) }

@@ -18,6 +18,8 @@ type Images struct {
 	CSIExternalResizer     string
 	CSILivenessProbe       string
 	KubeScheduler          string
+	// NFS is the default image of the cluster's NFSServers.
+	NFS string
 }
 
 // An image is taken from the spec, else from its RELATED_IMAGE_* variable in the operator's environment (how
@@ -31,6 +33,7 @@ const (
 	EnvCSIExternalResizerImage     = "RELATED_IMAGE_CSIV1_EXTERNAL_RESIZER"
 	EnvCSILivenessProbeImage       = "RELATED_IMAGE_CSIV1_LIVENESS_PROBE"
 	EnvKubeSchedulerImage          = "RELATED_IMAGE_KUBE_SCHEDULER"
+	EnvNFSImage                    = "RELATED_IMAGE_NFS"
 )
 
 // Built-in defaults, those of the original operator's v2 line.
@@ -43,6 +46,7 @@ const (
 	DefaultCSIExternalAttacherV2Image  = "quay.io/k8scsi/csi-attacher:v2.2.0"
 	DefaultCSIExternalResizerImage     = "quay.io/k8scsi/csi-resizer:v1.1.0"
 	DefaultCSILivenessProbeImage       = "quay.io/k8scsi/livenessprobe:v2.2.0"
+	DefaultNFSImage                    = "storageos/nfs:1.0.0"
 	// The scheduler defaults to the kube-scheduler of the API server's own version from registry.k8s.io. That
 	// tag exists for every released Kubernetes version but not for vendor builds (e.g. v1.30.4-eks): set
 	// images.kubeSchedulerContainer or RELATED_IMAGE_KUBE_SCHEDULER there.
@@ -74,5 +78,29 @@ func ResolveImages(spec storageosv1.ContainerImages, kube *version.Version, env 
 		CSILivenessProbe:       pick(spec.CSILivenessProbeContainer, EnvCSILivenessProbeImage, DefaultCSILivenessProbeImage),
 		KubeScheduler: pick(spec.KubeSchedulerContainer, EnvKubeSchedulerImage,
 			fmt.Sprintf("%s:v%d.%d.%d", kubeSchedulerRepository, kube.Major(), kube.Minor(), kube.Patch())),
+		NFS: pick(spec.NFSContainer, EnvNFSImage, DefaultNFSImage),
 	}
+}
+
+// Deployed are the images the cluster's objects run, as status.images reports them: the CSI and scheduler images
+// only when those components are deployed.
+func (i Images) Deployed(spec storageosv1.StorageOSClusterSpec, kube *version.Version) storageosv1.ContainerImages {
+	out := storageosv1.ContainerImages{
+		NodeContainer: storageosv1.ImageReference(i.Node),
+		InitContainer: storageosv1.ImageReference(i.Init),
+		NFSContainer:  storageosv1.ImageReference(i.NFS),
+	}
+	if spec.CSI.Enable {
+		out.CSINodeDriverRegistrarContainer = storageosv1.ImageReference(i.CSINodeDriverRegistrar)
+		out.CSIExternalProvisionerContainer = storageosv1.ImageReference(i.CSIExternalProvisioner)
+		out.CSIExternalAttacherContainer = storageosv1.ImageReference(i.CSIExternalAttacher)
+		out.CSILivenessProbeContainer = storageosv1.ImageReference(i.CSILivenessProbe)
+		if resizerSupported(kube) {
+			out.CSIExternalResizerContainer = storageosv1.ImageReference(i.CSIExternalResizer)
+		}
+	}
+	if !spec.DisableScheduler {
+		out.KubeSchedulerContainer = storageosv1.ImageReference(i.KubeScheduler)
+	}
+	return out
 }

@@ -42,8 +42,6 @@ var (
 
 // Paths on the nodes and in the containers.
 const (
-	csiPluginDir       = "/var/lib/kubelet/plugins_registry/storageos/"
-	csiSocket          = "/var/lib/kubelet/plugins_registry/storageos/csi.sock"
 	csiAddress         = "/csi/csi.sock"
 	etcdTLSMountPath   = "/run/storageos/pki"
 	schedulerConfigDir = "/etc/kubernetes/storageos-scheduler"

@@ -15,16 +15,18 @@ func nodeDaemonSet(in Input) *appsv1.DaemonSet {
 	volumes, mounts := nodeVolumes(in)
 	containers := []corev1.Container{nodeContainer(in, mounts)}
 	if in.Cluster.Spec.CSI.Enable {
+		paths := ResolveCSIPaths(in.Cluster.Spec.CSI)
 		volumes = append(volumes,
-			hostPathVolume("kubelet-dir", "/var/lib/kubelet", ptr.To(corev1.HostPathDirectory)),
-			hostPathVolume("plugin-dir", csiPluginDir, ptr.To(corev1.HostPathDirectoryOrCreate)),
-			hostPathVolume("device-dir", "/dev", ptr.To(corev1.HostPathDirectory)),
-			hostPathVolume("registration-dir", "/var/lib/kubelet/plugins_registry", ptr.To(corev1.HostPathDirectory)),
+			hostPathVolume("registrar-socket-dir", paths.RegistrarSocketDir, ptr.To(corev1.HostPathDirectoryOrCreate)),
+			hostPathVolume("kubelet-dir", paths.KubeletDir, ptr.To(corev1.HostPathDirectory)),
+			hostPathVolume("plugin-dir", paths.PluginDir, ptr.To(corev1.HostPathDirectoryOrCreate)),
+			hostPathVolume("device-dir", paths.DeviceDir, ptr.To(corev1.HostPathDirectory)),
+			hostPathVolume("registration-dir", paths.RegistrationDir, ptr.To(corev1.HostPathDirectory)),
 		)
 		containers[0].VolumeMounts = append(containers[0].VolumeMounts,
-			corev1.VolumeMount{Name: "kubelet-dir", MountPath: "/var/lib/kubelet", MountPropagation: ptr.To(corev1.MountPropagationBidirectional)},
-			corev1.VolumeMount{Name: "plugin-dir", MountPath: csiPluginDir},
-			corev1.VolumeMount{Name: "device-dir", MountPath: "/dev"},
+			corev1.VolumeMount{Name: "kubelet-dir", MountPath: paths.KubeletDir, MountPropagation: ptr.To(corev1.MountPropagationBidirectional)},
+			corev1.VolumeMount{Name: "plugin-dir", MountPath: paths.PluginDir},
+			corev1.VolumeMount{Name: "device-dir", MountPath: paths.DeviceDir},
 		)
 		containers = append(containers, csiNodeSidecars(in)...)
 	}
@@ -120,13 +122,15 @@ func csiNodeSidecars(in Input) []corev1.Container {
 		{
 			Name:  "csi-driver-registrar",
 			Image: in.Images.CSINodeDriverRegistrar,
-			Args:  []string{"--v=5", "--csi-address=$(ADDRESS)", "--kubelet-registration-path=" + csiSocket},
+			Args: []string{"--v=5", "--csi-address=$(ADDRESS)",
+				"--kubelet-registration-path=" + ResolveCSIPaths(in.Cluster.Spec.CSI).KubeletRegistrationPath},
 			Env: []corev1.EnvVar{
 				{Name: "ADDRESS", Value: csiAddress},
 				fieldEnv("KUBE_NODE_NAME", "spec.nodeName"),
 			},
 			VolumeMounts: []corev1.VolumeMount{
 				{Name: "plugin-dir", MountPath: "/csi"},
+				{Name: "registrar-socket-dir", MountPath: "/var/lib/csi/sockets/"},
 				{Name: "registration-dir", MountPath: "/registration"},
 			},
 		},

@@ -3,7 +3,6 @@ package desired
 import (
 	corev1 "k8s.io/api/core/v1"
 	storagev1 "k8s.io/api/storage/v1"
-	"k8s.io/apimachinery/pkg/util/version"
 	"k8s.io/utils/ptr"
 
 	"github.com/storageos/cluster-operator/pkg/names"
@@ -28,7 +27,7 @@ func storageClass(in Input) *storagev1.StorageClass {
 		return sc
 	}
 	sc.Provisioner = names.CSIDriver
-	sc.AllowVolumeExpansion = ptr.To(in.KubeVersion.AtLeast(version.MajorMinor(1, 16)))
+	sc.AllowVolumeExpansion = ptr.To(resizerSupported(in.KubeVersion))
 	sc.Parameters = map[string]string{"csi.storage.k8s.io/fstype": "ext4"}
 	for _, c := range EnabledCredentials(spec) {
 		sc.Parameters[c.Parameter+"-name"] = c.Name
