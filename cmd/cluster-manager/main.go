@@ -1,4 +1,5 @@
-// Command cluster-manager turns StorageOSCluster objects into running StorageOS clusters and reports their status.
+// Command cluster-manager turns StorageOSCluster objects into running StorageOS clusters, reports their status
+// and copies Kubernetes node labels to the StorageOS nodes.
 package main
 
 import (
@@ -10,6 +11,7 @@ import (
 
 	"github.com/storageos/cluster-operator/pkg/cluster"
 	"github.com/storageos/cluster-operator/pkg/manager"
+	"github.com/storageos/cluster-operator/pkg/nodelabels"
 	"github.com/storageos/cluster-operator/pkg/storageos"
 )
 
@@ -24,6 +26,9 @@ func main() {
 	flag.Parse()
 
 	os.Exit(manager.Run(ctrl.SetupSignalHandler(), opts, func(ctx context.Context, mgr ctrl.Manager) error {
-		return cluster.Setup(ctx, mgr, r)
+		if err := cluster.Setup(ctx, mgr, r); err != nil {
+			return err
+		}
+		return nodelabels.Setup(ctx, mgr, &nodelabels.Reconciler{APIEndpoint: r.APIEndpoint})
 	}))
 }

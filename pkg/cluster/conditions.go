@@ -44,4 +44,6 @@ const (
 	EventTerminating    = "Terminating"
 	// EventFieldsIgnored is sent when the set of ignored fields changes (FieldsIgnored).
 	EventFieldsIgnored = "FieldsIgnored"
+	// EventAdopted: an object of the original operator (or its finalizer) was taken over in place.
+	EventAdopted = "Adopted"
 )

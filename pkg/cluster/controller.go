@@ -34,6 +34,10 @@ import (
 	"github.com/storageos/cluster-operator/pkg/storageos"
 )
 
+// legacyUnlabelledCSIDriver is the one object the original operator created without its labels; it is adopted by
+// name when it carries no managed-by label.
+var legacyUnlabelledCSIDriver = "CSIDriver.storage.k8s.io//" + names.CSIDriver
+
 // Finalizer holds a StorageOSCluster until everything it deployed, cluster-scoped objects included, is gone.
 const Finalizer = "storageos.com/cluster-cleanup"
 
@@ -89,7 +93,8 @@ func Setup(ctx context.Context, mgr ctrl.Manager, r *Reconciler) error {
 		r.ResyncPeriod = time.Minute
 	}
 	r.apis = &storageos.Connector{Endpoint: r.APIEndpoint}
-	r.applier = ssa.New(r.Client, mgr.GetAPIReader(), r.Scheme, names.ClusterManager)
+	r.applier = ssa.New(r.Client, mgr.GetAPIReader(), r.Scheme, names.ClusterManager).
+		AdoptFrom(names.LegacyOperator, legacyUnlabelledCSIDriver)
 
 	b := ctrl.NewControllerManagedBy(mgr).
 		Named("storageoscluster").
@@ -163,6 +168,15 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 		reterr = errors.Join(reterr, r.patchStatus(ctx, s))
 	}()
 
+	// A cluster the original operator deployed carries its finalizer; ours replaces it, so the cluster can be
+	// deleted (and is cleaned up) by this operator.
+	if swapped, err := kube.ReplaceFinalizer(ctx, r.Client, cluster, names.LegacyClusterFinalizer, Finalizer); err != nil {
+		return ctrl.Result{}, err
+	} else if swapped {
+		s.refreshBase(cluster)
+		r.Recorder.Eventf(cluster, nil, corev1.EventTypeNormal, EventAdopted, "Adopt",
+			"replaced the original operator's finalizer %s with %s", names.LegacyClusterFinalizer, Finalizer)
+	}
 	if !cluster.DeletionTimestamp.IsZero() {
 		return r.reconcileDelete(ctx, s)
 	}
@@ -188,7 +202,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 	for _, phase := range phases {
 		if err := phase(ctx, s); err != nil {
 			s.failed(err)
-			r.Recorder.Eventf(cluster, nil, corev1.EventTypeWarning, EventFailedCreation, "Reconcile", "%s", err.Error())
+			if waiting := (&ssa.WaitingForLegacyError{}); !errors.As(err, &waiting) {
+				r.Recorder.Eventf(cluster, nil, corev1.EventTypeWarning, EventFailedCreation, "Reconcile", "%s", err.Error())
+			}
 			return ctrl.Result{}, err
 		}
 	}

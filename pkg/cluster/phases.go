@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -94,8 +95,26 @@ func (r *Reconciler) reconcileOperand(op desired.Operand) phase {
 		if err := r.prune(ctx, s, op, want); err != nil {
 			return err
 		}
+		var adopted []string
+		defer func() {
+			// One event per operand, not per object: the recorder folds many similar events into one.
+			if len(adopted) > 0 {
+				r.Recorder.Eventf(s.cluster, nil, corev1.EventTypeNormal, EventAdopted, "Adopt",
+					"took over from the original operator: %s", strings.Join(adopted, ", "))
+			}
+		}()
 		for _, obj := range objs {
-			if _, err := r.applier.Apply(ctx, obj); err != nil {
+			_, took, err := r.applier.ApplyAdopting(ctx, obj)
+			if took {
+				gvk, _ := apiutil.GVKForObject(obj, r.Scheme) // resolved above
+				adopted = append(adopted, gvk.Kind+" "+strings.TrimPrefix(client.ObjectKeyFromObject(obj).String(), "/"))
+			}
+			if waiting := (&ssa.WaitingForLegacyError{}); errors.As(err, &waiting) && waiting.Deleted {
+				r.Recorder.Eventf(s.cluster, nil, corev1.EventTypeNormal, EventAdopted, "Adopt",
+					"taking over %s %s from the original operator: deleted to be created again with this operator's selector (pods of a DaemonSet are kept)",
+					waiting.Kind, waiting.Name)
+			}
+			if err != nil {
 				return fmt.Errorf("%s: %w", op, err)
 			}
 		}

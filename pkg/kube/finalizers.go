@@ -26,3 +26,14 @@ func RemoveFinalizer(ctx context.Context, c client.Client, obj client.Object, fi
 	}
 	return client.IgnoreNotFound(c.Patch(ctx, obj, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})))
 }
+
+// ReplaceFinalizer swaps old for replacement on obj in one patch that fails on a conflict, so the object is never
+// without one of them. It reports whether it wrote (false when old is not there).
+func ReplaceFinalizer(ctx context.Context, c client.Client, obj client.Object, old, replacement string) (bool, error) {
+	before := obj.DeepCopyObject().(client.Object)
+	if !controllerutil.RemoveFinalizer(obj, old) {
+		return false, nil
+	}
+	controllerutil.AddFinalizer(obj, replacement)
+	return true, c.Patch(ctx, obj, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{}))
+}

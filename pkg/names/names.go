@@ -12,6 +12,13 @@ const (
 	SchedulerWebhook = "storageos-scheduler-webhook"
 )
 
+// The original operator (storageos/cluster-operator v2.x): the managed-by label value it put on everything it
+// created, and its StorageOSCluster finalizer. A cluster it deployed is taken over in place.
+const (
+	LegacyOperator         = "storageos-operator"
+	LegacyClusterFinalizer = "finalizer.storageoscluster.storageos.com"
+)
+
 // Label keys. The original operator's app=storageos stays for compatibility; the rest are Kubernetes'
 // recommended labels, and LabelClusterNamespace maps cluster-scoped objects back to their StorageOSCluster.
 const (

@@ -33,6 +33,9 @@ type Applier struct {
 	live   client.Reader
 	scheme *runtime.Scheme
 	owner  string
+	// legacyOwner is the managed-by value of objects that may be adopted (AdoptFrom); empty: none.
+	legacyOwner      string
+	legacyUnlabelled map[string]bool
 
 	mu   sync.Mutex
 	last map[string]appliedState
@@ -71,13 +74,19 @@ var recreatable = map[schema.GroupKind]bool{
 // Apply makes the live object match obj in the fields this field owner manages. It reports whether a request
 // was sent.
 func (a *Applier) Apply(ctx context.Context, obj client.Object) (bool, error) {
+	sent, _, err := a.ApplyAdopting(ctx, obj)
+	return sent, err
+}
+
+// ApplyAdopting is Apply that also reports whether it took over an object of the legacy owner (AdoptFrom).
+func (a *Applier) ApplyAdopting(ctx context.Context, obj client.Object) (sent, adopted bool, err error) {
 	u, gvk, err := a.toUnstructured(obj)
 	if err != nil {
-		return false, err
+		return false, false, err
 	}
 	raw, err := json.Marshal(u.Object)
 	if err != nil {
-		return false, err
+		return false, false, err
 	}
 	sum := sha256.Sum256(raw)
 	hash := hex.EncodeToString(sum[:])
@@ -92,37 +101,52 @@ func (a *Applier) Apply(ctx context.Context, obj client.Object) (bool, error) {
 		prev, ok := a.last[key]
 		a.mu.Unlock()
 		if ok && prev.desiredHash == hash && prev.resourceVersion == live.GetResourceVersion() {
-			return false, nil
+			return false, false, nil
 		}
 	case !apierrors.IsNotFound(err):
-		return false, err
+		return false, false, err
 	default:
 		existing := obj.DeepCopyObject().(client.Object)
 		err := a.live.Get(ctx, client.ObjectKeyFromObject(obj), existing)
-		if err == nil && existing.GetLabels()[names.LabelManagedBy] != a.owner {
+		switch {
+		case err == nil && a.adoptable(gvk, u, existing):
+			if err := a.adopt(ctx, u, gvk, existing); err != nil {
+				return true, false, err
+			}
+			adopted = true
+		case err == nil && existing.GetLabels()[names.LabelManagedBy] != a.owner:
 			name := strings.TrimPrefix(client.ObjectKeyFromObject(obj).String(), "/") // cluster-scoped: no "/"
-			return false, &NotOursError{Kind: gvk.Kind, Name: name, Owner: a.owner}
-		}
-		if err != nil && !apierrors.IsNotFound(err) {
-			return false, err
+			return false, false, &NotOursError{Kind: gvk.Kind, Name: name, Owner: a.owner}
+		case err != nil && !apierrors.IsNotFound(err):
+			return false, false, err
 		}
 	}
 
 	err = a.client.Apply(ctx, client.ApplyConfigurationFromUnstructured(u), client.FieldOwner(a.owner), client.ForceOwnership)
 	if apierrors.IsInvalid(err) && recreatable[gvk.GroupKind()] {
 		if err := client.IgnoreNotFound(a.client.Delete(ctx, obj.DeepCopyObject().(client.Object))); err != nil {
-			return true, fmt.Errorf("replacing %s %s: %w", gvk.Kind, obj.GetName(), err)
+			return true, adopted, fmt.Errorf("replacing %s %s: %w", gvk.Kind, obj.GetName(), err)
 		}
 		u, _, _ = a.toUnstructured(obj)
 		err = a.client.Apply(ctx, client.ApplyConfigurationFromUnstructured(u), client.FieldOwner(a.owner), client.ForceOwnership)
 	}
 	if err != nil {
-		return true, fmt.Errorf("applying %s %s: %w", gvk.Kind, client.ObjectKeyFromObject(obj), err)
+		return true, adopted, fmt.Errorf("applying %s %s: %w", gvk.Kind, client.ObjectKeyFromObject(obj), err)
+	}
+	if adopted {
+		if err := a.dropOtherManagers(ctx, gvk, client.ObjectKeyFromObject(obj)); err != nil {
+			return true, true, fmt.Errorf("adopting %s %s: %w", gvk.Kind, client.ObjectKeyFromObject(obj), err)
+		}
+	}
+	if gvk.GroupKind() == daemonSetKind {
+		if err := a.relabelLegacyPods(ctx, u); err != nil {
+			return true, adopted, err
+		}
 	}
 	a.mu.Lock()
 	a.last[key] = appliedState{desiredHash: hash, resourceVersion: u.GetResourceVersion()}
 	a.mu.Unlock()
-	return true, nil
+	return true, adopted, nil
 }
 
 // Prune deletes what this owner applied earlier and no longer wants: the objects in lists (new empty lists,

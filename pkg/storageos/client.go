@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -21,6 +22,7 @@ type API interface {
 	GetCluster(ctx context.Context) (*Cluster, error)
 	UpdateCluster(ctx context.Context, cluster Cluster) (*Cluster, error)
 	ListNodes(ctx context.Context) ([]Node, error)
+	UpdateNodeLabels(ctx context.Context, node Node, labels map[string]string) (*Node, error)
 	EnableMaintenance(ctx context.Context) error
 	DisableMaintenance(ctx context.Context) error
 }
@@ -30,6 +32,10 @@ var ErrUnauthorized = errors.New("storageos API rejected the credentials")
 
 // ErrConflict means a PUT carried a version that is no longer current: read again and retry.
 var ErrConflict = errors.New("storageos API object changed since it was read")
+
+// ErrNotFound means the object named in the path does not exist, e.g. a node that left the cluster after it
+// was listed.
+var ErrNotFound = errors.New("storageos API object not found")
 
 // UnavailableError means the API could not be reached or answered with a server error.
 type UnavailableError struct {
@@ -149,6 +155,28 @@ func (c *Client) ListNodes(ctx context.Context) ([]Node, error) {
 	return out, nil
 }
 
+// updateNodeRequest is the body of PUT /v2/nodes/{id}. Labels has no omitempty: the PUT replaces the labels,
+// and an empty map must say "no labels" rather than leave the field out.
+type updateNodeRequest struct {
+	Labels  map[string]string `json:"labels"`
+	Version string            `json:"version"`
+}
+
+// UpdateNodeLabels replaces a node's labels. node is the node as last read: its ID names it and its Version
+// guards the write, so a change made since then (by StorageOS itself or a user of its CLI) fails with
+// ErrConflict instead of being overwritten: list the nodes again and retry. It returns the node as written.
+func (c *Client) UpdateNodeLabels(ctx context.Context, node Node, labels map[string]string) (*Node, error) {
+	if labels == nil {
+		labels = map[string]string{}
+	}
+	out := &Node{}
+	path := "/v2/nodes/" + url.PathEscape(node.ID)
+	if err := c.do(ctx, http.MethodPut, path, updateNodeRequest{Labels: labels, Version: node.Version}, out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // EnableMaintenance puts the cluster in maintenance mode, as before an offline upgrade.
 func (c *Client) EnableMaintenance(ctx context.Context) error {
 	return c.do(ctx, http.MethodPost, "/v1/cluster/maintenance", nil, nil)
@@ -193,8 +221,12 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 		switch {
 		case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
 			return ErrUnauthorized
-		case resp.StatusCode == http.StatusConflict:
+		// The StorageOS v2 API's OpenAPI description answers a stale version with 412 Precondition Failed;
+		// 409 Conflict (which the simulator answers) means the same here.
+		case resp.StatusCode == http.StatusConflict || resp.StatusCode == http.StatusPreconditionFailed:
 			return ErrConflict
+		case resp.StatusCode == http.StatusNotFound:
+			return fmt.Errorf("%w: %w", ErrNotFound, statusError(method+" "+path, resp))
 		case resp.StatusCode < 200 || resp.StatusCode > 299:
 			return statusError(method+" "+path, resp)
 		}

@@ -226,9 +226,9 @@ type StorageOSClusterCSI struct {
 	Version string `json:"version,omitempty"`
 
 	// Endpoint is the CSI socket the node listens on, as the node sees it (CSI_ENDPOINT). Default:
-	// unix://<registrationDir>/storageos/csi.sock.
+	// unix://<pluginDir>/csi.sock. An absolute path, as the original's example wrote it, gets the unix:// scheme.
 	// +kubebuilder:validation:MaxLength=4096
-	// +kubebuilder:validation:XValidation:rule="self.startsWith('unix:///')",message="csi.endpoint must be a unix socket URL such as unix:///var/lib/kubelet/plugins_registry/storageos/csi.sock"
+	// +kubebuilder:validation:XValidation:rule="self.startsWith('unix:///') || self.startsWith('/')",message="csi.endpoint must be a unix socket URL such as unix:///var/lib/kubelet/plugins_registry/storageos/csi.sock, or an absolute path"
 	// +optional
 	Endpoint string `json:"endpoint,omitempty"`
 

@@ -38,9 +38,13 @@ func ResolveCSIPaths(csi storageosv1.StorageOSClusterCSI) CSIPaths {
 	p.KubeletRegistrationPath = or(csi.KubeletRegistrationPath, path.Join(p.PluginDir, "csi.sock"))
 	p.RegistrarSocketDir = or(csi.RegistrarSocketDir, path.Join(p.KubeletDir, "device-plugins")+"/")
 	p.DeviceDir = or(csi.DeviceDir, "/dev")
-	p.Endpoint = csi.Endpoint
-	if p.Endpoint == "" {
+	switch {
+	case csi.Endpoint == "":
 		p.Endpoint = "unix://" + path.Join(p.PluginDir, "csi.sock")
+	case strings.HasPrefix(csi.Endpoint, "/"):
+		p.Endpoint = "unix://" + csi.Endpoint
+	default:
+		p.Endpoint = csi.Endpoint
 	}
 	p.Version = csi.Version
 	if p.Version == "" {

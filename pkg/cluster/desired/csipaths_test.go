@@ -42,6 +42,8 @@ func TestResolveCSIPaths(t *testing.T) {
 			RegistrarSocketDir: "/s/", DeviceDir: "/d", Endpoint: "unix:///e.sock", Version: "v0",
 		}, CSIPaths{KubeletDir: "/k", RegistrationDir: "/r", PluginDir: "/p/", KubeletRegistrationPath: "/p/sock",
 			RegistrarSocketDir: "/s/", DeviceDir: "/d", Endpoint: "unix:///e.sock", Version: "v0"}},
+		{"an endpoint given as a path gets the unix scheme", storageosv1.StorageOSClusterCSI{Endpoint: "/run/sos/csi.sock"},
+			func() CSIPaths { p := original; p.Endpoint = "unix:///run/sos/csi.sock"; return p }()},
 		{"a plugin dir without trailing slash derives the socket path", storageosv1.StorageOSClusterCSI{PluginDir: "/plugins/sos"},
 			func() CSIPaths {
 				p := original

@@ -1,11 +1,14 @@
 // Package simulator is an in-process StorageOS API: the endpoints the operator uses, with state that tests and
-// the local demo inspect, and faults they inject (rejected credentials, slowness, an outage, expired sessions).
+// the local demo inspect, and faults they inject (rejected credentials, slowness, an outage, expired sessions,
+// an unhealthy node component, a node's labels changed behind the operator's back).
 package simulator
 
 import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -26,7 +29,7 @@ type Simulator struct {
 	tokens      map[string]bool
 	cluster     storageos.Cluster
 	version     int
-	nodes       []storageos.Node
+	nodes       []*node
 	maintenance bool
 	rejectAuth  bool
 	outage      bool
@@ -48,9 +51,10 @@ func New(creds storageos.Credentials) *Simulator {
 	mux.HandleFunc("GET /v2/cluster", s.authenticated(s.getCluster))
 	mux.HandleFunc("PUT /v2/cluster", s.authenticated(s.putCluster))
 	mux.HandleFunc("GET /v2/nodes", s.authenticated(s.listNodes))
+	mux.HandleFunc("PUT /v2/nodes/{id}", s.authenticated(s.putNode))
 	mux.HandleFunc("POST /v1/cluster/maintenance", s.authenticated(s.setMaintenance(true)))
 	mux.HandleFunc("DELETE /v1/cluster/maintenance", s.authenticated(s.setMaintenance(false)))
-	s.server = httptest.NewServer(s.faults(mux))
+	s.server = httptest.NewServer(s.faults(mux, mux))
 	return s
 }
 
@@ -60,11 +64,125 @@ func (s *Simulator) URL() string { return s.server.URL }
 // Close stops the server.
 func (s *Simulator) Close() { s.server.Close() }
 
-// SetNodes replaces the StorageOS nodes the API reports.
+// node is a StorageOS node as the simulator keeps it: what SetNodes gave, the labels' version, and the
+// component states set explicitly (never nil).
+type node struct {
+	storageos.Node
+	version    int
+	components map[string]string
+}
+
+// Components are the names SetComponent takes: the JSON names of storageos.NodeComponents' fields.
+var Components = []string{"directfsInitiator", "director", "kv", "kvWrite", "nats", "presentation", "rdb"}
+
+// SetNodes replaces the StorageOS nodes the API reports: their membership and health, and, where a node sets
+// them, its labels and component states. A node already known by ID keeps its labels and version unless the new
+// node sets Labels (which then bumps the version), and keeps the states SetComponent gave it unless the new node
+// sets Components: as a real node keeps its labels across a health change, and as the demo calls SetNodes
+// every half second. The version of a new node is "1".
 func (s *Simulator) SetNodes(nodes ...storageos.Node) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.nodes = slices.Clone(nodes)
+	known := map[string]*node{}
+	for _, n := range s.nodes {
+		known[n.ID] = n
+	}
+	s.nodes = make([]*node, 0, len(nodes))
+	for _, in := range nodes {
+		n := &node{Node: in, version: 1, components: componentMap(in.Components)}
+		if old, ok := known[in.ID]; ok {
+			n.version = old.version
+			if in.Labels == nil {
+				n.Labels = old.Labels
+			} else {
+				n.version++
+			}
+			if in.Components == (storageos.NodeComponents{}) {
+				n.components = old.components
+			}
+		}
+		n.Labels = maps.Clone(n.Labels)
+		s.nodes = append(s.nodes, n)
+	}
+}
+
+// SetLabels replaces the labels of the node called name, as a user of the StorageOS CLI would, and bumps its
+// version. It panics if there is no such node: a test that names one expects it.
+func (s *Simulator) SetLabels(name string, labels map[string]string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := s.mustNode(name)
+	n.Labels = maps.Clone(labels)
+	n.version++
+}
+
+// SetComponent sets the state of one component (one of Components) of the node called name, e.g. "unknown" to
+// make its rdb unhealthy, or storageos.ComponentAlive to heal it. A component never set is alive while the node
+// is online and "unknown" otherwise. It panics on an unknown node or component: a test that names one expects it.
+func (s *Simulator) SetComponent(name, component, state string) {
+	if !slices.Contains(Components, component) {
+		panic(fmt.Sprintf("simulator: no component %q; the components are %v", component, Components))
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.mustNode(name).components[component] = state
+}
+
+// Node is the node called name as the API reports it, and whether there is one.
+func (s *Simulator) Node(name string) (storageos.Node, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, n := range s.nodes {
+		if n.Name == name {
+			return n.report(), true
+		}
+	}
+	return storageos.Node{}, false
+}
+
+func (s *Simulator) mustNode(name string) *node {
+	for _, n := range s.nodes {
+		if n.Name == name {
+			return n
+		}
+	}
+	panic(fmt.Sprintf("simulator: no node called %q", name))
+}
+
+// report is the node as GET /v2/nodes shows it, sharing nothing with the simulator's state.
+func (n *node) report() storageos.Node {
+	out := n.Node
+	out.Labels = maps.Clone(n.Labels)
+	out.Version = strconv.Itoa(n.version)
+	def := "unknown"
+	if n.Health == storageos.NodeHealthOnline {
+		def = storageos.ComponentAlive
+	}
+	state := func(component string) string {
+		if v, ok := n.components[component]; ok {
+			return v
+		}
+		return def
+	}
+	out.Components = storageos.NodeComponents{
+		DirectfsInitiator: state("directfsInitiator"), Director: state("director"), KV: state("kv"),
+		KVWrite: state("kvWrite"), Nats: state("nats"), Presentation: state("presentation"), Rdb: state("rdb"),
+	}
+	return out
+}
+
+// componentMap turns the states a SetNodes caller gave into SetComponent's form; empty fields are not set.
+func componentMap(c storageos.NodeComponents) map[string]string {
+	out := map[string]string{}
+	for name, v := range map[string]string{
+		"directfsInitiator": c.DirectfsInitiator, "director": c.Director, "kv": c.KV, "kvWrite": c.KVWrite,
+		"nats": c.Nats, "presentation": c.Presentation, "rdb": c.Rdb,
+	} {
+		if v != "" {
+			out[name] = v
+		}
+	}
+	return out
 }
 
 // Cluster is the cluster configuration as last written.
@@ -114,17 +232,25 @@ func (s *Simulator) ExpireSessions() {
 	s.tokens = map[string]bool{}
 }
 
-// Requests counts the requests served for "METHOD /path".
+// Requests counts the requests received for "METHOD /path", e.g. "PUT /v2/nodes/node-a-id", or for a route
+// with a wildcard, e.g. "PUT /v2/nodes/{id}" for the updates of every node. Requests refused by a fault count.
 func (s *Simulator) Requests(methodAndPath string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.requests[methodAndPath]
 }
 
-func (s *Simulator) faults(next http.Handler) http.Handler {
+// faults counts the request under its path and its route (mux's pattern, when it differs) and injects the
+// faults before next serves it.
+func (s *Simulator) faults(mux *http.ServeMux, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		key := r.Method + " " + r.URL.Path
+		_, route := mux.Handler(r)
 		s.mu.Lock()
-		s.requests[r.Method+" "+r.URL.Path]++
+		s.requests[key]++
+		if route != "" && route != key {
+			s.requests[route]++
+		}
 		outage, latency := s.outage, s.latency
 		s.mu.Unlock()
 		if outage {
@@ -207,12 +333,43 @@ func (s *Simulator) putCluster(w http.ResponseWriter, r *http.Request) {
 
 func (s *Simulator) listNodes(w http.ResponseWriter, _ *http.Request) {
 	s.mu.Lock()
-	nodes := slices.Clone(s.nodes)
-	s.mu.Unlock()
-	if nodes == nil {
-		nodes = []storageos.Node{}
+	nodes := make([]storageos.Node, 0, len(s.nodes))
+	for _, n := range s.nodes {
+		nodes = append(nodes, n.report())
 	}
+	s.mu.Unlock()
 	writeJSON(w, nodes)
+}
+
+// putNode replaces a node's labels if the request carries the node's current version, as the StorageOS v2 API
+// does; the simulator answers a stale version with 409 Conflict.
+func (s *Simulator) putNode(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		Labels  map[string]string `json:"labels"`
+		Version string            `json:"version"`
+	}
+	if err := json.NewDecoder(r.Body).Decode(&in); err != nil {
+		http.Error(w, "malformed node update", http.StatusBadRequest)
+		return
+	}
+	s.mu.Lock()
+	idx := slices.IndexFunc(s.nodes, func(n *node) bool { return n.ID == r.PathValue("id") })
+	if idx < 0 {
+		s.mu.Unlock()
+		http.Error(w, "node not found", http.StatusNotFound)
+		return
+	}
+	n := s.nodes[idx]
+	if in.Version != strconv.Itoa(n.version) {
+		s.mu.Unlock()
+		http.Error(w, "version conflict", http.StatusConflict)
+		return
+	}
+	n.Labels = maps.Clone(in.Labels)
+	n.version++
+	out := n.report()
+	s.mu.Unlock()
+	writeJSON(w, out)
 }
 
 func (s *Simulator) setMaintenance(on bool) http.HandlerFunc {
