@@ -21,7 +21,7 @@ GOTEST_FLAGS ?= -count=1 -timeout 40m
 # How long make test fuzzes the webhook's request decoding and decision.
 FUZZ_TIME ?= 10s
 # Every binary gets its own ClusterRole, generated from the +kubebuilder:rbac markers of the packages it runs.
-RBAC_PATHS_cluster-manager := ./cmd/cluster-manager/...;./pkg/manager/...;./pkg/cluster/...
+RBAC_PATHS_cluster-manager := ./cmd/cluster-manager/...;./pkg/manager/...;./pkg/cluster/...;./pkg/nodelabels/...
 RBAC_PATHS_upgrade-manager := ./cmd/upgrade-manager/...;./pkg/manager/...;./pkg/upgrade/...
 RBAC_PATHS_job-manager := ./cmd/job-manager/...;./pkg/manager/...;./pkg/job/...
 RBAC_PATHS_scheduler-webhook := ./cmd/scheduler-webhook/...;./pkg/manager/...;./pkg/schedulerwebhook/...
@@ -119,6 +119,24 @@ run: run-cluster-manager ## Run the cluster-manager against the current kubeconf
 run-%: ## Run one binary against the current kubeconfig (metrics off, probes on a free port), e.g. make run-job-manager ARGS=--zap-devel.
 	$(GO) run ./cmd/$* --health-probe-bind-address=:0 --metrics-bind-address=0 $(ARGS)
 
+# The managers make local-run starts. The webhook stays off, as in the original's local run: the API server
+# cannot call a webhook outside the cluster.
+LOCAL_RUN_BINARIES := cluster-manager upgrade-manager job-manager
+# The StorageOS API's URL for the cluster-manager and upgrade-manager out of the cluster (e.g. a port-forward).
+STORAGEOS_API_ENDPOINT ?=
+
+.PHONY: local-run
+local-run: $(addprefix build-,$(LOCAL_RUN_BINARIES)) ## Run the three managers against the current kubeconfig, out of the cluster, until Ctrl-C (the original's make local-run; make install first). ARGS go to each, STORAGEOS_API_ENDPOINT to the cluster- and upgrade-manager.
+	pids=(); \
+	for b in $(LOCAL_RUN_BINARIES); do \
+	  args=(--health-probe-bind-address=:0 --metrics-bind-address=0 $(ARGS)); \
+	  if [[ -n "$(STORAGEOS_API_ENDPOINT)" && $$b != job-manager ]]; then args+=(--storageos-api-endpoint=$(STORAGEOS_API_ENDPOINT)); fi; \
+	  $(LOCALBIN)/$$b "$${args[@]}" > >(trap '' INT TERM; exec sed -u "s/^/$$b | /") 2>&1 & pids+=($$!); \
+	done; \
+	trap 'kill -INT "$${pids[@]}" 2>/dev/null; wait "$${pids[@]}"; exit 0' INT TERM; \
+	status=0; wait -n "$${pids[@]}" || status=$$?; \
+	kill -INT "$${pids[@]}" 2>/dev/null || true; wait "$${pids[@]}" || true; exit $$status
+
 ##@ Deployment
 
 .PHONY: install
@@ -129,13 +147,15 @@ install: manifests kubectl ## Install the CRDs into the cluster of the current k
 uninstall: manifests kubectl ## Remove the CRDs (and every StorageOS object) from the cluster of the current kubeconfig.
 	$(KUBECTL) delete --ignore-not-found -k config/crd
 
-# IMG is the operator image every Deployment runs; OVERLAY picks the install (config/default or an overlay).
+# IMG is the operator image every Deployment runs (OPERATOR_IMAGE, the original's name for it, is the same);
+# OVERLAY picks the install (config/default or an overlay).
 IMG ?= storageos/cluster-operator:latest
+OPERATOR_IMAGE ?= $(IMG)
 OVERLAY ?= config/default
 
 .PHONY: install-manifest
-install-manifest: manifests ## Write storageos-operator.yaml, the whole install of $(OVERLAY) with image $(IMG), in one file.
-	$(GO) run ./hack/render $(OVERLAY) | sed 's|image: storageos/cluster-operator:latest|image: $(IMG)|' > storageos-operator.yaml
+install-manifest: manifests ## Write storageos-operator.yaml (the original's path), the whole install of $(OVERLAY) with image $(OPERATOR_IMAGE), in one file.
+	$(GO) run ./hack/render $(OVERLAY) | sed 's|image: storageos/cluster-operator:latest|image: $(OPERATOR_IMAGE)|' > storageos-operator.yaml
 
 .PHONY: deploy
 deploy: install-manifest kubectl ## Install the operator ($(OVERLAY), image $(IMG)) into the cluster of the current kubeconfig.
@@ -148,24 +168,50 @@ undeploy: install-manifest kubectl ## Remove the operator installed by make depl
 
 CONTAINER_TOOL ?= docker
 
+##@ Images without Docker
+
+# go build writes the binaries of each platform into $(IMAGE_DIR)/bin/<os>_<arch>/, and hack/bundle/image
+# (go-containerregistry) lays them out as the operator image, an OCI image layout in $(IMAGE_DIR)/oci: the
+# binaries at / as the Deployments' commands name them, USER 65532. Push it with any OCI tool, e.g.
+#   go run github.com/google/go-containerregistry/cmd/crane@v0.21.1 push bin/image/oci $(OPERATOR_IMAGE)
+IMAGE_DIR ?= $(LOCALBIN)/image
+PLATFORMS ?= linux/amd64
+IMAGE_GOFLAGS ?= -trimpath -ldflags="-s -w"
+comma := ,
+
+.PHONY: operator-image
+operator-image: ## Build the operator image $(OPERATOR_IMAGE) for $(PLATFORMS) (comma-separated) into bin/image/oci, an OCI image layout (the original's make operator-image, without Docker).
+	rm -rf $(IMAGE_DIR)/bin
+	$(foreach p,$(subst $(comma), ,$(PLATFORMS)),CGO_ENABLED=0 GOOS=$(word 1,$(subst /, ,$(p))) GOARCH=$(word 2,$(subst /, ,$(p))) \
+		$(GO) build $(IMAGE_GOFLAGS) -o $(IMAGE_DIR)/bin/$(subst /,_,$(p))/ $(addprefix ./cmd/,$(BINARIES)) && ) true
+	cd hack/bundle && $(GO) run ./image -binaries $(IMAGE_DIR)/bin -ref $(OPERATOR_IMAGE) -version $(VERSION) -out $(IMAGE_DIR)/oci
+
+.PHONY: dev-image
+dev-image: ## Build a quick image for testing (the original's make dev-image): make operator-image for this machine's architecture, with debug information.
+	$(MAKE) --no-print-directory operator-image PLATFORMS=linux/$(shell $(GO) env GOARCH) IMAGE_GOFLAGS=
+
 ##@ OLM
 
 # VERSION is the operator release the bundle describes; its image is storageos/cluster-operator:v$(VERSION).
+# The package is the original operator's, storageos; REPLACES is the CSV this release replaces: the original's
+# storageosoperator.v2.1.0 (olm.skipRange ">=2.0.0 <$(VERSION)" covers every other 2.x release). On the next
+# release, set it to this one's storageosoperator.v$(VERSION).
 VERSION ?= 2.5.0
+REPLACES ?= storageosoperator.v2.1.0
 BUNDLE_OPERATOR_IMG ?= storageos/cluster-operator:v$(VERSION)
 BUNDLE_IMG ?= storageos/cluster-operator-bundle:v$(VERSION)
 
 .PHONY: bundle
-bundle: manifests ## Regenerate bundle/ (registry+v1: CRDs, ClusterServiceVersion, metadata, scorecard) and bundle.Dockerfile from config/.
-	cd hack/bundle && $(GO) run . -root ../.. -version $(VERSION) -image $(BUNDLE_OPERATOR_IMG)
+bundle: manifests ## Regenerate bundle/ (registry+v1: CRDs, ClusterServiceVersion storageosoperator.v$(VERSION) replacing $(REPLACES), metadata, scorecard) and bundle.Dockerfile from config/.
+	cd hack/bundle && $(GO) run . -root ../.. -version $(VERSION) -replaces $(REPLACES) -image $(BUNDLE_OPERATOR_IMG)
 
 .PHONY: metadata-update
-metadata-update: manifests generate bundle catalog ## Regenerate the CRDs, the deepcopy code, the ClusterServiceVersion and the package files in one go.
+metadata-update: manifests generate bundle catalog ## Regenerate all the OLM metadata (the original's make metadata-update): CRDs, deepcopy code, the bundle and the catalog.
 
 CATALOG_IMG ?= storageos/cluster-operator-catalog:latest
 
 .PHONY: catalog
-catalog: ## Regenerate catalog/ (file-based catalog: package, stable and fast channels, the bundle) and catalog.Dockerfile from bundle/.
+catalog: ## Regenerate catalog/storageos (file-based catalog: package storageos, stable and fast channels, the bundle and its upgrade edges) and catalog.Dockerfile from bundle/.
 	cd hack/bundle && $(GO) run . -root ../.. -catalog
 
 .PHONY: catalog-build

@@ -49,7 +49,7 @@ func TestBundleIsCurrent(t *testing.T) {
 	bundle, err := manifests.GetBundleFromDir(filepath.Join(root, "bundle"))
 	require.NoError(t, err)
 	csv := bundle.CSV
-	files, err := Generate(root, csv.Spec.Version.String(), csv.Annotations["containerImage"])
+	files, err := Generate(root, Release{Version: csv.Spec.Version.String(), Image: csv.Annotations["containerImage"], Replaces: csv.Spec.Replaces})
 	require.NoError(t, err)
 	var onDisk []string
 	require.NoError(t, filepath.Walk(filepath.Join(root, "bundle"), func(path string, info os.FileInfo, err error) error {
@@ -71,6 +71,22 @@ func TestBundleIsCurrent(t *testing.T) {
 	sort.Strings(onDisk)
 	sort.Strings(generated)
 	assert.Equal(t, generated, onDisk, "bundle/ holds files make bundle does not write")
+}
+
+// The bundle continues the original operator's package: package storageos, default channel stable, a CSV
+// named in the original's line that replaces its v2.1.0 and skips every 2.x release before it.
+func TestBundleContinuesTheOriginalPackage(t *testing.T) {
+	bundle, err := manifests.GetBundleFromDir(filepath.Join(root, "bundle"))
+	require.NoError(t, err)
+	csv := bundle.CSV
+	ver := csv.Spec.Version.String()
+	assert.Equal(t, "storageos", bundle.Package)
+	assert.Equal(t, "stable", bundle.DefaultChannel)
+	assert.Contains(t, bundle.Channels, "stable")
+	assert.Equal(t, "storageosoperator.v"+ver, csv.Name)
+	assert.Equal(t, "storageosoperator.v2.1.0", csv.Spec.Replaces)
+	assert.Equal(t, ">=2.0.0 <"+ver, csv.Annotations["olm.skipRange"])
+	assert.FileExists(t, filepath.Join(root, "bundle", "manifests", "storageos.clusterserviceversion.yaml"))
 }
 
 // The ClusterServiceVersion installs what config/default installs: the four Deployments, each ServiceAccount's
@@ -137,7 +153,6 @@ func TestClusterServiceVersionDescribesTheOperator(t *testing.T) {
 	assert.Contains(t, webhook.Containers[0].Args, "--webhook-service-name=storageos-scheduler-webhook-service")
 	assert.Empty(t, webhook.Volumes, "nothing mounted where OLM mounts the certificate")
 
-	assert.Contains(t, csv.Annotations["alm-examples"], `"kind": "StorageOSCluster"`)
 	assert.Len(t, csv.Spec.CustomResourceDefinitions.Owned, 3)
 	for _, crd := range csv.Spec.CustomResourceDefinitions.Owned {
 		assert.NotEmpty(t, crd.Description, crd.Name)

@@ -8,6 +8,7 @@ import (
 	"sort"
 
 	"github.com/operator-framework/api/pkg/manifests"
+	"github.com/operator-framework/api/pkg/operators/v1alpha1"
 	"github.com/operator-framework/operator-registry/alpha/declcfg"
 	"github.com/operator-framework/operator-registry/alpha/property"
 	"sigs.k8s.io/yaml"
@@ -18,8 +19,12 @@ const bundleImageRepository = "storageos/cluster-operator-bundle"
 
 // Catalog builds the file-based catalog of the package from bundle/: the package, the stable and fast
 // channels and the bundle, with the CSV and CRDs as olm.bundle.object properties as opm render writes them.
-// Every channel entry skips all earlier versions (skipRange <version), so any earlier release of the operator
-// upgrades straight to the newest.
+// Each channel entry carries the CSV's spec.replaces and olm.skipRange, as opm's templates take them from a
+// bundle: it replaces the original operator's storageosoperator.v2.1.0 and skips every 2.x release before it,
+// so a Subscription at any of them upgrades straight to this bundle. The original's bundles are not in the
+// catalog and need not be: OLM finds the upgrade of an installed CSV by its name (replaces, skips) or version
+// (skipRange) among the catalog's entries, and operator-registry lets the last entry of a replaces chain
+// replace a bundle the catalog does not hold.
 func Catalog(root string) (*declcfg.DeclarativeConfig, error) {
 	b, err := manifests.GetBundleFromDir(filepath.Join(root, "bundle"))
 	if err != nil {
@@ -69,7 +74,7 @@ func Catalog(root string) (*declcfg.DeclarativeConfig, error) {
 	}
 	for _, channel := range []string{"fast", "stable"} {
 		cfg.Channels = append(cfg.Channels, declcfg.Channel{Schema: declcfg.SchemaChannel, Package: packageName, Name: channel,
-			Entries: []declcfg.ChannelEntry{{Name: bundleName, SkipRange: "<" + ver}}})
+			Entries: []declcfg.ChannelEntry{{Name: bundleName, Replaces: csv.Spec.Replaces, SkipRange: csv.Annotations[v1alpha1.SkipRangeAnnotationKey]}}})
 	}
 	return cfg, nil
 }

@@ -1,7 +1,7 @@
 package main
 
 import (
-	_ "embed"
+	"embed"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -33,9 +33,22 @@ import (
 //go:embed icon.svg
 var icon []byte
 
+// The package is the original operator's: storageos/cluster-operator published package storageos, channel
+// stable, with CSVs storageosoperator.v1.0.0 to v2.4.2. A Subscription names its package, so only under that name
+// can an installation of the original upgrade to this operator.
 const (
-	packageName = "storageos-operator"
-	// Channels of the package; stable is the default.
+	packageName = "storageos"
+	// csvNamePrefix + version names the ClusterServiceVersion, as the original named every one of its CSVs.
+	// OLM's convention is <package>.v<version>, but OLM only needs bundle names unique within the package;
+	// staying in the original's line keeps one name pattern along the whole upgrade history of the package, so
+	// `kubectl get csv` and a Subscription's installedCSV read storageosoperator.v2.1.0, then
+	// storageosoperator.v2.5.0.
+	csvNamePrefix = "storageosoperator.v"
+	// skipRangeFloor: the releases before it ran the StorageOS v1 data plane, which no operator upgrade can
+	// turn into v2 in place; olm.skipRange ">=2.0.0 <version" lets every original 2.x release (2.0.0 to 2.4.2)
+	// and every earlier release of ours upgrade straight to this one.
+	skipRangeFloor = "2.0.0"
+	// Channels of the package: stable (the original's only channel, and the default) and fast.
 	channels       = "stable,fast"
 	defaultChannel = "stable"
 	// operatorImage is the image config/manager names; the bundle replaces it with the release's.
@@ -58,8 +71,35 @@ var relatedImages = map[string]string{
 	desired.EnvCSILivenessProbeImage:       desired.DefaultCSILivenessProbeImage,
 }
 
+// examples are the alm-examples, one per owned kind: the original operator's deploy/crds examples, so the
+// console's "create" forms start where its users know them. config/samples stay the examples for kubectl.
+//
+//go:embed examples/*.yaml
+var exampleFS embed.FS
+
+// exampleFiles are the alm-examples in the original CSV's order.
+var exampleFiles = []string{"storageos_v1_storageoscluster_cr.yaml", "storageos_v1_job_cr.yaml", "storageos_v1_storageosupgrade_cr.yaml"}
+
+// Release says which release the bundle is and which one it replaces.
+type Release struct {
+	// Version is the operator's version (semver), e.g. 2.5.0.
+	Version string
+	// Image is the operator image the Deployments run.
+	Image string
+	// Replaces is the CSV this release replaces in the channel: the previous release, which need not be in the
+	// catalog (OLM upgrades an installed CSV by name, and the catalog's last entry may replace a bundle it
+	// does not hold).
+	Replaces string
+}
+
+// skipRange is the olm.skipRange of a release: every 2.x release before it.
+func skipRange(ver string) string {
+	return ">=" + skipRangeFloor + " <" + ver
+}
+
 // Generate renders config/manifests and returns the bundle's files, by path relative to bundle/.
-func Generate(root, ver, image string) (map[string][]byte, error) {
+func Generate(root string, rel Release) (map[string][]byte, error) {
+	ver, image := rel.Version, rel.Image
 	parsed, err := semver.Parse(ver)
 	if err != nil {
 		return nil, fmt.Errorf("VERSION %q: %w", ver, err)
@@ -89,6 +129,8 @@ func Generate(root, ver, image string) (map[string][]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	csv.Spec.Replaces = rel.Replaces
+	csv.Annotations[v1alpha1.SkipRangeAnnotationKey] = skipRange(parsed.String())
 	for _, obj := range in.extra {
 		data, err := yaml.Marshal(obj)
 		if err != nil {
@@ -116,7 +158,6 @@ type inputs struct {
 	roles        map[string]*rbacv1.Role
 	bindings     []binding
 	webhook      *admissionregistrationv1.MutatingWebhookConfiguration
-	examples     []map[string]any
 	// extra are objects the bundle ships as they are (metrics Services, the metrics reader role).
 	extra []map[string]any
 }
@@ -185,14 +226,10 @@ func (in *inputs) add(r *resource.Resource) error {
 		if obj, err = r.Map(); err == nil {
 			in.extra = append(in.extra, obj)
 		}
-	case "StorageOSCluster", "StorageOSUpgrade", "Job":
-		var obj map[string]any
-		if obj, err = r.Map(); err == nil {
-			in.examples = append(in.examples, obj)
-		}
-	case "Namespace", "ServiceAccount", "Secret":
+	case "Namespace", "ServiceAccount", "Secret", "StorageOSCluster", "StorageOSUpgrade", "Job":
 		// OLM installs into the namespace the user picks and creates the ServiceAccounts of the install
-		// strategy; the sample Secret holds example credentials, never shipped.
+		// strategy; the sample Secret holds example credentials, never shipped; the alm-examples are the
+		// original's (examples/), not config/samples.
 	default:
 		return fmt.Errorf("config/manifests holds a %s (%s) the bundle does not know how to ship", r.GetKind(), r.GetName())
 	}
@@ -215,10 +252,7 @@ func (in *inputs) boundTo(role string) []string {
 // csv is the ClusterServiceVersion: the four Deployments with each ServiceAccount's permissions, the webhook,
 // the examples and the images.
 func (in *inputs) csv(ver version.OperatorVersion, image string) (*v1alpha1.ClusterServiceVersion, error) {
-	sort.Slice(in.examples, func(i, j int) bool {
-		return fmt.Sprint(in.examples[i]["kind"], in.examples[i]["metadata"]) < fmt.Sprint(in.examples[j]["kind"], in.examples[j]["metadata"])
-	})
-	examples, err := json.MarshalIndent(in.examples, "", "  ")
+	examples, err := almExamples()
 	if err != nil {
 		return nil, err
 	}
@@ -288,9 +322,9 @@ func (in *inputs) csv(ver version.OperatorVersion, image string) (*v1alpha1.Clus
 	csv := &v1alpha1.ClusterServiceVersion{
 		TypeMeta: metav1.TypeMeta{APIVersion: v1alpha1.SchemeGroupVersion.String(), Kind: v1alpha1.ClusterServiceVersionKind},
 		ObjectMeta: metav1.ObjectMeta{
-			Name: packageName + ".v" + ver.String(),
+			Name: csvNamePrefix + ver.String(),
 			Annotations: map[string]string{
-				"alm-examples":   string(examples),
+				"alm-examples":   examples,
 				"capabilities":   "Full Lifecycle",
 				"categories":     "Storage",
 				"containerImage": image,
@@ -326,6 +360,24 @@ func (in *inputs) csv(ver version.OperatorVersion, image string) (*v1alpha1.Clus
 		},
 	}
 	return csv, nil
+}
+
+// almExamples is the alm-examples annotation: the examples as a JSON list, without their comments.
+func almExamples() (string, error) {
+	var list []map[string]any
+	for _, name := range exampleFiles {
+		data, err := exampleFS.ReadFile("examples/" + name)
+		if err != nil {
+			return "", err
+		}
+		var obj map[string]any
+		if err := yaml.UnmarshalStrict(data, &obj); err != nil {
+			return "", fmt.Errorf("examples/%s: %w", name, err)
+		}
+		list = append(list, obj)
+	}
+	out, err := json.MarshalIndent(list, "", "  ")
+	return string(out), err
 }
 
 // withoutCertificateRules drops the rules self-managed certificates need: Secrets and the webhook configuration.

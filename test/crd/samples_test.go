@@ -16,11 +16,11 @@ import (
 )
 
 // seedDefaults are the defaults the seed README's parameter table documents; every StorageOSCluster sample
-// leaves them unset, so the API server must fill them in.
+// leaves them unset, so the API server must fill them in. The images are not among them: they resolve at run
+// time (spec > RELATED_IMAGE_* > built-in), so that a default written into the spec cannot override the
+// operator's pinned environment.
 var seedDefaults = map[string]any{
 	"namespace":              "storageos",
-	"images.nodeContainer":   "storageos/node:v2.1.0",
-	"images.initContainer":   "storageos/init:1.0.0",
 	"csi.deploymentStrategy": "statefulset",
 	"service.name":           "storageos",
 	"service.type":           "ClusterIP",
@@ -60,6 +60,8 @@ func TestSeedSamplesAreAcceptedAndDefaulted(t *testing.T) {
 					assert.True(t, found, "spec.%s must be defaulted", field)
 					assert.Equal(t, want, got, "default of spec.%s", field)
 				}
+				_, found, _ := unstructured.NestedFieldNoCopy(stored.Object, "spec", "images", "nodeContainer")
+				assert.False(t, found, "no image default is written into the spec")
 				cluster := &storageosv1.StorageOSCluster{}
 				require.NoError(t, testEnv.Client.Get(ctx, client.ObjectKeyFromObject(created), cluster))
 				assert.Equal(t, "storageos-api", string(cluster.Spec.SecretRefName))
@@ -76,6 +78,7 @@ func TestSeedSamplesAreAcceptedAndDefaulted(t *testing.T) {
 					MountPath:         "/var/lib",
 					HostPath:          "/var/lib",
 					CompletionWord:    "done",
+					LabelSelector:     "daemonset-job=true",
 					NodeSelectorTerms: job.Spec.NodeSelectorTerms,
 				}, job.Spec)
 				require.Len(t, job.Spec.NodeSelectorTerms, 1)

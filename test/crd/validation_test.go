@@ -132,10 +132,12 @@ func TestInvalidObjectsAreRejectedNamingTheField(t *testing.T) {
 		{"job with a relative mountPath", job("mountPath: var/lib"), "spec.mountPath", "must be an absolute path"},
 		{"job with a relative hostPath", job("hostPath: ./var/lib"), "spec.hostPath", "must be an absolute path"},
 		{"job with a malformed image", job("image: cleanup@latest"), "spec.image", "must be a container image reference"},
-		{"job with a labelSelector key that is not a label key", job("labelSelector: {'bad key': cleanup}"),
-			"spec.labelSelector", "labelSelector keys must be label keys"},
-		{"job with a labelSelector value that is not a label value", job("labelSelector: {app: 'clean up'}"),
-			"spec.labelSelector.app", "should match"},
+		{"job with a labelSelector key that is not a label key", job("labelSelector: 'bad key=cleanup'"),
+			"spec.labelSelector", "labelSelector must be key=value pairs separated by commas"},
+		{"job with a labelSelector value that is not a label value", job("labelSelector: 'app=clean up'"),
+			"spec.labelSelector", "labelSelector must be key=value pairs separated by commas"},
+		{"job with a labelSelector that is a map, not the original's string", job("labelSelector: {app: cleanup}"),
+			"spec.labelSelector", "must be of type string"},
 	}
 	require.GreaterOrEqual(t, len(cases), 20)
 
@@ -163,7 +165,7 @@ func TestValidEdgeCasesAreAccepted(t *testing.T) {
 		"NodePort service":                               cluster("service:\n  type: NodePort\n  externalPort: 65535\n  internalPort: 1"),
 		"disableTCMU alone":                              cluster("disableTCMU: true\nforceTCMU: false"),
 		"upgrade to an image by digest":                  upgrade("newImage: storageos/node@" + digest),
-		"job with every field": job("args: [\"/var/lib/storageos\"]", "labelSelector: {app: cleanup, storageos.com/task: clean-up_1.0}",
+		"job with every field": job("args: [\"/var/lib/storageos\"]", "labelSelector: 'app=cleanup, storageos.com/task=clean-up_1.0'",
 			"tolerations: [{operator: Exists}]"),
 		"job without a host directory, with a command": job("hostPath:", "mountPath:", "command: [/bin/sh, -c, 'echo done; sleep 3600']"),
 	}
