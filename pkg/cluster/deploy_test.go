@@ -77,4 +77,18 @@ func TestDeploysEveryObjectAndReportsStatus(t *testing.T) {
 	assert.Equal(t, fresh.Generation, fresh.Status.ObservedGeneration)
 	eventuallyEvent(t, c, "ChangedStatus: 2/2 StorageOS nodes are functional. Cluster healthy")
 	assertNoSecretValues(t, c)
+
+	// The original's per-component health: a component that is not alive is named, with its node.
+	assert.Equal(t, storageos.ComponentAlive, fresh.Status.NodeHealthStatus["node-a"].Rdb)
+	nodeB := eventuallyCondition(t, c, cluster.ConditionNodesHealthy, metav1.ConditionFalse, cluster.ReasonNodeUnhealthy)
+	assert.Contains(t, nodeB.Message, "node-b: offline")
+	sim.SetNodes(storageos.Node{ID: "a", Name: "node-a", Health: storageos.NodeHealthOnline},
+		storageos.Node{ID: "b", Name: "node-b", Health: storageos.NodeHealthOnline})
+	sim.SetComponent("node-a", "kvWrite", "dead")
+	eventuallyGet(t, fresh, func() bool { return fresh.Status.NodeHealthStatus["node-a"].KVWrite == "dead" })
+	cond := eventuallyCondition(t, c, cluster.ConditionNodesHealthy, metav1.ConditionFalse, cluster.ReasonNodeUnhealthy)
+	assert.Equal(t, "node-a: kvWrite dead", cond.Message)
+	assert.Equal(t, metav1.ConditionTrue, condition(t, c, cluster.ConditionDegraded).Status)
+	sim.SetComponent("node-a", "kvWrite", storageos.ComponentAlive)
+	eventuallyCondition(t, c, cluster.ConditionNodesHealthy, metav1.ConditionTrue, cluster.ReasonReady)
 }
