@@ -22,8 +22,11 @@ import (
 )
 
 // A cluster-manager running outside the cluster reaches the StorageOS API at --storageos-api-endpoint
-// instead of the Service's in-cluster DNS name.
+// instead of the Service's in-cluster DNS name. Its environment pins the node image (RELATED_IMAGE_*, as OLM
+// sets it for disconnected installs): a spec that names no image runs that one, and status.images says so.
 func TestClusterManagerReachesTheAPIAtTheGivenEndpoint(t *testing.T) {
+	const pinned = "mirror.example.com/storageos/node:v2.1.0"
+	t.Setenv("RELATED_IMAGE_STORAGEOS_NODE", pinned) // inherited by the binary
 	ctx := context.Background()
 	creds := storageos.Credentials{Username: "storageos", Password: "endpoint-test"}
 	sim := simulator.New(creds)
@@ -55,6 +58,12 @@ func TestClusterManagerReachesTheAPIAtTheGivenEndpoint(t *testing.T) {
 			meta.IsStatusConditionTrue(got.Status.Conditions, cluster.ConditionAPIReady)
 	})
 	assert.Positive(t, sim.Requests("GET /v2/nodes"), "the manager asked the simulator")
+	require.NoError(t, testEnv.Client.Get(ctx, client.ObjectKeyFromObject(ds), ds))
+	assert.Equal(t, pinned, ds.Spec.Template.Spec.Containers[0].Image, "RELATED_IMAGE_STORAGEOS_NODE wins over the built-in default")
+	waitFor(t, startDeadline, "status.images to show the pinned image", func() bool {
+		got := &storageosv1.StorageOSCluster{}
+		return testEnv.Client.Get(ctx, client.ObjectKeyFromObject(c), got) == nil && string(got.Status.Images.NodeContainer) == pinned
+	})
 
 	// Deleted while the manager runs, so its finalizer is removed and no cluster is left for other tests.
 	require.NoError(t, testEnv.Client.Delete(ctx, c))
