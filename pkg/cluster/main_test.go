@@ -2,8 +2,6 @@ package cluster_test
 
 import (
 	"context"
-	"fmt"
-	"os"
 	"sync"
 	"testing"
 	"time"
@@ -85,12 +83,5 @@ func startClusterManager(env *envtest.Environment) (func(), error) {
 		cancel()
 		return nil, err
 	}
-	done := make(chan error, 1)
-	go func() { done <- mgr.Start(ctx) }()
-	return func() {
-		cancel()
-		if err := <-done; err != nil {
-			fmt.Fprintln(os.Stderr, "cluster-manager stopped with:", err)
-		}
-	}, nil
+	return envtest.StartManager(ctx, cancel, mgr, "cluster-manager"), nil
 }

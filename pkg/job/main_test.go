@@ -2,8 +2,6 @@ package job_test
 
 import (
 	"context"
-	"fmt"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -43,14 +41,7 @@ func startJobManager(env *envtest.Environment) (func(), error) {
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- mgr.Start(ctx) }()
-	return func() {
-		cancel()
-		if err := <-done; err != nil {
-			fmt.Fprintln(os.Stderr, "job-manager stopped with:", err)
-		}
-	}, nil
+	return envtest.StartManager(ctx, cancel, mgr, "job-manager"), nil
 }
 
 // fakeLogs holds what each container instance (pod UID and restart count) has printed, and counts reads.

@@ -2,8 +2,6 @@ package nodelabels_test
 
 import (
 	"context"
-	"fmt"
-	"os"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -82,12 +80,5 @@ func startNodeLabels(env *envtest.Environment) (func(), error) {
 		cancel()
 		return nil, err
 	}
-	done := make(chan error, 1)
-	go func() { done <- mgr.Start(ctx) }()
-	return func() {
-		cancel()
-		if err := <-done; err != nil {
-			fmt.Fprintln(os.Stderr, "node label sync stopped with:", err)
-		}
-	}, nil
+	return envtest.StartManager(ctx, cancel, mgr, "node label sync"), nil
 }

@@ -152,6 +152,20 @@ func (e *Environment) NewManager(o manager.Options, mutators ...func(*rest.Confi
 	return manager.New(cfg, o)
 }
 
+// StartManager runs mgr until the returned stop is called, which waits for it to end and reports on stderr
+// (the test binary's TestMain has no testing.T) how it ended if not cleanly. cancel ends ctx, the context the
+// controllers were set up with.
+func StartManager(ctx context.Context, cancel context.CancelFunc, mgr ctrl.Manager, name string) (stop func()) {
+	done := make(chan error, 1)
+	go func() { done <- mgr.Start(ctx) }()
+	return func() {
+		cancel()
+		if err := <-done; err != nil {
+			fmt.Fprintln(os.Stderr, name, "stopped with:", err)
+		}
+	}
+}
+
 // Kubectl runs the kubectl built with the control plane against this environment and returns its output.
 func (e *Environment) Kubectl(ctx context.Context, args ...string) (string, error) {
 	cmd := exec.CommandContext(ctx, filepath.Join(e.AssetsDir, "kubectl"), append([]string{"--kubeconfig", e.Kubeconfig}, args...)...)
