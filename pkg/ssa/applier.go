@@ -91,16 +91,16 @@ func (a *Applier) ApplyAdopting(ctx context.Context, obj client.Object) (sent, a
 	sum := sha256.Sum256(raw)
 	hash := hex.EncodeToString(sum[:])
 	key := Key(gvk, obj)
+	a.mu.Lock()
+	prev, known := a.last[key]
+	a.mu.Unlock()
 
 	// A typed object, so the read is served from the informer cache.
 	live := obj.DeepCopyObject().(client.Object)
 	err = a.client.Get(ctx, client.ObjectKeyFromObject(obj), live)
 	switch {
 	case err == nil:
-		a.mu.Lock()
-		prev, ok := a.last[key]
-		a.mu.Unlock()
-		if ok && prev.desiredHash == hash && prev.resourceVersion == live.GetResourceVersion() {
+		if known && prev.desiredHash == hash && prev.resourceVersion == live.GetResourceVersion() {
 			return false, false, nil
 		}
 	case !apierrors.IsNotFound(err):
@@ -138,7 +138,9 @@ func (a *Applier) ApplyAdopting(ctx context.Context, obj client.Object) (sent, a
 			return true, true, fmt.Errorf("adopting %s %s: %w", gvk.Kind, client.ObjectKeyFromObject(obj), err)
 		}
 	}
-	if gvk.GroupKind() == daemonSetKind {
+	// Legacy pods can only be there the first time this process applies the DaemonSet (after an adoption, a
+	// failed relabel, or a restart): later applies skip the pod list.
+	if gvk.GroupKind() == daemonSetKind && !known {
 		if err := a.relabelLegacyPods(ctx, u); err != nil {
 			return true, adopted, err
 		}

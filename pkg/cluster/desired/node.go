@@ -28,7 +28,7 @@ func nodeDaemonSet(in Input) *appsv1.DaemonSet {
 			corev1.VolumeMount{Name: "plugin-dir", MountPath: paths.PluginDir},
 			corev1.VolumeMount{Name: "device-dir", MountPath: paths.DeviceDir},
 		)
-		containers = append(containers, csiNodeSidecars(in)...)
+		containers = append(containers, csiNodeSidecars(in, paths)...)
 	}
 
 	podLabels := Labels(in.Cluster, OperandNode)
@@ -117,13 +117,13 @@ func nodeContainer(in Input, mounts []corev1.VolumeMount) corev1.Container {
 }
 
 // csiNodeSidecars register the CSI driver with the kubelet and report its liveness.
-func csiNodeSidecars(in Input) []corev1.Container {
+func csiNodeSidecars(in Input, paths CSIPaths) []corev1.Container {
 	return []corev1.Container{
 		{
 			Name:  "csi-driver-registrar",
 			Image: in.Images.CSINodeDriverRegistrar,
 			Args: []string{"--v=5", "--csi-address=$(ADDRESS)",
-				"--kubelet-registration-path=" + ResolveCSIPaths(in.Cluster.Spec.CSI).KubeletRegistrationPath},
+				"--kubelet-registration-path=" + paths.KubeletRegistrationPath},
 			Env: []corev1.EnvVar{
 				{Name: "ADDRESS", Value: csiAddress},
 				fieldEnv("KUBE_NODE_NAME", "spec.nodeName"),
