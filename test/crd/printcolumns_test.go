@@ -6,6 +6,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 
 	storageosv1 "github.com/storageos/cluster-operator/apis/storageos/v1"
 )
@@ -65,4 +67,24 @@ func TestKubectlGetStorageOSUpgradeShowsProgress(t *testing.T) {
 	assert.Equal(t, []string{"NAME", "IMAGE", "STATUS", "COMPLETED", "AGE"}, header)
 	require.Len(t, rows, 1)
 	assert.Equal(t, []string{"example-storageosupgrade", "storageos/node:1.0.0", "ScalingDown", "false"}, rows[0][:4])
+}
+
+// kubectl get nfsserver prints the original operator's columns.
+func TestKubectlGetNFSServerPrintsTheOriginalColumns(t *testing.T) {
+	ctx := context.Background()
+	ns := testEnv.CreateNamespace(t)
+	nfs := &storageosv1.NFSServer{}
+	nfs.Name, nfs.Namespace = "example-nfsserver", ns
+	nfs.Spec.StorageClassName = "fast"
+	nfs.Spec.Resources.Requests = map[corev1.ResourceName]storageosv1.Quantity{corev1.ResourceStorage: {Quantity: resource.MustParse("1Gi")}}
+	require.NoError(t, testEnv.Client.Create(ctx, nfs))
+	nfs.Status = storageosv1.NFSServerStatus{Phase: storageosv1.NFSServerPhaseRunning, RemoteTarget: "10.96.0.12:2049", AccessModes: "RW"}
+	require.NoError(t, testEnv.Client.Status().Update(ctx, nfs))
+
+	for _, resource := range []string{"nfsserver", "nfsservers.storageos.com"} {
+		header, rows := kubectlTable(t, resource, "-n", ns)
+		assert.Equal(t, []string{"NAME", "STATUS", "CAPACITY", "TARGET", "ACCESS MODES", "STORAGECLASS", "AGE"}, header, "kubectl get %s", resource)
+		require.Len(t, rows, 1)
+		assert.Equal(t, []string{"example-nfsserver", "Running", "1Gi", "10.96.0.12:2049", "RW", "fast"}, rows[0][:6])
+	}
 }

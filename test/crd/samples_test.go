@@ -9,7 +9,9 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	storageosv1 "github.com/storageos/cluster-operator/apis/storageos/v1"
@@ -86,6 +88,10 @@ func TestSeedSamplesAreAcceptedAndDefaulted(t *testing.T) {
 				expr := job.Spec.NodeSelectorTerms[0].MatchExpressions[0]
 				assert.Equal(t, "node-role.kubernetes.io/worker", expr.Key)
 				assert.Equal(t, []string{"true"}, expr.Values)
+			case "NFSServer":
+				nfs := &storageosv1.NFSServer{}
+				require.NoError(t, testEnv.Client.Get(ctx, client.ObjectKeyFromObject(created), nfs))
+				assert.Equal(t, "1Gi", ptr.To(nfs.Spec.Resources.Requests[corev1.ResourceStorage].Quantity).String())
 			case "Secret":
 				assert.Equal(t, "storageos-api", stored.GetName())
 			default:
@@ -94,8 +100,9 @@ func TestSeedSamplesAreAcceptedAndDefaulted(t *testing.T) {
 		})
 	}
 	// The seed README has seven YAML examples: three clusters (CSI, CSI credentials, TLS), the queried
-	// cluster, the upgrade, the cleanup job and the API secret.
-	assert.Equal(t, 7, checked, "every seed README example must be committed under config/samples")
+	// cluster, the upgrade, the cleanup job and the API secret; the original operator's NFSServer example is the
+	// eighth.
+	assert.Equal(t, 8, checked, "every seed README example must be committed under config/samples")
 }
 
 func TestSampleClusterKeepsItsSettings(t *testing.T) {

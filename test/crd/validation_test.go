@@ -55,6 +55,11 @@ func job(edits ...string) string {
 	return "apiVersion: storageos.com/v1\nkind: Job\nmetadata:\n  name: example\nspec:\n" + indent(spec) + "\n"
 }
 
+// nfsServer is an NFSServer with the given spec fields.
+func nfsServer(spec string) string {
+	return "apiVersion: storageos.com/v1\nkind: NFSServer\nmetadata:\n  name: example\nspec:\n" + indent(spec) + "\n"
+}
+
 func TestInvalidObjectsAreRejectedNamingTheField(t *testing.T) {
 	cases := []struct {
 		name     string
@@ -138,6 +143,30 @@ func TestInvalidObjectsAreRejectedNamingTheField(t *testing.T) {
 			"spec.labelSelector", "labelSelector must be key=value pairs separated by commas"},
 		{"job with a labelSelector that is a map, not the original's string", job("labelSelector: {app: cleanup}"),
 			"spec.labelSelector", "must be of type string"},
+		{"nfs export access mode not ReadWrite, ReadOnly or None", nfsServer("export:\n  name: share\n  server:\n    accessMode: Write"),
+			"spec.export.server.accessMode", "export.server.accessMode must be ReadWrite, ReadOnly or None"},
+		{"nfs export squash not a Ganesha squash", nfsServer("export:\n  name: share\n  server:\n    squash: rootuid"),
+			"spec.export.server.squash", "export.server.squash must be none, root, rootid or all"},
+		{"nfs reclaim policy Recycle", nfsServer("persistentVolumeReclaimPolicy: Recycle"),
+			"spec.persistentVolumeReclaimPolicy", `supported values: "Delete", "Retain"`},
+		{"nfs toleration Exists with a value", nfsServer("tolerations:\n- key: dedicated\n  operator: Exists\n  value: storage"),
+			"spec.tolerations", "a toleration with operator Exists must not have a value"},
+		{"nfs toleration with an unknown operator", nfsServer("tolerations:\n- key: dedicated\n  operator: In\n  value: storage"),
+			"spec.tolerations", "operator must be Exists or Equal"},
+		{"nfs toleration with an unknown effect", nfsServer("tolerations:\n- key: dedicated\n  value: storage\n  effect: NoRun"),
+			"spec.tolerations", "effect must be NoSchedule, PreferNoSchedule or NoExecute"},
+		{"nfs toleration without key that is not Exists", nfsServer("tolerations:\n- value: storage"),
+			"spec.tolerations", "a toleration without a key must have operator Exists"},
+		{"nfs capacity zero", nfsServer("resources:\n  requests:\n    storage: '0'"),
+			"spec.resources.requests.storage", "should match"},
+		{"nfs capacity negative", nfsServer("resources:\n  requests:\n    storage: -1Gi"),
+			"spec.resources.requests.storage", "should match"},
+		{"nfs capacity zero as a number", nfsServer("resources:\n  requests:\n    storage: 0"),
+			"spec.resources.requests[storage]", "must be greater than zero"},
+		{"nfs capacity not a quantity", nfsServer("resources:\n  requests:\n    storage: lots"),
+			"spec.resources.requests.storage", "should match"},
+		{"nfs image not an image reference", nfsServer("nfsContainer: StorageOS/NFS"),
+			"spec.nfsContainer", "must be a container image reference"},
 	}
 	require.GreaterOrEqual(t, len(cases), 20)
 
@@ -167,7 +196,9 @@ func TestValidEdgeCasesAreAccepted(t *testing.T) {
 		"upgrade to an image by digest":                  upgrade("newImage: storageos/node@" + digest),
 		"job with every field": job("args: [\"/var/lib/storageos\"]", "labelSelector: 'app=cleanup, storageos.com/task=clean-up_1.0'",
 			"tolerations: [{operator: Exists}]"),
-		"job without a host directory, with a command": job("hostPath:", "mountPath:", "command: [/bin/sh, -c, 'echo done; sleep 3600']"),
+		"the original's NFSServer example, every commented field filled in": nfsServer("nfsContainer: storageos/nfs:1.0.0\nstorageClassName: fast\npersistentVolumeClaim:\n  claimName: pv1\n  readOnly: false\npersistentVolumeReclaimPolicy: Delete\nresources:\n  requests:\n    storage: 1Gi"),
+		"an NFSServer export in the original's lowercase":                   nfsServer("export:\n  name: share\n  server:\n    accessMode: readonly\n    squash: RootId\n  persistentVolumeClaim:\n    claimName: data\ntolerations:\n- operator: Exists\n- key: dedicated\n  value: storage\n  effect: NoSchedule\nannotations:\n  backup: daily\nmountOptions: [noatime]"),
+		"job without a host directory, with a command":                      job("hostPath:", "mountPath:", "command: [/bin/sh, -c, 'echo done; sleep 3600']"),
 	}
 	ns := testEnv.CreateNamespace(t)
 	i := 0

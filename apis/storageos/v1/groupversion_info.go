@@ -1,4 +1,4 @@
-// Package v1 contains the storageos.com/v1 API: StorageOSCluster, StorageOSUpgrade and Job.
+// Package v1 contains the storageos.com/v1 API: StorageOSCluster, StorageOSUpgrade, Job and NFSServer.
 //
 // The kinds, field names, defaults and printer columns are those of the original StorageOS cluster-operator,
 // so manifests written for it keep working.
@@ -30,6 +30,7 @@ func addKnownTypes(scheme *runtime.Scheme) error {
 		&StorageOSCluster{}, &StorageOSClusterList{},
 		&StorageOSUpgrade{}, &StorageOSUpgradeList{},
 		&Job{}, &JobList{},
+		&NFSServer{}, &NFSServerList{},
 	)
 	metav1.AddToGroupVersion(scheme, GroupVersion)
 	return nil
