@@ -82,7 +82,8 @@ func run(o demo.Options, apps int) (err error) {
 	return printPeakRSS(d)
 }
 
-// createApps creates apps single-replica Deployments with a StorageOS volume each and waits until they are ready.
+// createApps creates apps single-replica Deployments, each on a StorageOS claim of its own that the demo's
+// provisioner gives a volume, and waits until they are ready.
 func createApps(ctx context.Context, d *demo.Demo, apps int) ([]*appsv1.Deployment, error) {
 	fmt.Printf("scale: creating %d StorageOS-backed applications\n", apps)
 	var deployments []*appsv1.Deployment
@@ -90,8 +91,8 @@ func createApps(ctx context.Context, d *demo.Demo, apps int) ([]*appsv1.Deployme
 		return nil, err
 	}
 	for i := range apps {
-		pv, pvc, dep := demo.StorageOSApp("scale", fmt.Sprintf("app-%03d", i), 1)
-		for _, obj := range []client.Object{pv, pvc, dep} {
+		pvc, dep := demo.StorageOSApp("scale", fmt.Sprintf("app-%03d", i), 1)
+		for _, obj := range []client.Object{pvc, dep} {
 			if err := d.Client.Create(ctx, obj); err != nil {
 				return nil, err
 			}

@@ -6,44 +6,27 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
-
-	"github.com/storageos/cluster-operator/pkg/names"
 )
 
 // StorageClassName is the StorageOS class the sample cluster creates (the seed's default).
 const StorageClassName = "fast"
 
-// StorageOSApp is an application on a StorageOS volume: a PersistentVolume of the StorageOS CSI driver bound
-// in advance to the app's claim (nothing provisions volumes on simulated nodes), and a Deployment mounting it.
-// Create them in this order.
-func StorageOSApp(namespace, name string, replicas int32) (*corev1.PersistentVolume, *corev1.PersistentVolumeClaim, *appsv1.Deployment) {
-	class := StorageClassName
-	pvName := namespace + "-" + name
-	size := resource.MustParse("1Gi")
-	pv := &corev1.PersistentVolume{
-		ObjectMeta: metav1.ObjectMeta{Name: pvName},
-		Spec: corev1.PersistentVolumeSpec{
-			Capacity:                      corev1.ResourceList{corev1.ResourceStorage: size},
-			AccessModes:                   []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
-			PersistentVolumeReclaimPolicy: corev1.PersistentVolumeReclaimRetain,
-			StorageClassName:              class,
-			ClaimRef:                      &corev1.ObjectReference{Namespace: namespace, Name: name},
-			PersistentVolumeSource: corev1.PersistentVolumeSource{CSI: &corev1.CSIPersistentVolumeSource{
-				Driver: names.CSIDriver, VolumeHandle: pvName}},
-		},
-	}
+// StorageOSApp is an application on a StorageOS volume: a claim of the StorageOS class, which the demo's
+// provisioner gives a volume as StorageOS's CSI provisioner would, and a Deployment mounting it. Create them in
+// this order: the scheduler webhook decides by the claim, and sends no pod whose claim does not exist yet to
+// the StorageOS scheduler.
+func StorageOSApp(namespace, name string, replicas int32) (*corev1.PersistentVolumeClaim, *appsv1.Deployment) {
 	pvc := &corev1.PersistentVolumeClaim{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: namespace},
 		Spec: corev1.PersistentVolumeClaimSpec{
 			AccessModes:      []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
-			StorageClassName: &class,
-			VolumeName:       pvName,
-			Resources:        corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: size}},
+			StorageClassName: ptr.To(StorageClassName),
+			Resources:        corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("1Gi")}},
 		},
 	}
 	d := Deployment(namespace, name, replicas, &corev1.Volume{Name: "data",
 		VolumeSource: corev1.VolumeSource{PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: name}}})
-	return pv, pvc, d
+	return pvc, d
 }
 
 // Deployment is a one-container Deployment, with volume mounted at /data when given.

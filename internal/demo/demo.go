@@ -91,9 +91,10 @@ type Demo struct {
 	proxy   *serviceProxy
 	// operatorStopped: the managers were stopped on purpose (uninstalled), so their exit is no failure.
 	operatorStopped bool
-	stopSync        context.CancelFunc
-	syncDone        chan struct{}
-	pidsMu          sync.Mutex
+	// stopSync ends the loops that play the parts of StorageOS and its provisioner; syncs waits for them.
+	stopSync context.CancelFunc
+	syncs    sync.WaitGroup
+	pidsMu   sync.Mutex
 }
 
 // Up starts everything and returns once the sample StorageOSCluster is Running on every node (or, with
@@ -143,8 +144,18 @@ func Up(ctx context.Context, o Options) (_ *Demo, err error) {
 	d.Simulator = simulator.New(creds)
 	d.step("StorageOS API simulator on %s", d.Simulator.URL())
 	syncCtx, cancel := context.WithCancel(context.Background())
-	d.stopSync, d.syncDone = cancel, make(chan struct{})
-	go func() { defer close(d.syncDone); d.syncStorageOSNodes(syncCtx) }()
+	d.stopSync = cancel
+	d.syncs.Go(func() { d.syncStorageOSNodes(syncCtx) })
+	provisionerLog, err := os.Create(filepath.Join(d.Logs(), "provisioner.log"))
+	if err != nil {
+		return nil, err
+	}
+	d.step("volume provisioner for the StorageOS classes (no StorageOS CSI driver runs on simulated nodes)")
+	p := &provisioner{c: d.Client, log: provisionerLog}
+	d.syncs.Go(func() {
+		defer provisionerLog.Close()
+		p.run(syncCtx, 500*time.Millisecond)
+	})
 
 	d.step("operator CRDs, service accounts and RBAC from config/default")
 	if d.install, err = renderInstall(filepath.Join(o.Root, "config", "default")); err != nil {
@@ -280,7 +291,7 @@ func (d *Demo) Down() error {
 	}
 	if d.stopSync != nil {
 		d.stopSync()
-		<-d.syncDone
+		d.syncs.Wait()
 	}
 	if d.Simulator != nil {
 		d.Simulator.Close()

@@ -131,12 +131,12 @@ func createNamespace(t *testing.T, name string) {
 	require.NoError(t, client.IgnoreAlreadyExists(env.Client.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}})))
 }
 
-// storageOSApp creates a Deployment on a StorageOS volume and waits for its claim to be bound.
+// storageOSApp creates a Deployment on a StorageOS volume and waits for its claim to be bound (to the volume
+// the demo's provisioner made for it, as StorageOS's CSI provisioner would).
 func storageOSApp(t *testing.T, namespace, name string, replicas int32) *appsv1.Deployment {
 	t.Helper()
 	ctx := context.Background()
-	pv, pvc, d := demo.StorageOSApp(namespace, name, replicas)
-	require.NoError(t, env.Client.Create(ctx, pv))
+	pvc, d := demo.StorageOSApp(namespace, name, replicas)
 	require.NoError(t, env.Client.Create(ctx, pvc))
 	eventually(t, timeout, "claim "+name+" bound", func(ctx context.Context) error {
 		if err := env.Client.Get(ctx, client.ObjectKeyFromObject(pvc), pvc); err != nil {
@@ -147,6 +147,7 @@ func storageOSApp(t *testing.T, namespace, name string, replicas int32) *appsv1.
 		}
 		return nil
 	})
+	require.Equal(t, "pvc-"+string(pvc.UID), pvc.Spec.VolumeName, "bound to a provisioned volume")
 	require.NoError(t, env.Client.Create(ctx, d))
 	return d
 }
