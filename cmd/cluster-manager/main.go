@@ -1,5 +1,5 @@
-// Command cluster-manager turns StorageOSCluster objects into running StorageOS clusters, reports their status
-// and copies Kubernetes node labels to the StorageOS nodes.
+// Command cluster-manager turns StorageOSCluster objects into running StorageOS clusters, reports their status,
+// copies Kubernetes node labels to the StorageOS nodes and runs the NFS servers of NFSServer objects.
 package main
 
 import (
@@ -11,13 +11,14 @@ import (
 
 	"github.com/storageos/cluster-operator/pkg/cluster"
 	"github.com/storageos/cluster-operator/pkg/manager"
+	"github.com/storageos/cluster-operator/pkg/nfs"
 	"github.com/storageos/cluster-operator/pkg/nodelabels"
 	"github.com/storageos/cluster-operator/pkg/storageos"
 )
 
 func main() {
 	opts := manager.NewOptions("cluster-manager", "cluster-manager.storageos.com")
-	opts.Cache = cluster.CacheOptions()
+	opts.Cache = nfs.CacheOptions(cluster.CacheOptions())
 	opts.BindFlags(flag.CommandLine)
 	r := &cluster.Reconciler{}
 	flag.StringVar(&r.DefaultK8sDistro, "default-k8s-distro", "",
@@ -29,6 +30,9 @@ func main() {
 		if err := cluster.Setup(ctx, mgr, r); err != nil {
 			return err
 		}
-		return nodelabels.Setup(ctx, mgr, &nodelabels.Reconciler{APIEndpoint: r.APIEndpoint})
+		if err := nodelabels.Setup(ctx, mgr, &nodelabels.Reconciler{APIEndpoint: r.APIEndpoint}); err != nil {
+			return err
+		}
+		return nfs.Setup(ctx, mgr, &nfs.Reconciler{DefaultK8sDistro: r.DefaultK8sDistro})
 	}))
 }

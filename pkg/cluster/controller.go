@@ -217,20 +217,30 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 }
 
 // activeCluster returns the cluster that already owns this Kubernetes cluster's StorageOS deployment, if it is
-// not c. A cluster that has claimed the deployment (reconciled without being blocked) keeps it; otherwise the
-// oldest wins, then the first by namespace/name, so every reconcile of every cluster agrees.
+// not c.
 func (r *Reconciler) activeCluster(ctx context.Context, c *storageosv1.StorageOSCluster) (*storageosv1.StorageOSCluster, error) {
 	var list storageosv1.StorageOSClusterList
 	if err := r.Client.List(ctx, &list); err != nil {
 		return nil, err
 	}
-	for i := range list.Items {
-		other := &list.Items[i]
-		if other.UID != c.UID && precedes(other, c) {
-			return other, nil
-		}
+	if active := Active(append(list.Items, *c)); active.UID != c.UID {
+		return active, nil
 	}
 	return nil, nil
+}
+
+// Active is, of the StorageOSClusters in a Kubernetes cluster, the one that runs its StorageOS deployment (nil
+// when there are none). A cluster that has claimed the deployment (reconciled without being blocked) keeps it;
+// otherwise the oldest wins, then the first by namespace/name, so every reconcile of every cluster, and the
+// controllers that depend on the cluster (NFS servers), agree.
+func Active(clusters []storageosv1.StorageOSCluster) *storageosv1.StorageOSCluster {
+	var active *storageosv1.StorageOSCluster
+	for i := range clusters {
+		if active == nil || precedes(&clusters[i], active) {
+			active = &clusters[i]
+		}
+	}
+	return active
 }
 
 func precedes(a, b *storageosv1.StorageOSCluster) bool {

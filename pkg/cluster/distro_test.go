@@ -19,7 +19,7 @@ func TestDefaultDistroAppliesOnlyWhenTheClusterNamesNone(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			c := &storageosv1.StorageOSCluster{Spec: storageosv1.StorageOSClusterSpec{K8sDistro: tc.spec}}
-			assert.Equal(t, tc.want, withDefaultDistro(c, tc.operatorDefault).Spec.K8sDistro)
+			assert.Equal(t, tc.want, WithDefaultDistro(c, tc.operatorDefault).Spec.K8sDistro)
 			assert.Equal(t, tc.spec, c.Spec.K8sDistro, "the stored object is not changed")
 		})
 	}

@@ -56,6 +56,6 @@ func managedLists() []client.ObjectList {
 // +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=clusterroles;clusterrolebindings;roles;rolebindings,verbs=get;list;watch;create;update;patch;delete
 // The StorageOS components need permissions the cluster-manager itself does not hold; it may grant exactly
 // these roles, and bind the scheduler to the built-in scheduler roles, and nothing else.
-// +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=clusterroles,verbs=bind;escalate,resourceNames="storageos:key-management";"storageos:init";"storageos:pod-fencer";"storageos:driver-registrar";"storageos:csi-provisioner";"storageos:csi-attacher";"storageos:csi-resizer";"storageos:scheduler-extender";"storageos:openshift-scc";"system:kube-scheduler";"system:volume-scheduler"
+// +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=clusterroles,verbs=bind;escalate,resourceNames="storageos:key-management";"storageos:init";"storageos:pod-fencer";"storageos:driver-registrar";"storageos:csi-provisioner";"storageos:csi-attacher";"storageos:csi-resizer";"storageos:scheduler-extender";"storageos:openshift-scc";"storageos:nfs-provisioner";"system:kube-scheduler";"system:volume-scheduler"
 // +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=roles,verbs=bind;escalate,resourceNames="storageos:scheduler-leader-election"
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch

@@ -28,10 +28,10 @@ func (r *Reconciler) deployPhases() []phase {
 	return out
 }
 
-// withDefaultDistro is the cluster as the builders see it: a cluster that names no k8sDistro gets the
+// WithDefaultDistro is the cluster as the builders (its own and the NFS servers') see it: a cluster that names no k8sDistro gets the
 // operator's default (set where the platform is known, e.g. by the OpenShift install). The stored object is
 // not changed.
-func withDefaultDistro(c *storageosv1.StorageOSCluster, distro string) *storageosv1.StorageOSCluster {
+func WithDefaultDistro(c *storageosv1.StorageOSCluster, distro string) *storageosv1.StorageOSCluster {
 	if c.Spec.K8sDistro != "" || distro == "" {
 		return c
 	}
@@ -52,7 +52,7 @@ func (r *Reconciler) reconcileInput(ctx context.Context, s *scope) error {
 		return err
 	}
 	s.input = desired.Input{
-		Cluster:     withDefaultDistro(s.cluster, r.DefaultK8sDistro),
+		Cluster:     WithDefaultDistro(s.cluster, r.DefaultK8sDistro),
 		KubeVersion: r.KubeVersion,
 		Images:      desired.ResolveImages(spec.Images, r.KubeVersion, r.Getenv),
 		APISecret:   apiSecret.Data,

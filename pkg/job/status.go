@@ -80,12 +80,6 @@ func setStatus(job *storageosv1.Job, ds *appsv1.DaemonSet, p progress) (justComp
 	return st.Completed && !wasComplete
 }
 
-// failingReasons are the container states in which the task will not finish without someone's help.
-var failingReasons = map[string]bool{
-	"ErrImagePull": true, "ImagePullBackOff": true, "InvalidImageName": true, "CrashLoopBackOff": true,
-	"CreateContainerConfigError": true, "CreateContainerError": true, "RunContainerError": true,
-}
-
 func containerStatus(pod *corev1.Pod, container string) *corev1.ContainerStatus {
 	for i := range pod.Status.ContainerStatuses {
 		if pod.Status.ContainerStatuses[i].Name == container {
@@ -116,11 +110,5 @@ func running(pod *corev1.Pod) bool {
 
 // failure says why a pod's task cannot finish, or "" when it may still.
 func failure(pod *corev1.Pod) string {
-	if pod.Status.Phase == corev1.PodFailed {
-		return "pod failed: " + pod.Status.Reason
-	}
-	if cs := containerStatus(pod, ContainerName); cs != nil && cs.State.Waiting != nil && failingReasons[cs.State.Waiting.Reason] {
-		return cs.State.Waiting.Reason
-	}
-	return ""
+	return kube.PodFailure(pod, ContainerName)
 }

@@ -24,3 +24,23 @@ func Replicas(r *int32) int32 {
 	}
 	return *r
 }
+
+// failingReasons are the container states in which a container will not run without someone's help.
+var failingReasons = map[string]bool{
+	"ErrImagePull": true, "ImagePullBackOff": true, "InvalidImageName": true, "CrashLoopBackOff": true,
+	"CreateContainerConfigError": true, "CreateContainerError": true, "RunContainerError": true,
+}
+
+// PodFailure says why a pod's container cannot run without someone's help (the pod failed, its image cannot be
+// pulled, it crashes in a loop), or "" when it may still.
+func PodFailure(pod *corev1.Pod, container string) string {
+	if pod.Status.Phase == corev1.PodFailed {
+		return "pod failed: " + pod.Status.Reason
+	}
+	for _, cs := range pod.Status.ContainerStatuses {
+		if cs.Name == container && cs.State.Waiting != nil && failingReasons[cs.State.Waiting.Reason] {
+			return cs.State.Waiting.Reason
+		}
+	}
+	return ""
+}

@@ -56,13 +56,7 @@ const (
 // ResolveImages applies the image precedence. env looks up the operator's environment (os.Getenv in the binary).
 func ResolveImages(spec storageosv1.ContainerImages, kube *version.Version, env func(string) string) Images {
 	pick := func(fromSpec storageosv1.ImageReference, envName, fallback string) string {
-		if fromSpec != "" {
-			return string(fromSpec)
-		}
-		if v := env(envName); v != "" {
-			return v
-		}
-		return fallback
+		return ResolveImage(fromSpec, envName, fallback, env)
 	}
 	attacher := DefaultCSIExternalAttacherV3Image
 	if !kube.AtLeast(version.MajorMinor(1, 17)) {
@@ -80,6 +74,18 @@ func ResolveImages(spec storageosv1.ContainerImages, kube *version.Version, env 
 			fmt.Sprintf("%s:v%d.%d.%d", kubeSchedulerRepository, kube.Major(), kube.Minor(), kube.Patch())),
 		NFS: pick(spec.NFSContainer, EnvNFSImage, DefaultNFSImage),
 	}
+}
+
+// ResolveImage is one image by the precedence: the spec's, else the environment variable envName's, else
+// fallback.
+func ResolveImage(fromSpec storageosv1.ImageReference, envName, fallback string, env func(string) string) string {
+	if fromSpec != "" {
+		return string(fromSpec)
+	}
+	if v := env(envName); v != "" {
+		return v
+	}
+	return fallback
 }
 
 // Deployed are the images the cluster's objects run, as status.images reports them: the CSI and scheduler images

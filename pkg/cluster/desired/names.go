@@ -16,6 +16,10 @@ const (
 	IngressTLSSecretName   = "tls-secret"
 	EtcdTLSSecretName      = "storageos-tls-etcd"
 	IngressName            = "storageos-ingress"
+	// NFSProvisionerRole lets StorageOS's node ServiceAccount manage the NFSServers of ReadWriteMany claims.
+	NFSProvisionerRole = "storageos:nfs-provisioner"
+	// OpenShiftSCCRole grants the privileged SCC on OpenShift; NFS servers are bound to it too.
+	OpenShiftSCCRole = "storageos:openshift-scc"
 )
 
 // CredentialSecret is the secret a csi.enable*Creds flag creates, and the keys of the cluster's API secret its

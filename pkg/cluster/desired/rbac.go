@@ -43,6 +43,11 @@ func rbacObjects(in Input) []client.Object {
 	objs = append(objs, clusterRoleAndBinding(in, "storageos:init", node,
 		rule([]string{"apps"}, []string{"daemonsets"}, []string{"get"}))...)
 
+	// StorageOS serves a ReadWriteMany claim through an NFSServer it creates (pvc-<uid>) in the claim's
+	// namespace; the cluster-manager's NFS controller runs it.
+	objs = append(objs, clusterRoleAndBinding(in, NFSProvisionerRole, node,
+		rule([]string{storageosv1.GroupVersion.Group}, []string{"nfsservers"}, []string{"get", "list", "watch", "create", "update", "patch", "delete"}))...)
+
 	if !spec.DisableFencing {
 		objs = append(objs, clusterRoleAndBinding(in, "storageos:pod-fencer", node,
 			rule([]string{""}, []string{"persistentvolumeclaims", "nodes"}, readVerbs),
@@ -92,9 +97,9 @@ func rbacObjects(in Input) []client.Object {
 		objs = append(objs, schedulerRBAC(in)...)
 	}
 
-	if isOpenShift(in.Cluster) {
+	if IsOpenShift(in.Cluster) {
 		// The node and CSI pods are privileged; OpenShift admits them only with the privileged SCC.
-		objs = append(objs, clusterRoleAndBinding(in, "storageos:openshift-scc", sccSubjects, rbacv1.PolicyRule{
+		objs = append(objs, clusterRoleAndBinding(in, OpenShiftSCCRole, sccSubjects, rbacv1.PolicyRule{
 			APIGroups: []string{"security.openshift.io"}, Resources: []string{"securitycontextconstraints"},
 			ResourceNames: []string{"privileged"}, Verbs: []string{"use"},
 		})...)
@@ -158,6 +163,7 @@ func csiHelperSA(c *storageosv1.StorageOSCluster) string {
 	return CSIStatefulSetSA
 }
 
-func isOpenShift(c *storageosv1.StorageOSCluster) bool {
+// IsOpenShift is whether the cluster runs on OpenShift, whose SCCs the privileged pods need a binding to.
+func IsOpenShift(c *storageosv1.StorageOSCluster) bool {
 	return strings.Contains(strings.ToLower(c.Spec.K8sDistro), "openshift")
 }

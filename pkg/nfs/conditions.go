@@ -1,0 +1,29 @@
+package nfs
+
+// Condition types of an NFSServer, and the reasons of its conditions and events.
+const (
+	// ConditionReady: the server pod is ready and clients can mount status.remoteTarget.
+	ConditionReady = "Ready"
+	// ConditionReconciled: the server's objects match the spec.
+	ConditionReconciled = "Reconciled"
+
+	ReasonReady        = "Ready"
+	ReasonNoService    = "WaitingForService"
+	ReasonClaimMissing = "ClaimNotFound"
+	ReasonClaimPending = "ClaimPending"
+	ReasonNoPod        = "WaitingForPod"
+	ReasonPodPending   = "PodPending"
+	ReasonPodFailing   = "PodFailing"
+	ReasonPodNotReady  = "PodNotReady"
+	ReasonDeleting     = "Deleting"
+
+	ReasonAsExpected  = "AsExpected"
+	ReasonNoCluster   = "NoStorageOSCluster"
+	ReasonPaused      = "ClusterPaused"
+	ReasonApplyFailed = "ApplyFailed"
+	// ReasonAdopting: an object of the original operator is being replaced (its immutable fields differ).
+	ReasonAdopting = "Adopting"
+)
+
+// Events use the cluster's reasons (cluster.EventFailedCreation, EventChangedStatus, EventTerminating,
+// EventAdopted), which are the original operator's.

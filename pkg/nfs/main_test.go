@@ -1,0 +1,42 @@
+package nfs_test
+
+import (
+	"context"
+
+	"testing"
+
+	"github.com/storageos/cluster-operator/internal/test/envtest"
+	"github.com/storageos/cluster-operator/pkg/cluster"
+	"github.com/storageos/cluster-operator/pkg/manager"
+	"github.com/storageos/cluster-operator/pkg/nfs"
+)
+
+var testEnv *envtest.Environment
+
+// env is the cluster-manager's environment in these tests: RELATED_IMAGE_NFS pins the default image.
+var env = map[string]string{"RELATED_IMAGE_NFS": "registry.example.com/storageos/nfs:pinned"}
+
+func TestMain(m *testing.M) {
+	envtest.Run(m, &testEnv, startNFSController)
+}
+
+// startNFSController runs the NFSServer controller in-process as the cluster-manager's ServiceAccount, with the
+// cluster-manager's cache. envtest has no controller-manager and no kubelets: the tests play the StatefulSet
+// controller, the volume binder and the kubelet, and Kubernetes' garbage collector does not run.
+func startNFSController(e *envtest.Environment) (func(), error) {
+	asClusterManager, err := e.AsBinary(context.Background(), "cluster-manager")
+	if err != nil {
+		return nil, err
+	}
+	opts := manager.NewOptions("cluster-manager", "")
+	opts.Cache = nfs.CacheOptions(cluster.CacheOptions())
+	mgr, err := e.NewManager(opts, asClusterManager)
+	if err != nil {
+		return nil, err
+	}
+	if err := nfs.Setup(context.Background(), mgr, &nfs.Reconciler{Getenv: func(k string) string { return env[k] }}); err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return envtest.StartManager(ctx, cancel, mgr, "cluster-manager"), nil
+}
