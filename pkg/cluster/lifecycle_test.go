@@ -9,8 +9,11 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	storagev1 "k8s.io/api/storage/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	storageosv1 "github.com/storageos/cluster-operator/apis/storageos/v1"
@@ -160,4 +163,36 @@ func TestMissingSecretKeysAreNamed(t *testing.T) {
 	cond := eventuallyCondition(t, c, cluster.ConditionDegraded, metav1.ConditionTrue, "")
 	assert.Contains(t, cond.Message, "lacks csiNodePublishUsername, csiNodePublishPassword")
 	assert.NotContains(t, cond.Message, apiPassword)
+}
+
+// StorageOS creates an NFSServer for every ReadWriteMany claim, as its node ServiceAccount: the cluster grants
+// that through storageos:nfs-provisioner, and takes the grant away with it.
+func TestNodeServiceAccountManagesNFSServersWhileTheClusterExists(t *testing.T) {
+	ctx := context.Background()
+	c := createCluster(t, nil)
+	eventuallyGet(t, named(desired.NFSProvisionerRole, &rbacv1.ClusterRoleBinding{}), nil)
+
+	as := func(user string) client.Client {
+		cfg := rest.CopyConfig(testEnv.Config)
+		cfg.Impersonate = rest.ImpersonationConfig{UserName: user}
+		cl, err := client.New(cfg, client.Options{Scheme: testEnv.Scheme})
+		require.NoError(t, err)
+		return cl
+	}
+	nodeSA := as("system:serviceaccount:" + string(c.Spec.Namespace) + ":" + desired.DaemonSetSA)
+	ns := testEnv.CreateNamespace(t)
+	server := func(name string) *storageosv1.NFSServer {
+		return &storageosv1.NFSServer{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns}}
+	}
+	// RBAC is eventually consistent in the API server's authorizer cache.
+	require.Eventually(t, func() bool { return nodeSA.Create(ctx, server("pvc-1")) == nil }, timeout, tick,
+		"the node ServiceAccount can create NFSServers")
+	assert.NoError(t, nodeSA.Delete(ctx, server("pvc-1")))
+	other := as("system:serviceaccount:" + string(c.Spec.Namespace) + ":default")
+	assert.True(t, apierrors.IsForbidden(other.Create(ctx, server("pvc-2"))), "no other ServiceAccount gets the grant")
+
+	deleteAndWait(t, c)
+	eventuallyGone(t, named(desired.NFSProvisionerRole, &rbacv1.ClusterRole{}))
+	require.Eventually(t, func() bool { return apierrors.IsForbidden(nodeSA.Create(ctx, server("pvc-3"))) }, timeout, tick,
+		"the grant goes with the cluster")
 }
