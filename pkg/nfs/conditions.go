@@ -11,6 +11,7 @@ const (
 	ReasonNoService    = "WaitingForService"
 	ReasonClaimMissing = "ClaimNotFound"
 	ReasonClaimPending = "ClaimPending"
+	ReasonClaimLost    = "ClaimLost"
 	ReasonNoPod        = "WaitingForPod"
 	ReasonPodPending   = "PodPending"
 	ReasonPodFailing   = "PodFailing"

@@ -13,6 +13,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -243,6 +244,10 @@ func (r *Reconciler) apply(ctx context.Context, nfs *storageosv1.NFSServer, acti
 	var errs []error
 	for _, obj := range Objects(in) {
 		_, adopted, err := r.applier.ApplyAdopting(ctx, obj)
+		if _, optional := obj.(*unstructured.Unstructured); optional && (apierrors.IsNotFound(err) || meta.IsNoMatchError(err)) {
+			// The ServiceMonitor kind went away since the REST mapper saw it: nothing to monitor with.
+			err = nil
+		}
 		if _, isClaim := obj.(*corev1.PersistentVolumeClaim); isClaim && err != nil {
 			err = fmt.Errorf("spec.resources.requests.storage %s: %w", ptr.To(Capacity(nfs)), err)
 		}

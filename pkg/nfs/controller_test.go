@@ -54,6 +54,7 @@ func TestNFSServer(t *testing.T) {
 	t.Run("deletion follows the reclaim policy and never deletes a named claim", deletion)
 	t.Run("a named claim that does not exist fails naming the field", missingClaim)
 	t.Run("a ServiceMonitor where Prometheus operator's kind is served", serviceMonitor)
+	t.Run("a server of the original operator is taken over in place", func(t *testing.T) { migration(t, c) })
 }
 
 func withoutCluster(t *testing.T) {
@@ -517,4 +518,69 @@ func serviceMonitor(t *testing.T) {
 	assert.NotEqual(t, selector["app.kubernetes.io/service-for"], server.Labels["app.kubernetes.io/service-for"],
 		"and not the NFS Service")
 	assert.Equal(t, names.ClusterManager, sm.GetLabels()[names.LabelManagedBy])
+}
+
+// The original labelled a server's objects as its own for the cluster, selected the pod by every label, and
+// held the server with its own finalizer.
+func migration(t *testing.T, c *storageosv1.StorageOSCluster) {
+	ctx := context.Background()
+	ns := testEnv.CreateNamespace(t)
+	s := exampleServer(ns, "legacy")
+	s.Finalizers = []string{nfs.LegacyFinalizer}
+	s.Spec.StorageClassName = "fast"
+	legacyLabels := map[string]string{"app": "storageos", names.LabelComponent: "nfs-server", names.LabelName: "storageos",
+		names.LabelInstance: c.Name, names.LabelPartOf: "storageos", names.LabelManagedBy: names.LegacyOperator}
+	podLabels := map[string]string{"nfsserver": s.Name, "storageos.com/fenced": "true"}
+	for k, v := range legacyLabels {
+		podLabels[k] = v
+	}
+	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: s.Name, Namespace: ns, Labels: legacyLabels},
+		Data: map[string]string{s.Name: "EXPORT { Export_Id = 57; }", "stale": "left by the original"}}
+	sts := &appsv1.StatefulSet{ObjectMeta: metav1.ObjectMeta{Name: s.Name, Namespace: ns, Labels: legacyLabels},
+		Spec: appsv1.StatefulSetSpec{Replicas: ptr.To[int32](1), ServiceName: s.Name,
+			Selector: &metav1.LabelSelector{MatchLabels: podLabels},
+			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: podLabels},
+				Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "nfsd", Image: "storageos/nfs:1.0.0"}}}}}}
+	claim := &corev1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{Name: s.Name, Namespace: ns, Labels: legacyLabels},
+		Spec: corev1.PersistentVolumeClaimSpec{AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+			StorageClassName: ptr.To("fast"),
+			Resources:        corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("1Gi")}}}}
+	for _, obj := range []client.Object{cm, sts, claim} {
+		create(t, obj)
+	}
+	create(t, s)
+
+	serverStatus(t, s, func(s *storageosv1.NFSServer) error {
+		if fmt.Sprint(s.Finalizers) != "["+nfs.Finalizer+"]" {
+			return fmt.Errorf("finalizers %v", s.Finalizers)
+		}
+		return hasCondition(s, nfs.ConditionReconciled, metav1.ConditionTrue, nfs.ReasonAsExpected)
+	})
+	child(t, cm, ns, s.Name, func(cm *corev1.ConfigMap) error {
+		if _, stale := cm.Data["stale"]; stale || cm.Labels[names.LabelManagedBy] != names.ClusterManager {
+			return fmt.Errorf("not adopted: %v %v", cm.Labels, cm.Data)
+		}
+		return nil
+	})
+	child(t, &appsv1.StatefulSet{}, ns, s.Name, func(n *appsv1.StatefulSet) error {
+		if n.UID == sts.UID || fmt.Sprint(n.Spec.Selector.MatchLabels) != fmt.Sprint(nfs.PodSelector(s)) {
+			return fmt.Errorf("not recreated with the new selector yet")
+		}
+		return nil
+	})
+	adopted := child(t, &corev1.PersistentVolumeClaim{}, ns, s.Name, nil)
+	assert.Equal(t, claim.UID, adopted.UID, "the claim, and its data, is kept")
+	assert.Equal(t, names.ClusterManager, adopted.Labels[names.LabelManagedBy])
+	eventually(t, "Adopted events", func(ctx context.Context) error {
+		events, err := eventsOf(ctx, s, "Adopted")
+		if err != nil {
+			return err
+		}
+		if len(events) == 0 {
+			return fmt.Errorf("no Adopted event")
+		}
+		return nil
+	})
+	require.NoError(t, testEnv.Client.Delete(ctx, s))
+	gone(t, s)
 }

@@ -121,7 +121,8 @@ func Labels(in Input) map[string]string {
 	for k, v := range in.Server.Labels {
 		// The keys that say who an object belongs to are the operator's to set: a server must not pass for the
 		// cluster's own objects (which the cluster-manager prunes by them).
-		if k == names.LabelClusterNamespace || k == names.LabelManagedBy {
+		// Fencing is the cluster's decision (disableFencing), not the server's.
+		if k == names.LabelClusterNamespace || k == names.LabelManagedBy || k == labelFenced {
 			continue
 		}
 		out[k] = v

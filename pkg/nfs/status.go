@@ -71,7 +71,7 @@ func setStatus(nfs *storageosv1.NFSServer, o observation) {
 	switch {
 	case status == metav1.ConditionTrue:
 		st.Phase = storageosv1.NFSServerPhaseRunning
-	case reason == ReasonPodFailing || reason == ReasonClaimMissing || o.applyErr != nil && !adopting(o.applyErr) && !o.deleting:
+	case reason == ReasonPodFailing || reason == ReasonClaimMissing || reason == ReasonClaimLost || o.applyErr != nil && !adopting(o.applyErr) && !o.deleting:
 		// None of these goes away without someone's help.
 		st.Phase = storageosv1.NFSServerPhaseFailed
 	default:
@@ -91,6 +91,9 @@ func readiness(nfs *storageosv1.NFSServer, o observation) (metav1.ConditionStatu
 			fmt.Sprintf("persistentVolumeClaim.claimName %s does not exist in namespace %s", claim, nfs.Namespace)
 	case o.claim == nil:
 		return metav1.ConditionFalse, ReasonClaimPending, "waiting for claim " + claim + " to be created"
+	case o.claim.Status.Phase == corev1.ClaimLost:
+		return metav1.ConditionFalse, ReasonClaimLost,
+			fmt.Sprintf("claim %s is Lost: its PersistentVolume is gone, and the data with it", claim)
 	case o.claim.Status.Phase != corev1.ClaimBound:
 		return metav1.ConditionFalse, ReasonClaimPending,
 			fmt.Sprintf("claim %s is %s: waiting for its volume", claim, claimPhase(o.claim))

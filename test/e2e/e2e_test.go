@@ -41,6 +41,7 @@ func TestOperatorOnASimulatedCluster(t *testing.T) {
 		{"install: Running on every node", testInstall},
 		{"spec edit: rolled", testSpecEdit},
 		{"webhook: StorageOS pods go to the StorageOS scheduler", testWebhook},
+		{"nfs: the original's NFSServer served, edited, deleted; ReadWriteMany pods admitted", testNFSServer},
 		{"cleanup job: completed on every node", testCleanupJob},
 		{"upgrade: apps down, nodes rolled, apps back", testUpgrade},
 		{"fault: cluster-manager leader killed", testClusterManagerLeaderKilled},
