@@ -8,10 +8,13 @@ import (
 	"testing"
 
 	"github.com/operator-framework/api/pkg/manifests"
+	"github.com/operator-framework/api/pkg/operators/v1alpha1"
 	"github.com/operator-framework/api/pkg/validation"
 	"github.com/operator-framework/api/pkg/validation/errors"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	rbacv1 "k8s.io/api/rbac/v1"
+	"sigs.k8s.io/yaml"
 )
 
 const root = "../.."
@@ -153,11 +156,140 @@ func TestClusterServiceVersionDescribesTheOperator(t *testing.T) {
 	assert.Contains(t, webhook.Containers[0].Args, "--webhook-service-name=storageos-scheduler-webhook-service")
 	assert.Empty(t, webhook.Volumes, "nothing mounted where OLM mounts the certificate")
 
-	assert.Len(t, csv.Spec.CustomResourceDefinitions.Owned, 3)
+	assert.Len(t, csv.Spec.CustomResourceDefinitions.Owned, 4)
 	for _, crd := range csv.Spec.CustomResourceDefinitions.Owned {
 		assert.NotEmpty(t, crd.Description, crd.Name)
 		assert.NotEmpty(t, crd.SpecDescriptors, crd.Name)
 		assert.NotEmpty(t, crd.StatusDescriptors, crd.Name)
 	}
 	assert.Equal(t, "1.30.0", csv.Spec.MinKubeVersion)
+}
+
+// The CSV owns every CRD of the bundle, NFSServer included, and describes every field of its spec and status
+// for the console: a field added to an API type without a descriptor fails here. NFSServer's fields are named
+// as in the original operator, which described the same spec fields.
+func TestOwnedCRDsDescribeEveryField(t *testing.T) {
+	bundle, err := manifests.GetBundleFromDir(filepath.Join(root, "bundle"))
+	require.NoError(t, err)
+	owned := map[string]v1alpha1.CRDDescription{}
+	for _, d := range bundle.CSV.Spec.CustomResourceDefinitions.Owned {
+		owned[d.Name] = d
+	}
+	require.Len(t, bundle.V1CRDs, len(owned), "one owned description per CRD of the bundle")
+	for _, crd := range bundle.V1CRDs {
+		t.Run(crd.Spec.Names.Kind, func(t *testing.T) {
+			d, ok := owned[crd.Name]
+			require.True(t, ok, "the CSV owns %s", crd.Name)
+			assert.Equal(t, crd.Spec.Names.Kind, d.Kind)
+			assert.Equal(t, crd.Spec.Versions[0].Name, d.Version)
+			assert.NotEmpty(t, d.DisplayName)
+			assert.NotEmpty(t, d.Resources, "the kinds the operator creates for a %s", d.Kind)
+			props := crd.Spec.Versions[0].Schema.OpenAPIV3Schema.Properties
+			specPaths := map[string]string{}
+			for _, s := range d.SpecDescriptors {
+				specPaths[s.Path] = s.Description
+			}
+			statusPaths := map[string]string{}
+			xDescriptors := map[string][]string{}
+			for _, s := range d.StatusDescriptors {
+				statusPaths[s.Path] = s.Description
+				xDescriptors[s.Path] = s.XDescriptors
+			}
+			assert.ElementsMatch(t, sortedKeys(props["spec"].Properties), sortedKeys(specPaths), "spec descriptors")
+			assert.ElementsMatch(t, sortedKeys(props["status"].Properties), sortedKeys(statusPaths), "status descriptors")
+			for path, desc := range specPaths {
+				assert.NotEmpty(t, desc, "spec.%s", path)
+			}
+			for path, desc := range statusPaths {
+				assert.NotEmpty(t, desc, "status.%s", path)
+			}
+			if _, ok := statusPaths["conditions"]; ok {
+				assert.Equal(t, []string{"urn:alm:descriptor:io.kubernetes.conditions"}, xDescriptors["conditions"])
+			}
+		})
+	}
+
+	nfs, ok := owned["nfsservers.storageos.com"]
+	require.True(t, ok, "the CSV owns nfsservers.storageos.com")
+	assert.Equal(t, "NFSServer", nfs.Kind)
+	assert.Equal(t, "v1", nfs.Version)
+	assert.Equal(t, "NFS Server", nfs.DisplayName)
+	assert.Contains(t, nfs.Description, "NFS")
+	var spec, status []string
+	for _, s := range nfs.SpecDescriptors {
+		spec = append(spec, s.Path)
+	}
+	for _, s := range nfs.StatusDescriptors {
+		status = append(status, s.Path)
+	}
+	assert.Subset(t, spec, []string{"nfsContainer", "storageClassName", "resources", "persistentVolumeClaim", "export",
+		"persistentVolumeReclaimPolicy", "mountOptions", "tolerations", "annotations"})
+	assert.Subset(t, status, []string{"phase", "remoteTarget", "accessModes", "conditions"})
+	var kinds []string
+	for _, r := range nfs.Resources {
+		kinds = append(kinds, r.Kind)
+	}
+	assert.Subset(t, kinds, []string{"StatefulSet", "Service", "ConfigMap", "ServiceAccount", "PersistentVolumeClaim"})
+	assert.FileExists(t, filepath.Join(root, "bundle", "manifests", "storageos.com_nfsservers.yaml"))
+}
+
+// The cluster-manager runs the NFSServer controller: its cluster permissions in the CSV are its ClusterRole's
+// (config/rbac/cluster-manager), so it may manage NFSServers and what it creates for them.
+func TestClusterManagerMayManageNFSServers(t *testing.T) {
+	bundle, err := manifests.GetBundleFromDir(filepath.Join(root, "bundle"))
+	require.NoError(t, err)
+	var rules []rbacv1.PolicyRule
+	for _, p := range bundle.CSV.Spec.InstallStrategy.StrategySpec.ClusterPermissions {
+		if p.ServiceAccountName == "storageos-cluster-manager" {
+			rules = append(rules, p.Rules...)
+		}
+	}
+	allows := func(group, resource, verb string) bool {
+		for _, r := range rules {
+			if slices.Contains(r.APIGroups, group) && slices.Contains(r.Resources, resource) && slices.Contains(r.Verbs, verb) {
+				return true
+			}
+		}
+		return false
+	}
+	for _, c := range []struct{ group, resource, verb string }{
+		{"storageos.com", "nfsservers", "watch"},
+		{"storageos.com", "nfsservers", "update"},
+		{"storageos.com", "nfsservers/status", "update"},
+		{"storageos.com", "nfsservers/finalizers", "update"},
+		{"", "persistentvolumeclaims", "create"},
+		{"", "persistentvolumeclaims", "delete"},
+		{"", "persistentvolumes", "patch"},
+		{"", "configmaps", "create"},
+		{"", "services", "create"},
+		{"", "serviceaccounts", "create"},
+		{"apps", "statefulsets", "create"},
+	} {
+		assert.True(t, allows(c.group, c.resource, c.verb), "the cluster-manager may %s %s.%s", c.verb, c.resource, c.group)
+	}
+
+	// Every rule controller-gen wrote from the +kubebuilder:rbac markers is in the CSV, none lost on the way.
+	data, err := os.ReadFile(filepath.Join(root, "config", "rbac", "cluster-manager", "role.yaml"))
+	require.NoError(t, err)
+	var role rbacv1.ClusterRole
+	require.NoError(t, yaml.UnmarshalStrict(data, &role))
+	require.NotEmpty(t, role.Rules)
+	for _, r := range role.Rules {
+		assert.Contains(t, rules, r)
+	}
+}
+
+// Descriptions are cut at their first full stop, never at an abbreviation's.
+func TestFirstSentence(t *testing.T) {
+	for in, want := range map[string]string{
+		"One. Two.":                            "One.",
+		"No stop":                              "No stop",
+		"The port, e.g. 10.96.0.12:2049. Then": "The port, e.g. 10.96.0.12:2049.",
+		"A count (e.g. 3/3). More":             "A count (e.g. 3/3).",
+		"That is, i.e. this.\nNext line.":      "That is, i.e. this.",
+		"Ends with e.g.":                       "Ends with e.g.",
+		"A knee.g. Two.":                       "A knee.g.",
+	} {
+		assert.Equal(t, want, firstSentence(in), in)
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/operator-framework/api/pkg/manifests"
@@ -31,9 +32,29 @@ func TestExamplesAreTheOriginals(t *testing.T) {
 	for _, e := range examples {
 		got = append(got, e["kind"].(string)+"/"+e["metadata"].(map[string]any)["name"].(string))
 	}
-	assert.Equal(t, []string{"StorageOSCluster/example-storageoscluster", "Job/example-job", "StorageOSUpgrade/example-storageosupgrade"}, got)
+	assert.Equal(t, []string{"StorageOSCluster/example-storageoscluster", "Job/example-job", "StorageOSUpgrade/example-storageosupgrade",
+		"NFSServer/example-nfsserver"}, got)
 	assert.Equal(t, map[string]any{"enable": true}, examples[0]["spec"].(map[string]any)["csi"])
 	assert.Equal(t, "kube-system", examples[0]["spec"].(map[string]any)["namespace"])
+	assert.Equal(t, map[string]any{"resources": map[string]any{"requests": map[string]any{"storage": "1Gi"}}}, examples[3]["spec"])
+}
+
+// Every kind the CSV owns has its example, so the console's "create" form of each starts from one.
+func TestEveryOwnedKindHasAnExample(t *testing.T) {
+	bundle, err := manifests.GetBundleFromDir(filepath.Join(root, "bundle"))
+	require.NoError(t, err)
+	var examples []map[string]any
+	require.NoError(t, json.Unmarshal([]byte(bundle.CSV.Annotations["alm-examples"]), &examples))
+	var kinds, owned []string
+	for _, e := range examples {
+		kinds = append(kinds, e["apiVersion"].(string)+"/"+e["kind"].(string))
+	}
+	for _, d := range bundle.CSV.Spec.CustomResourceDefinitions.Owned {
+		group := d.Name[strings.Index(d.Name, ".")+1:]
+		owned = append(owned, group+"/"+d.Version+"/"+d.Kind)
+	}
+	assert.ElementsMatch(t, owned, kinds)
+	assert.Contains(t, kinds, "storageos.com/v1/NFSServer")
 }
 
 // Every alm-example is what the API server would accept for the bundle's CRDs, checked as it checks a create:
@@ -106,12 +127,16 @@ func TestExampleValidationRejectsBadExamples(t *testing.T) {
 		spec map[string]any
 		want string
 	}{
-		"unknown field":        {"StorageOSCluster", map[string]any{"secretRefName": "s", "noSuchField": true}, "spec.noSuchField"},
-		"unknown nested field": {"StorageOSCluster", map[string]any{"secretRefName": "s", "csi": map[string]any{"enabled": true}}, "spec.csi.enabled"},
-		"wrong type":           {"Job", map[string]any{"image": "i", "labelSelector": map[string]any{"app": "x"}}, "spec.labelSelector: Invalid value"},
-		"missing required":     {"StorageOSUpgrade", map[string]any{}, "spec.newImage: Required value"},
-		"CEL rule":             {"StorageOSCluster", map[string]any{"secretRefName": "s", "ingress": map[string]any{"tls": true}}, "ingress.tls requires ingress.enable: true"},
-		"CEL rule on a field":  {"Job", map[string]any{"image": "i", "hostPath": "var", "mountPath": "/var"}, "spec.hostPath: Invalid value"},
+		"unknown field":           {"StorageOSCluster", map[string]any{"secretRefName": "s", "noSuchField": true}, "spec.noSuchField"},
+		"unknown nested field":    {"StorageOSCluster", map[string]any{"secretRefName": "s", "csi": map[string]any{"enabled": true}}, "spec.csi.enabled"},
+		"wrong type":              {"Job", map[string]any{"image": "i", "labelSelector": map[string]any{"app": "x"}}, "spec.labelSelector: Invalid value"},
+		"missing required":        {"StorageOSUpgrade", map[string]any{}, "spec.newImage: Required value"},
+		"CEL rule":                {"StorageOSCluster", map[string]any{"secretRefName": "s", "ingress": map[string]any{"tls": true}}, "ingress.tls requires ingress.enable: true"},
+		"CEL rule on a field":     {"Job", map[string]any{"image": "i", "hostPath": "var", "mountPath": "/var"}, "spec.hostPath: Invalid value"},
+		"NFSServer enum":          {"NFSServer", map[string]any{"persistentVolumeReclaimPolicy": "Recycle"}, "spec.persistentVolumeReclaimPolicy: Unsupported value"},
+		"NFSServer quantity":      {"NFSServer", map[string]any{"resources": map[string]any{"requests": map[string]any{"storage": "-1Gi"}}}, "spec.resources.requests.storage"},
+		"NFSServer CEL rule":      {"NFSServer", map[string]any{"export": map[string]any{"server": map[string]any{"accessMode": "rw"}}}, "export.server.accessMode must be ReadWrite, ReadOnly or None"},
+		"NFSServer unknown field": {"NFSServer", map[string]any{"export": map[string]any{"squash": "all"}}, "spec.export.squash"},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {

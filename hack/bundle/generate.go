@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/blang/semver/v4"
 	"github.com/operator-framework/api/pkg/lib/version"
@@ -77,8 +79,9 @@ var relatedImages = map[string]string{
 //go:embed examples/*.yaml
 var exampleFS embed.FS
 
-// exampleFiles are the alm-examples in the original CSV's order.
-var exampleFiles = []string{"storageos_v1_storageoscluster_cr.yaml", "storageos_v1_job_cr.yaml", "storageos_v1_storageosupgrade_cr.yaml"}
+// exampleFiles are the alm-examples in the original CSV's order: NFSServer last, as the original listed it.
+var exampleFiles = []string{"storageos_v1_storageoscluster_cr.yaml", "storageos_v1_job_cr.yaml", "storageos_v1_storageosupgrade_cr.yaml",
+	"storageos_v1_nfsserver_cr.yaml"}
 
 // Release says which release the bundle is and which one it replaces.
 type Release struct {
@@ -226,7 +229,7 @@ func (in *inputs) add(r *resource.Resource) error {
 		if obj, err = r.Map(); err == nil {
 			in.extra = append(in.extra, obj)
 		}
-	case "Namespace", "ServiceAccount", "Secret", "StorageOSCluster", "StorageOSUpgrade", "Job":
+	case "Namespace", "ServiceAccount", "Secret", "StorageOSCluster", "StorageOSUpgrade", "Job", "NFSServer":
 		// OLM installs into the namespace the user picks and creates the ServiceAccounts of the install
 		// strategy; the sample Secret holds example credentials, never shipped; the alm-examples are the
 		// original's (examples/), not config/samples.
@@ -468,7 +471,9 @@ func crdDescription(crd *apiextensionsv1.CustomResourceDefinition) v1alpha1.CRDD
 	return d
 }
 
-var displayNames = map[string]string{"StorageOSCluster": "StorageOS Cluster", "StorageOSUpgrade": "StorageOS Upgrade", "Job": "StorageOS Job"}
+// displayNames are the kinds' names in consoles; NFSServer keeps the original CSV's "NFS Server".
+var displayNames = map[string]string{"StorageOSCluster": "StorageOS Cluster", "StorageOSUpgrade": "StorageOS Upgrade", "Job": "StorageOS Job",
+	"NFSServer": "NFS Server"}
 
 // ownedResources are the kinds the operator creates for each custom resource.
 var ownedResources = map[string][]v1alpha1.APIResourceReference{
@@ -477,14 +482,42 @@ var ownedResources = map[string][]v1alpha1.APIResourceReference{
 		{Kind: "CSIDriver", Version: "v1"}, {Kind: "Ingress", Version: "v1"}},
 	"StorageOSUpgrade": {{Kind: "Job", Version: "v1"}},
 	"Job":              {{Kind: "DaemonSet", Version: "v1"}},
+	// The server's StatefulSet, its NFS and metrics Services, Ganesha's ConfigMap, the pod's ServiceAccount, the
+	// claim it exports (unless the spec names one) and, on OpenShift, the binding to the SCC role.
+	"NFSServer": {{Kind: "StatefulSet", Version: "v1"}, {Kind: "Service", Version: "v1"}, {Kind: "ConfigMap", Version: "v1"},
+		{Kind: "ServiceAccount", Version: "v1"}, {Kind: "PersistentVolumeClaim", Version: "v1"}, {Kind: "ClusterRoleBinding", Version: "v1"}},
 }
 
+// firstSentence is a field's description up to its first full stop. The period of an abbreviation ends no
+// sentence: cutting "the NFS port, e.g. 10.96.0.12:2049" after "e.g." would leave a description that trails off.
 func firstSentence(s string) string {
 	s = strings.Join(strings.Fields(s), " ")
-	if i := strings.Index(s, ". "); i >= 0 {
-		return s[:i+1]
+	for from := 0; ; {
+		i := strings.Index(s[from:], ". ")
+		if i < 0 {
+			return s
+		}
+		end := from + i + 1
+		if !endsWithAbbreviation(s[:end]) {
+			return s[:end]
+		}
+		from = end
 	}
-	return s
+}
+
+// abbreviations are the ones the API's descriptions use mid-sentence.
+var abbreviations = []string{"e.g.", "i.e."}
+
+// endsWithAbbreviation is whether s ends with a whole abbreviation: "(e.g." does, "knee.g." does not.
+func endsWithAbbreviation(s string) bool {
+	for _, a := range abbreviations {
+		if before, ok := strings.CutSuffix(s, a); ok {
+			if r, _ := utf8.DecodeLastRuneInString(before); before == "" || !unicode.IsLetter(r) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func manifestName(obj map[string]any) string {
@@ -535,6 +568,8 @@ const description = `The StorageOS cluster operator deploys, configures, upgrade
 * **StorageOSUpgrade** runs an offline upgrade: pre-pulls the new image, pauses the cluster in maintenance mode,
   scales StorageOS-backed applications down, rolls the node image, scales them back. It survives restarts.
 * **Job** runs a task once on every selected node (e.g. cleaning up a node's StorageOS data).
+* **NFSServer** serves a StorageOS volume over NFS: StorageOS creates one for each ReadWriteMany claim, and the
+  operator runs an NFS-Ganesha StatefulSet exporting it.
 
 A mutating webhook sends pods using StorageOS volumes to the StorageOS scheduler; it never blocks pod creation.`
 
