@@ -20,9 +20,11 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
@@ -111,8 +113,10 @@ func Setup(_ context.Context, mgr ctrl.Manager, r *Reconciler) error {
 		Watches(&corev1.PersistentVolumeClaim{}, byServerLabel).
 		Watches(&rbacv1.ClusterRoleBinding{}, byServerLabel).
 		Watches(&corev1.Pod{}, byServerLabel).
-		// The cluster gives the default image and class, placement, fencing and pause.
-		Watches(&storageosv1.StorageOSCluster{}, handler.EnqueueRequestsFromMapFunc(r.allServers)).
+		// The cluster's spec gives the default image and class, placement, fencing and pause; its status, which
+		// changes far more often, gives the servers nothing.
+		Watches(&storageosv1.StorageOSCluster{}, handler.EnqueueRequestsFromMapFunc(r.allServers),
+			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Complete(r)
 }
 
@@ -135,8 +139,12 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 	if err := r.Client.Get(ctx, req.NamespacedName, nfs); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-	if _, err := kube.ReplaceFinalizer(ctx, r.Client, nfs, LegacyFinalizer, Finalizer); err != nil {
-		return ctrl.Result{}, err
+	// A server the original operator served carries its finalizer; ours replaces it. No finalizer may be added to
+	// an object being deleted, so one deleted before the swap is cleaned up under the original's finalizer.
+	if nfs.DeletionTimestamp.IsZero() {
+		if _, err := kube.ReplaceFinalizer(ctx, r.Client, nfs, LegacyFinalizer, Finalizer); err != nil {
+			return ctrl.Result{}, err
+		}
 	}
 	before := nfs.DeepCopy()
 	var o observation

@@ -17,7 +17,7 @@ import (
 // reconcileDelete removes what Kubernetes' garbage collector does not: the cluster-scoped SCC binding, and the
 // claim the operator created unless the reclaim policy is Retain. A claim the spec names is never deleted. It
 // needs neither the StorageOSCluster nor the StorageOS API, so a server outliving its cluster is still deleted.
-// Only this controller's finalizer is removed.
+// Only this controller's finalizer (or the original operator's, which it took over) is removed.
 func (r *Reconciler) reconcileDelete(ctx context.Context, nfs *storageosv1.NFSServer) error {
 	if _, err := r.applier.Prune(ctx, []client.ObjectList{&rbacv1.ClusterRoleBindingList{}}, bindingSelector(nfs), nil); err != nil {
 		return err
@@ -36,6 +36,9 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, nfs *storageosv1.NFSSe
 				return fmt.Errorf("deleting claim %s: %w", claim.Name, err)
 			}
 		}
+	}
+	if err := kube.RemoveFinalizer(ctx, r.Client, nfs, LegacyFinalizer); err != nil {
+		return err
 	}
 	return kube.RemoveFinalizer(ctx, r.Client, nfs, Finalizer)
 }
