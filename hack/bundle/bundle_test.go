@@ -254,12 +254,13 @@ func TestClusterManagerMayManageNFSServers(t *testing.T) {
 	}
 	for _, c := range []struct{ group, resource, verb string }{
 		{"storageos.com", "nfsservers", "watch"},
-		{"storageos.com", "nfsservers", "update"},
-		{"storageos.com", "nfsservers/status", "update"},
+		{"storageos.com", "nfsservers", "patch"},
+		{"storageos.com", "nfsservers/status", "patch"},
 		{"storageos.com", "nfsservers/finalizers", "update"},
 		{"", "persistentvolumeclaims", "create"},
 		{"", "persistentvolumeclaims", "delete"},
 		{"", "persistentvolumes", "patch"},
+		{"rbac.authorization.k8s.io", "rolebindings", "create"},
 		{"", "configmaps", "create"},
 		{"", "services", "create"},
 		{"", "serviceaccounts", "create"},

@@ -485,7 +485,7 @@ var ownedResources = map[string][]v1alpha1.APIResourceReference{
 	// The server's StatefulSet, its NFS and metrics Services, Ganesha's ConfigMap, the pod's ServiceAccount, the
 	// claim it exports (unless the spec names one) and, on OpenShift, the binding to the SCC role.
 	"NFSServer": {{Kind: "StatefulSet", Version: "v1"}, {Kind: "Service", Version: "v1"}, {Kind: "ConfigMap", Version: "v1"},
-		{Kind: "ServiceAccount", Version: "v1"}, {Kind: "PersistentVolumeClaim", Version: "v1"}, {Kind: "ClusterRoleBinding", Version: "v1"}},
+		{Kind: "ServiceAccount", Version: "v1"}, {Kind: "PersistentVolumeClaim", Version: "v1"}, {Kind: "RoleBinding", Version: "v1"}},
 }
 
 // firstSentence is a field's description up to its first full stop. The period of an abbreviation ends no

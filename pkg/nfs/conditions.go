@@ -22,6 +22,8 @@ const (
 	ReasonNoCluster   = "NoStorageOSCluster"
 	ReasonPaused      = "ClusterPaused"
 	ReasonApplyFailed = "ApplyFailed"
+	// ReasonReconcileError: the reconcile stopped before it could look at the server's objects (an API error).
+	ReasonReconcileError = "ReconcileError"
 	// ReasonAdopting: an object of the original operator is being replaced (its immutable fields differ).
 	ReasonAdopting = "Adopting"
 )

@@ -3,7 +3,6 @@ package nfs
 import (
 	"context"
 	"errors"
-	"fmt"
 	"os"
 	"time"
 
@@ -11,14 +10,11 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -30,36 +26,46 @@ import (
 
 	storageosv1 "github.com/storageos/cluster-operator/apis/storageos/v1"
 	"github.com/storageos/cluster-operator/pkg/cluster"
-	desiredpkg "github.com/storageos/cluster-operator/pkg/cluster/desired"
 	"github.com/storageos/cluster-operator/pkg/kube"
 	"github.com/storageos/cluster-operator/pkg/names"
 	"github.com/storageos/cluster-operator/pkg/ssa"
 )
 
-// Finalizer holds an NFSServer until its cluster-scoped binding and, per its reclaim policy, its claim are gone.
+// Finalizer holds an NFSServer until the claim the operator created is deleted, unless its reclaim policy is
+// Retain; everything else the server has is owned by it.
 const Finalizer = "storageos.com/nfsserver-cleanup"
 
 // LegacyFinalizer is the original operator's; an NFSServer it served carries it, and ours replaces it.
 const LegacyFinalizer = "finalizer.nfsserver.storageos.com"
 
-// +kubebuilder:rbac:groups=storageos.com,resources=nfsservers,verbs=get;list;watch;update;patch
-// +kubebuilder:rbac:groups=storageos.com,resources=nfsservers/status,verbs=get;update;patch
+// The NFS controller's RBAC: every write is a patch (server-side apply creates through it, hence create).
+// +kubebuilder:rbac:groups=storageos.com,resources=nfsservers,verbs=get;list;watch;patch
+// +kubebuilder:rbac:groups=storageos.com,resources=nfsservers/status,verbs=get;patch
 // +kubebuilder:rbac:groups=storageos.com,resources=nfsservers/finalizers,verbs=update
-// +kubebuilder:rbac:groups="",resources=persistentvolumeclaims,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=storageos.com,resources=storageosclusters,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=persistentvolumeclaims,verbs=get;list;watch;create;patch;delete
+// +kubebuilder:rbac:groups="",resources=services;configmaps;serviceaccounts,verbs=get;list;watch;create;patch
+// +kubebuilder:rbac:groups="",resources=pods,verbs=list;watch
+// +kubebuilder:rbac:groups=apps,resources=statefulsets,verbs=get;list;watch;create;patch
+// +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=rolebindings,verbs=get;list;watch;create;patch;delete
+// +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=clusterroles,verbs=bind,resourceNames="storageos:openshift-scc"
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 // The reclaim policy and mount options of the volume bound to a claim the operator created, and nothing else.
 // +kubebuilder:rbac:groups="",resources=persistentvolumes,verbs=patch
-// +kubebuilder:rbac:groups=monitoring.coreos.com,resources=servicemonitors,verbs=get;create;update;patch
+// +kubebuilder:rbac:groups=monitoring.coreos.com,resources=servicemonitors,verbs=get;create;patch
 
 // Reconciler reconciles NFSServers.
 type Reconciler struct {
 	Client   client.Client
 	Scheme   *runtime.Scheme
 	Recorder recorder.EventRecorder
-	Mapper   meta.RESTMapper
 	// Getenv looks up RELATED_IMAGE_NFS; os.Getenv in the binary.
 	Getenv func(string) string
 	// DefaultK8sDistro is the k8sDistro of clusters that name none, as the cluster controller's.
 	DefaultK8sDistro string
+	// DiscoveryInterval is how long the answer to "is the ServiceMonitor kind served?" is kept (5 minutes by
+	// default): a Prometheus operator installed later is noticed within it.
+	DiscoveryInterval time.Duration
 
 	applier *ssa.Applier
 	// live reads what the cache does not hold: a claim the spec names, which is not the operator's.
@@ -67,6 +73,9 @@ type Reconciler struct {
 	// volumes applies the reclaim policy and mount options of bound volumes, which are not cached: it
 	// remembers what it applied so that an unchanged setting is not sent again.
 	volumes *ssa.Memo
+	// monitors remembers for a while whether the ServiceMonitor kind is served, which costs a discovery
+	// request to find out where it is not.
+	monitors servedKind
 }
 
 // CacheOptions adds what the NFS controller reads to the cluster-manager's cache: the claims it created (its
@@ -84,23 +93,23 @@ func CacheOptions(base cache.Options) cache.Options {
 // Setup registers the NFSServer controller on a manager whose cache was built with CacheOptions.
 func Setup(_ context.Context, mgr ctrl.Manager, r *Reconciler) error {
 	r.Client, r.Scheme, r.Recorder = mgr.GetClient(), mgr.GetScheme(), mgr.GetEventRecorder(names.ClusterManager)
-	r.Mapper = mgr.GetRESTMapper()
 	if r.Getenv == nil {
 		r.Getenv = os.Getenv
 	}
 	r.applier = ssa.New(r.Client, mgr.GetAPIReader(), r.Scheme, names.ClusterManager).AdoptFrom(names.LegacyOperator)
 	r.live = mgr.GetAPIReader()
 	r.volumes = ssa.NewMemo()
+	if r.DiscoveryInterval == 0 {
+		r.DiscoveryInterval = 5 * time.Minute
+	}
+	r.monitors = servedKind{mapper: mgr.GetRESTMapper(), recheck: r.DiscoveryInterval,
+		kind: schema.GroupKind{Group: "monitoring.coreos.com", Kind: "ServiceMonitor"}}
 	byServerLabel := handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
 		name := o.GetLabels()[LabelServer]
 		if name == "" || o.GetLabels()[names.LabelComponent] != component {
 			return nil
 		}
-		ns := o.GetNamespace()
-		if ns == "" {
-			ns = o.GetLabels()[LabelServerNamespace]
-		}
-		return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: ns, Name: name}}}
+		return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: o.GetNamespace(), Name: name}}}
 	})
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("nfsserver").
@@ -109,12 +118,14 @@ func Setup(_ context.Context, mgr ctrl.Manager, r *Reconciler) error {
 		Owns(&corev1.Service{}).
 		Owns(&corev1.ConfigMap{}).
 		Owns(&corev1.ServiceAccount{}).
-		// The claim and the SCC binding have no owner reference; the pods are the StatefulSet's.
+		Owns(&rbacv1.RoleBinding{}).
+		// The claim has no owner reference (its reclaim policy decides its fate); the pods are the StatefulSet's.
+		// A ServiceMonitor is not watched: its kind may not exist. A hand edit of it is undone at the server's
+		// next reconcile.
 		Watches(&corev1.PersistentVolumeClaim{}, byServerLabel).
-		Watches(&rbacv1.ClusterRoleBinding{}, byServerLabel).
 		Watches(&corev1.Pod{}, byServerLabel).
-		// The cluster's spec gives the default image and class, placement, fencing and pause; its status, which
-		// changes far more often, gives the servers nothing.
+		// The cluster's spec gives the default image and class, placement, fencing and pause. Its status changes
+		// far more often and matters only when there are several clusters (which one is active).
 		Watches(&storageosv1.StorageOSCluster{}, handler.EnqueueRequestsFromMapFunc(r.allServers),
 			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Complete(r)
@@ -149,16 +160,30 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 	before := nfs.DeepCopy()
 	var o observation
 	defer func() {
-		wasReady := meta.FindStatusCondition(before.Status.Conditions, ConditionReady)
-		wasReconciled := meta.FindStatusCondition(before.Status.Conditions, ConditionReconciled)
-		setStatus(nfs, o)
-		r.announce(nfs, wasReady, wasReconciled)
-		reterr = errors.Join(reterr, kube.PatchStatus(ctx, r.Client, names.ClusterManager, before, nfs))
+		if o.observed {
+			setStatus(nfs, o)
+		} else if reterr != nil && !apierrors.IsConflict(reterr) {
+			// Nothing was seen this time: the status keeps what was seen last, and says why this reconcile
+			// stopped. A conflict says nothing: it is retried at once from the newer object.
+			kube.SetCondition(&nfs.Status.Conditions, nfs.Generation, ConditionReconciled, metav1.ConditionFalse,
+				ReasonReconcileError, reterr.Error())
+		}
+		// Locked on the object as read: a status computed from a stale cache is refused, not written, and its
+		// events are not sent.
+		if err := kube.PatchStatus(ctx, r.Client, names.ClusterManager, before, nfs, client.MergeFromWithOptimisticLock{}); err != nil {
+			reterr = errors.Join(reterr, err)
+			return
+		}
+		for _, e := range transitions(before, nfs) {
+			r.Recorder.Eventf(nfs, nil, e.kind, e.reason, e.action, "%s", e.note)
+		}
 	}()
 
 	if !nfs.DeletionTimestamp.IsZero() {
 		o.deleting = true
-		return ctrl.Result{}, r.reconcileDelete(ctx, nfs)
+		err := r.reconcileDelete(ctx, nfs)
+		o.observed = err == nil
+		return ctrl.Result{}, err
 	}
 	if _, err := kube.AddFinalizer(ctx, r.Client, nfs, Finalizer); err != nil {
 		return ctrl.Result{}, err
@@ -175,9 +200,13 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 			o.applyErr = r.apply(ctx, nfs, active)
 		}
 	}
+	if apierrors.IsConflict(o.applyErr) {
+		return ctrl.Result{}, o.applyErr
+	}
 	if err := r.observe(ctx, nfs, &o); err != nil {
 		return ctrl.Result{}, err
 	}
+	o.observed = true
 	if o.applyErr == nil && !OwnsClaim(nfs) && (o.claim == nil || o.claim.Status.Phase != corev1.ClaimBound) {
 		// A claim that is not the operator's is not watched: look again for it.
 		return ctrl.Result{RequeueAfter: claimRecheck}, nil
@@ -195,32 +224,6 @@ func (r *Reconciler) claimReader(nfs *storageosv1.NFSServer) client.Reader {
 	return r.live
 }
 
-// announce sends the events of the original operator, once per transition of the conditions they follow.
-func (r *Reconciler) announce(nfs *storageosv1.NFSServer, wasReady, wasReconciled *metav1.Condition) {
-	ready := meta.FindStatusCondition(nfs.Status.Conditions, ConditionReady)
-	reconciled := meta.FindStatusCondition(nfs.Status.Conditions, ConditionReconciled)
-	if reconciled.Reason == ReasonDeleting {
-		if wasReconciled == nil || wasReconciled.Reason != ReasonDeleting {
-			r.Recorder.Eventf(nfs, nil, corev1.EventTypeNormal, cluster.EventTerminating, "Delete", "Deleting the NFS server.")
-		}
-		return
-	}
-	if reconciled.Reason == ReasonApplyFailed && (wasReconciled == nil || wasReconciled.Message != reconciled.Message) {
-		r.Recorder.Eventf(nfs, nil, corev1.EventTypeWarning, cluster.EventFailedCreation, "Reconcile", "%s", reconciled.Message)
-	}
-	nowReady := ready.Status == metav1.ConditionTrue
-	if nowReady == (wasReady != nil && wasReady.Status == metav1.ConditionTrue) && (!nowReady || wasReady.Message == ready.Message) {
-		return
-	}
-	if nowReady {
-		r.Recorder.Eventf(nfs, nil, corev1.EventTypeNormal, cluster.EventChangedStatus, "Ready",
-			"NFS server is now functional: %s", nfs.Status.RemoteTarget)
-	} else if wasReady != nil && wasReady.Status == metav1.ConditionTrue {
-		r.Recorder.Eventf(nfs, nil, corev1.EventTypeWarning, cluster.EventChangedStatus, "NotReady",
-			"NFS server is not ready: %s", ready.Message)
-	}
-}
-
 func (r *Reconciler) activeCluster(ctx context.Context) (*storageosv1.StorageOSCluster, error) {
 	var list storageosv1.StorageOSClusterList
 	if err := r.Client.List(ctx, &list); err != nil {
@@ -231,83 +234,6 @@ func (r *Reconciler) activeCluster(ctx context.Context) (*storageosv1.StorageOSC
 		return nil, nil
 	}
 	return cluster.WithDefaultDistro(active, r.DefaultK8sDistro), nil
-}
-
-// apply converges the server's objects, in order, and the settings of its volume.
-func (r *Reconciler) apply(ctx context.Context, nfs *storageosv1.NFSServer, active *storageosv1.StorageOSCluster) error {
-	// A claim's class cannot change: pin the class of the claim the operator creates in the spec, as the
-	// original did, so a later change of the cluster's default does not break the server (and the STORAGECLASS
-	// column says what it uses).
-	if OwnsClaim(nfs) && nfs.Spec.StorageClassName == "" {
-		patchBase := nfs.DeepCopy()
-		nfs.Spec.StorageClassName = string(active.Spec.StorageClassName)
-		if err := r.Client.Patch(ctx, nfs, client.MergeFromWithOptions(patchBase, client.MergeFromWithOptimisticLock{}),
-			client.FieldOwner(names.ClusterManager)); err != nil {
-			return fmt.Errorf("setting spec.storageClassName: %w", err)
-		}
-	}
-	in := Input{Server: nfs, Cluster: active, Getenv: r.Getenv, ServiceMonitors: r.serviceMonitorsServed()}
-	// Every object is applied even when one fails: a claim that refuses to grow must not hold back a new
-	// export configuration.
-	var errs []error
-	for _, obj := range Objects(in) {
-		_, adopted, err := r.applier.ApplyAdopting(ctx, obj)
-		if _, optional := obj.(*unstructured.Unstructured); optional && (apierrors.IsNotFound(err) || meta.IsNoMatchError(err)) {
-			// The ServiceMonitor kind went away since the REST mapper saw it: nothing to monitor with.
-			err = nil
-		}
-		if _, isClaim := obj.(*corev1.PersistentVolumeClaim); isClaim && err != nil {
-			err = fmt.Errorf("spec.resources.requests.storage %s: %w", ptr.To(Capacity(nfs)), err)
-		}
-		errs = append(errs, err)
-		if adopted {
-			r.Recorder.Eventf(nfs, nil, corev1.EventTypeNormal, cluster.EventAdopted, "Adopt",
-				"took over %s %s from the original operator", obj.GetObjectKind().GroupVersionKind().Kind, obj.GetName())
-		}
-	}
-	if err := errors.Join(errs...); err != nil {
-		return err
-	}
-	// The SCC binding goes when the cluster is no longer on OpenShift.
-	keep := map[string]bool{ssa.Key(rbacv1.SchemeGroupVersion.WithKind("ClusterRoleBinding"), sccBinding(in)): desiredpkg.IsOpenShift(active)}
-	if _, err := r.applier.Prune(ctx, []client.ObjectList{&rbacv1.ClusterRoleBindingList{}}, bindingSelector(nfs), keep); err != nil {
-		return err
-	}
-	return r.applyVolumeSettings(ctx, nfs)
-}
-
-func bindingSelector(nfs *storageosv1.NFSServer) client.MatchingLabels {
-	return client.MatchingLabels{LabelServer: nfs.Name, LabelServerNamespace: nfs.Namespace}
-}
-
-// applyVolumeSettings sets the reclaim policy and mount options on the volume bound to the claim the operator
-// created, once it is bound.
-func (r *Reconciler) applyVolumeSettings(ctx context.Context, nfs *storageosv1.NFSServer) error {
-	if !OwnsClaim(nfs) {
-		return nil
-	}
-	claim := &corev1.PersistentVolumeClaim{}
-	if err := r.Client.Get(ctx, types.NamespacedName{Namespace: nfs.Namespace, Name: ClaimName(nfs)}, claim); err != nil {
-		return client.IgnoreNotFound(err)
-	}
-	settings := VolumeSettings(nfs, claim.Spec.VolumeName)
-	if settings == nil || claim.Status.Phase != corev1.ClaimBound {
-		return nil
-	}
-	return r.volumes.Do(settings, func() error {
-		err := r.Client.Apply(ctx, client.ApplyConfigurationFromUnstructured(settings),
-			client.FieldOwner(names.ClusterManager), client.ForceOwnership)
-		if err != nil {
-			return fmt.Errorf("setting persistentVolumeReclaimPolicy and mountOptions on PersistentVolume %s: %w", settings.GetName(), err)
-		}
-		return nil
-	})
-}
-
-// serviceMonitorsServed is whether the Prometheus operator's ServiceMonitor kind exists in the cluster.
-func (r *Reconciler) serviceMonitorsServed() bool {
-	_, err := r.Mapper.RESTMapping(schema.GroupKind{Group: "monitoring.coreos.com", Kind: "ServiceMonitor"}, "v1")
-	return err == nil
 }
 
 // observe reads the server's Service, claim and pods.

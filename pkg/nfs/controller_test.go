@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -51,6 +52,7 @@ func TestNFSServer(t *testing.T) {
 	t.Run("a paused cluster's servers are left as they are", func(t *testing.T) { pausedCluster(t, c) })
 	t.Run("the OpenShift SCC binding follows the distro and goes with the server", func(t *testing.T) { openShift(t, c) })
 	t.Run("reclaim policy and mount options reach the bound volume", volumeSettings)
+	t.Run("a server does not take over another's objects", nameClash)
 	t.Run("deletion follows the reclaim policy and never deletes a named claim", deletion)
 	t.Run("a named claim that does not exist fails naming the field", missingClaim)
 	t.Run("a ServiceMonitor where Prometheus operator's kind is served", serviceMonitor)
@@ -163,6 +165,18 @@ func exampleRuns(t *testing.T, c *storageosv1.StorageOSCluster) {
 		return nil
 	})
 
+	// More reconciles with nothing new (an annotation, a hand edit undone) send no more events.
+	update(t, s, func(s *storageosv1.NFSServer) { s.Annotations = map[string]string{"touched": "1"} })
+	update(t, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: s.Name, Namespace: ns}},
+		func(cm *corev1.ConfigMap) { cm.Data[s.Name] = "hand edit" })
+	child(t, &corev1.ConfigMap{}, ns, s.Name, func(cm *corev1.ConfigMap) error {
+		if cm.Data[s.Name] != config {
+			return fmt.Errorf("hand edit not undone yet")
+		}
+		return nil
+	})
+	assertEventCount(t, s, "ChangedStatus", 1)
+
 	// The pod stops being ready: the status says so, and the event says it once.
 	setPodReady(t, p, false)
 	serverStatus(t, s, func(s *storageosv1.NFSServer) error {
@@ -171,6 +185,35 @@ func exampleRuns(t *testing.T, c *storageosv1.StorageOSCluster) {
 		}
 		return hasCondition(s, nfs.ConditionReady, metav1.ConditionFalse, nfs.ReasonPodNotReady)
 	})
+	assertEventCount(t, s, "ChangedStatus", 2)
+}
+
+// assertEventCount checks, for a few seconds, that exactly n events with reason were sent about the server
+// (a series counts as its count).
+func assertEventCount(t *testing.T, s *storageosv1.NFSServer, reason string, n int) {
+	t.Helper()
+	count := func() int {
+		events, err := eventsOf(context.Background(), s, reason)
+		require.NoError(t, err)
+		total := 0
+		for _, e := range events {
+			total++
+			if e.Series != nil {
+				total += int(e.Series.Count) - 1
+			}
+		}
+		return total
+	}
+	eventually(t, fmt.Sprintf("%d %s events", n, reason), func(context.Context) error {
+		if got := count(); got != n {
+			return fmt.Errorf("%d %s events", got, reason)
+		}
+		return nil
+	})
+	for range 3 {
+		time.Sleep(time.Second)
+		require.Equal(t, n, count(), "no more %s events", reason)
+	}
 }
 
 // running creates a server and brings it to Running, playing the binder and the kubelet.
@@ -333,19 +376,38 @@ func openShift(t *testing.T, c *storageosv1.StorageOSCluster) {
 	create(t, s)
 	child(t, &appsv1.StatefulSet{}, ns, s.Name, nil)
 	update(t, c, func(c *storageosv1.StorageOSCluster) { c.Spec.K8sDistro = "openshift" })
-	crb := child(t, &rbacv1.ClusterRoleBinding{}, "", "storageos:openshift-scc-nfs-on-openshift", nil)
-	assert.Equal(t, rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "storageos:openshift-scc"}, crb.RoleRef)
-	assert.Equal(t, []rbacv1.Subject{{Kind: "ServiceAccount", Name: "storageos-nfs-on-openshift", Namespace: ns}}, crb.Subjects)
+	rb := child(t, &rbacv1.RoleBinding{}, ns, "storageos:openshift-scc-nfs-on-openshift", nil)
+	assert.Equal(t, rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "storageos:openshift-scc"}, rb.RoleRef)
+	assert.Equal(t, []rbacv1.Subject{{Kind: "ServiceAccount", Name: "storageos-nfs-on-openshift", Namespace: ns}}, rb.Subjects)
+	require.Len(t, rb.OwnerReferences, 1, "owned by the server, so it goes with it")
+	assert.Equal(t, s.Name, rb.OwnerReferences[0].Name)
 
 	update(t, c, func(c *storageosv1.StorageOSCluster) { c.Spec.K8sDistro = "" })
-	gone(t, crb)
-
+	gone(t, rb)
 	update(t, c, func(c *storageosv1.StorageOSCluster) { c.Spec.K8sDistro = "openshift" })
-	crb = child(t, &rbacv1.ClusterRoleBinding{}, "", "storageos:openshift-scc-nfs-on-openshift", nil)
-	require.NoError(t, testEnv.Client.Delete(context.Background(), s))
-	gone(t, crb)
-	gone(t, s)
+	child(t, &rbacv1.RoleBinding{}, ns, "storageos:openshift-scc-nfs-on-openshift", nil)
 	update(t, c, func(c *storageosv1.StorageOSCluster) { c.Spec.K8sDistro = "" })
+}
+
+// An NFSServer whose objects would be another's (server "web" has the Service "web-metrics"; a server named
+// "web-metrics" wants a Service of that name) does not take them over, though one field owner applies both.
+func nameClash(t *testing.T) {
+	ns := testEnv.CreateNamespace(t)
+	web := exampleServer(ns, "web")
+	create(t, web)
+	metrics := child(t, &corev1.Service{}, ns, "web-metrics", nil)
+	clash := exampleServer(ns, "web-metrics")
+	create(t, clash)
+	serverStatus(t, clash, func(s *storageosv1.NFSServer) error {
+		if s.Status.Phase != storageosv1.NFSServerPhaseFailed {
+			return fmt.Errorf("phase %q", s.Status.Phase)
+		}
+		return hasCondition(s, nfs.ConditionReconciled, metav1.ConditionFalse, nfs.ReasonApplyFailed)
+	})
+	assert.Contains(t, conditionMessage(clash, nfs.ConditionReconciled), "Service "+ns+"/web-metrics already exists")
+	after := child(t, &corev1.Service{}, ns, "web-metrics", nil)
+	assert.Equal(t, "web", after.Labels[nfs.LabelServer], "the first server's Service is left alone")
+	assert.Equal(t, metrics.Spec.Selector, after.Spec.Selector)
 }
 
 func volumeSettings(t *testing.T) {

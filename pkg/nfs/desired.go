@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"maps"
+	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -39,13 +40,11 @@ const (
 	sccBindingPrefix = "storageos:openshift-scc-nfs-"
 
 	// LabelServer is on every object of a server and selects its pod.
-	LabelServer = "nfsserver"
-	// LabelServerNamespace maps the cluster-scoped SCC binding back to its server.
-	LabelServerNamespace = "storageos.com/nfsserver-namespace"
-	labelServiceFor      = "app.kubernetes.io/service-for"
-	labelFenced          = "storageos.com/fenced"
-	// AnnotationConfigHash on the pod template rolls the pod when the Ganesha configuration changes, which it
-	// reads only at start.
+	LabelServer     = "nfsserver"
+	labelServiceFor = "app.kubernetes.io/service-for"
+	labelFenced     = "storageos.com/fenced"
+	// AnnotationConfigHash on the pod template rolls the pod when the Ganesha configuration or the volume's
+	// mount options change, which it reads only at start.
 	AnnotationConfigHash = "storageos.com/nfs-config-hash"
 )
 
@@ -106,7 +105,7 @@ func ServiceAccountName(nfs *storageosv1.NFSServer) string { return saPrefix + n
 // MetricsServiceName is the Service of the server's metrics port.
 func MetricsServiceName(nfs *storageosv1.NFSServer) string { return nfs.Name + "-" + MetricsPortName }
 
-// SCCBindingName is the binding of the server's ServiceAccount to the OpenShift SCC role.
+// SCCBindingName is the RoleBinding of the server's ServiceAccount to the OpenShift SCC role.
 func SCCBindingName(nfs *storageosv1.NFSServer) string { return sccBindingPrefix + nfs.Name }
 
 // PodSelector selects a server's pod. A StatefulSet's selector is immutable, so it never changes.
@@ -114,27 +113,32 @@ func PodSelector(nfs *storageosv1.NFSServer) map[string]string {
 	return map[string]string{names.LabelApp: "storageos", LabelServer: nfs.Name}
 }
 
-// Labels are on every object of a server: the NFSServer's own labels (StorageOS puts volume settings such as
-// storageos.com/replicas there, which reach the claim it exports), then the original operator's.
+// Labels are on every object of a server: the original operator's.
 func Labels(in Input) map[string]string {
-	out := map[string]string{}
-	for k, v := range in.Server.Labels {
-		// The keys that say who an object belongs to are the operator's to set: a server must not pass for the
-		// cluster's own objects (which the cluster-manager prunes by them).
-		// Fencing is the cluster's decision (disableFencing), not the server's.
-		if k == names.LabelClusterNamespace || k == names.LabelManagedBy || k == labelFenced {
-			continue
-		}
-		out[k] = v
-	}
-	maps.Copy(out, map[string]string{
+	return map[string]string{
 		names.LabelApp:       "storageos",
 		names.LabelName:      "storageos",
 		names.LabelInstance:  in.Cluster.Name,
 		names.LabelPartOf:    "storageos",
 		names.LabelComponent: component,
 		LabelServer:          in.Server.Name,
-	})
+	}
+}
+
+// ClaimLabels are the labels of the claim the operator creates: the NFSServer's own (StorageOS puts volume
+// settings such as storageos.com/replicas there, which it reads from the claim), then the server's. They go on
+// the claim only: on the pod template a label edit would restart the server.
+func ClaimLabels(in Input) map[string]string {
+	out := map[string]string{}
+	for k, v := range in.Server.Labels {
+		// The key that says who an object belongs to is the operator's to set: a claim must not pass for one
+		// of the cluster's own objects (which the cluster-manager prunes by it).
+		if k == names.LabelClusterNamespace || k == names.LabelManagedBy {
+			continue
+		}
+		out[k] = v
+	}
+	maps.Copy(out, Labels(in))
 	return out
 }
 
@@ -148,9 +152,9 @@ func ownerReference(nfs *storageosv1.NFSServer) metav1.OwnerReference {
 		UID: nfs.UID, Controller: ptr.To(true), BlockOwnerDeletion: ptr.To(true)}
 }
 
-// Objects are every object of a server, in the order they are applied: what the pod needs before the pod.
-// Namespaced objects are owned by the NFSServer, so Kubernetes deletes them with it; the claim the operator
-// creates is not (its reclaim policy decides), nor is the cluster-scoped SCC binding (deleted by the finalizer).
+// Objects are every object of a server, in the order they are applied: what the pod needs before the pod. They
+// are owned by the NFSServer, so Kubernetes deletes them with it, except the claim the operator creates: its
+// reclaim policy decides.
 func Objects(in Input) []client.Object {
 	objs := []client.Object{
 		&corev1.ServiceAccount{ObjectMeta: objectMeta(in, ServiceAccountName(in.Server))},
@@ -194,7 +198,7 @@ func configMap(in Input) *corev1.ConfigMap {
 
 func claim(in Input) *corev1.PersistentVolumeClaim {
 	m := objectMeta(in, in.Server.Name)
-	m.OwnerReferences = nil
+	m.OwnerReferences, m.Labels = nil, ClaimLabels(in)
 	return &corev1.PersistentVolumeClaim{
 		ObjectMeta: m,
 		Spec: corev1.PersistentVolumeClaimSpec{
@@ -231,12 +235,11 @@ func VolumeSettings(nfs *storageosv1.NFSServer, volumeName string) *unstructured
 	}}
 }
 
-func sccBinding(in Input) *rbacv1.ClusterRoleBinding {
-	m := objectMeta(in, SCCBindingName(in.Server))
-	m.Namespace, m.OwnerReferences = "", nil
-	m.Labels[LabelServerNamespace] = in.Server.Namespace
-	return &rbacv1.ClusterRoleBinding{
-		ObjectMeta: m,
+// sccBinding lets the server's pod use the cluster's OpenShift SCC role, in the server's namespace only. It is
+// owned by the server, so it goes with it.
+func sccBinding(in Input) *rbacv1.RoleBinding {
+	return &rbacv1.RoleBinding{
+		ObjectMeta: objectMeta(in, SCCBindingName(in.Server)),
 		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: desired.OpenShiftSCCRole},
 		Subjects: []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: ServiceAccountName(in.Server),
 			Namespace: in.Server.Namespace}},
@@ -251,8 +254,8 @@ var capabilities = []corev1.Capability{"CHOWN", "DAC_OVERRIDE", "DAC_READ_SEARCH
 
 func statefulSet(in Input) *appsv1.StatefulSet {
 	nfs := in.Server
-	config := GaneshaConfig(ExportOf(nfs))
-	sum := sha256.Sum256([]byte(config))
+	// The pod reads the configuration, and mounts the volume with its mount options, only when it starts.
+	sum := sha256.Sum256([]byte(GaneshaConfig(ExportOf(nfs)) + "\n" + strings.Join(nfs.Spec.MountOptions, ",")))
 	podLabels := Labels(in)
 	if !in.Cluster.Spec.DisableFencing {
 		// StorageOS fences the pod (deletes it from a failed node so it can start elsewhere) by this label.
@@ -319,8 +322,9 @@ func statefulSet(in Input) *appsv1.StatefulSet {
 	}
 }
 
-// ServiceMonitorGVK is the Prometheus operator's kind; a server gets one only where it is served.
-var serviceMonitorAPIVersion = "monitoring.coreos.com/v1"
+// serviceMonitorAPIVersion is the Prometheus operator's API; a server gets a ServiceMonitor only where it is
+// served.
+const serviceMonitorAPIVersion = "monitoring.coreos.com/v1"
 
 func serviceMonitor(in Input) *unstructured.Unstructured {
 	m := objectMeta(in, MetricsServiceName(in.Server))

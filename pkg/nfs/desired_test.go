@@ -268,8 +268,8 @@ func kindOf(t *testing.T, obj client.Object) string {
 		return "ConfigMap"
 	case *corev1.PersistentVolumeClaim:
 		return "PersistentVolumeClaim"
-	case *rbacv1.ClusterRoleBinding:
-		return "ClusterRoleBinding"
+	case *rbacv1.RoleBinding:
+		return "RoleBinding"
 	case *appsv1.StatefulSet:
 		return "StatefulSet"
 	case *unstructured.Unstructured:
@@ -324,10 +324,6 @@ func checkCommon(t *testing.T, in Input, objs []client.Object) {
 		assert.Equal(t, "storageos", labels[names.LabelApp], "%s: app label", what)
 		assert.Equal(t, "storageos", labels[names.LabelInstance], "%s: instance is the cluster", what)
 		switch kindOf(t, o) {
-		case "ClusterRoleBinding":
-			// Cluster-scoped: a namespaced owner cannot own it; the finalizer deletes it.
-			assert.Empty(t, o.GetNamespace(), what)
-			assert.Empty(t, o.GetOwnerReferences(), what)
 		case "PersistentVolumeClaim":
 			// The reclaim policy decides the claim's fate, not Kubernetes' garbage collector.
 			assert.Equal(t, nfs.Namespace, o.GetNamespace(), what)
@@ -478,16 +474,17 @@ func TestObjects(t *testing.T) {
 			name:    "OpenShift: the ServiceAccount is bound to the SCC role",
 			cluster: func(c *storageosv1.StorageOSCluster) { c.Spec.K8sDistro = "openshift" },
 			wantKinds: []string{"ServiceAccount/storageos-nfs-shared", "Service/shared", "Service/shared-metrics",
-				"ConfigMap/shared", "ClusterRoleBinding/storageos:openshift-scc-nfs-shared",
+				"ConfigMap/shared", "RoleBinding/storageos:openshift-scc-nfs-shared",
 				"PersistentVolumeClaim/shared", "StatefulSet/shared"},
 			check: func(t *testing.T, _ Input, objs []client.Object) {
-				crb := findObject[*rbacv1.ClusterRoleBinding](t, objs, "storageos:openshift-scc-nfs-shared")
+				// A RoleBinding in the server's namespace: the SCC is usable there only, and the binding is owned
+				// by the server (checkCommon), so it goes with it.
+				crb := findObject[*rbacv1.RoleBinding](t, objs, "storageos:openshift-scc-nfs-shared")
 				assert.Equal(t, rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole",
 					Name: "storageos:openshift-scc"}, crb.RoleRef)
 				assert.Equal(t, []rbacv1.Subject{{Kind: "ServiceAccount", Name: "storageos-nfs-shared",
 					Namespace: "apps"}}, crb.Subjects)
-				// The binding has no owner: this label maps it back to its server.
-				assert.Equal(t, "apps", crb.Labels[LabelServerNamespace])
+				assert.Equal(t, "apps", crb.Namespace)
 			},
 		},
 		{
@@ -563,7 +560,7 @@ func TestObjects(t *testing.T) {
 			},
 		},
 		{
-			name: "NFSServer labels are inherited, except who owns the objects and the operator's own keys",
+			name: "NFSServer labels reach the claim only, except who owns the objects and the operator's own keys",
 			server: func(s *storageosv1.NFSServer) {
 				s.Labels = map[string]string{
 					"storageos.com/replicas":          "2",
@@ -577,6 +574,8 @@ func TestObjects(t *testing.T) {
 				// StorageOS reads volume settings from the claim's labels.
 				pvc := findObject[*corev1.PersistentVolumeClaim](t, objs, "shared")
 				assert.Equal(t, "2", pvc.Labels["storageos.com/replicas"])
+				// On the pod they would restart the server at every label edit.
+				assert.NotContains(t, findStatefulSet(t, objs).Spec.Template.Labels, "storageos.com/replicas")
 				for _, o := range objs {
 					what := kindOf(t, o) + "/" + o.GetName()
 					assert.NotEqual(t, "someone-else", o.GetLabels()[names.LabelManagedBy], what)

@@ -2,6 +2,7 @@ package nfs_test
 
 import (
 	"context"
+	"time"
 
 	"testing"
 
@@ -34,7 +35,9 @@ func startNFSController(e *envtest.Environment) (func(), error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := nfs.Setup(context.Background(), mgr, &nfs.Reconciler{Getenv: func(k string) string { return env[k] }}); err != nil {
+	if err := nfs.Setup(context.Background(), mgr, &nfs.Reconciler{Getenv: func(k string) string { return env[k] },
+		// The ServiceMonitor kind is installed during the tests.
+		DiscoveryInterval: time.Millisecond}); err != nil {
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())

@@ -7,6 +7,7 @@ import (
 	"strconv"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	storageosv1 "github.com/storageos/cluster-operator/apis/storageos/v1"
@@ -16,6 +17,9 @@ import (
 
 // observation is what one reconcile saw of a server and its objects.
 type observation struct {
+	// observed: the reconcile got as far as reading the server's objects (or finished deleting it). Without it
+	// the status keeps what was seen last.
+	observed bool
 	// cluster is the active StorageOSCluster's namespace/name; "" when there is none.
 	cluster string
 	// paused: the cluster is paused (an upgrade runs), so the server's objects were left as they are.
@@ -71,7 +75,7 @@ func setStatus(nfs *storageosv1.NFSServer, o observation) {
 	switch {
 	case status == metav1.ConditionTrue:
 		st.Phase = storageosv1.NFSServerPhaseRunning
-	case reason == ReasonPodFailing || reason == ReasonClaimMissing || reason == ReasonClaimLost || o.applyErr != nil && !adopting(o.applyErr) && !o.deleting:
+	case reason == ReasonPodFailing || reason == ReasonClaimMissing || reason == ReasonClaimLost || permanent(o.applyErr) && !o.deleting:
 		// None of these goes away without someone's help.
 		st.Phase = storageosv1.NFSServerPhaseFailed
 	default:
@@ -121,6 +125,13 @@ func readiness(nfs *storageosv1.NFSServer, o observation) (metav1.ConditionStatu
 		return metav1.ConditionFalse, ReasonNoService, "waiting for Service " + nfs.Name + " to get a cluster IP"
 	}
 	return metav1.ConditionTrue, ReasonReady, "serving /" + ExportOf(nfs).Ref + " at " + RemoteTarget(o.service)
+}
+
+// permanent: Kubernetes refuses what the spec asks (a claim that cannot shrink or grow, an object in the way),
+// which no retry changes; anything else (a timeout, an API server restarting) may pass.
+func permanent(err error) bool {
+	var notOurs *ssa.NotOursError
+	return apierrors.IsInvalid(err) || apierrors.IsForbidden(err) || apierrors.IsBadRequest(err) || errors.As(err, &notOurs)
 }
 
 // adopting: the object of the original operator being replaced is not gone yet; not a failure.

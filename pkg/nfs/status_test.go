@@ -8,8 +8,11 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	storageosv1 "github.com/storageos/cluster-operator/apis/storageos/v1"
 	"github.com/storageos/cluster-operator/pkg/ssa"
@@ -107,13 +110,39 @@ func TestSetStatus(t *testing.T) {
 			accessModes:  "RW",
 		},
 		{
-			name: "apply error",
+			// A timeout, an API server restarting: it may pass, so the server is not Failed for it.
+			name: "transient apply error",
 			observe: func(o *observation) {
 				*o = observation{cluster: statusCluster,
-					applyErr: errors.New(`applying StatefulSet apps/shared: admission webhook denied the request`)}
+					applyErr: errors.New(`applying StatefulSet apps/shared: the server was unable to return a response in the time allotted`)}
 			},
 			reconciled: wantCondition{metav1.ConditionFalse, ReasonApplyFailed,
-				"applying StatefulSet apps/shared: admission webhook denied the request"},
+				"applying StatefulSet apps/shared: the server was unable to return a response"},
+			ready:       wantCondition{metav1.ConditionFalse, ReasonClaimPending, ""},
+			phase:       "Pending",
+			accessModes: "RW",
+		},
+		{
+			// Kubernetes refuses what the spec asks: no retry changes that.
+			name: "apply refused",
+			observe: func(o *observation) {
+				*o = observation{cluster: statusCluster,
+					applyErr: apierrors.NewInvalid(schema.GroupKind{Kind: "PersistentVolumeClaim"}, "shared",
+						field.ErrorList{field.Forbidden(field.NewPath("spec", "resources", "requests", "storage"), "field can not be less than status.capacity")})}
+			},
+			reconciled:  wantCondition{metav1.ConditionFalse, ReasonApplyFailed, "field can not be less than status.capacity"},
+			ready:       wantCondition{metav1.ConditionFalse, ReasonClaimPending, ""},
+			phase:       "Failed",
+			accessModes: "RW",
+		},
+		{
+			// A claim, Service or ConfigMap of the same name made for something else is not taken over.
+			name: "an object in the way",
+			observe: func(o *observation) {
+				*o = observation{cluster: statusCluster,
+					applyErr: &ssa.NotOursError{Kind: "Service", Name: "apps/shared", Owner: "NFSServer shared"}}
+			},
+			reconciled:  wantCondition{metav1.ConditionFalse, ReasonApplyFailed, "Service apps/shared already exists"},
 			ready:       wantCondition{metav1.ConditionFalse, ReasonClaimPending, ""},
 			phase:       "Failed",
 			accessModes: "RW",

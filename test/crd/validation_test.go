@@ -238,3 +238,32 @@ func TestImmutableFieldsRejectChanges(t *testing.T) {
 	c.Spec.Debug = true
 	assert.NoError(t, testEnv.Client.Update(ctx, c))
 }
+
+// An NFS server exports one volume for its whole life: neither the claim it names nor the class of the claim it
+// created can change, but the class may be set once (the operator pins the cluster's).
+func TestNFSServerVolumeCannotChange(t *testing.T) {
+	ctx := context.Background()
+	ns := testEnv.CreateNamespace(t)
+	nfs := &storageosv1.NFSServer{}
+	nfs.Name, nfs.Namespace = "share", ns
+	require.NoError(t, testEnv.Client.Create(ctx, nfs))
+
+	nfs.Spec.StorageClassName = "fast"
+	require.NoError(t, testEnv.Client.Update(ctx, nfs), "an empty class may be set")
+	nfs.Spec.StorageClassName = "slow"
+	err := testEnv.Client.Update(ctx, nfs)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "spec.storageClassName:")
+	assert.Contains(t, err.Error(), "storageClassName cannot change")
+
+	require.NoError(t, testEnv.Client.Get(ctx, client.ObjectKeyFromObject(nfs), nfs))
+	nfs.Spec.PersistentVolumeClaim.ClaimName = "other"
+	err = testEnv.Client.Update(ctx, nfs)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "spec.persistentVolumeClaim:")
+	assert.Contains(t, err.Error(), "persistentVolumeClaim.claimName cannot change")
+
+	require.NoError(t, testEnv.Client.Get(ctx, client.ObjectKeyFromObject(nfs), nfs))
+	nfs.Spec.MountOptions = []string{"noatime"}
+	assert.NoError(t, testEnv.Client.Update(ctx, nfs), "other fields stay editable")
+}

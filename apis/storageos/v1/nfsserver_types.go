@@ -8,6 +8,7 @@ import (
 
 // NFSServerSpec is an NFS-Ganesha server exporting one StorageOS volume, which is how StorageOS serves
 // ReadWriteMany claims. The field names are the original operator's, so its users' YAML applies unchanged.
+// +kubebuilder:validation:XValidation:rule=`(has(self.persistentVolumeClaim) && has(self.persistentVolumeClaim.claimName) ? self.persistentVolumeClaim.claimName : "") == (has(oldSelf.persistentVolumeClaim) && has(oldSelf.persistentVolumeClaim.claimName) ? oldSelf.persistentVolumeClaim.claimName : "")`,message="persistentVolumeClaim.claimName cannot change: the server exports one volume for its whole life; create another NFSServer",fieldPath=".persistentVolumeClaim"
 type NFSServerSpec struct {
 	// NFSContainer is the NFS server image. When empty: the StorageOSCluster's images.nfsContainer, then the
 	// operator's RELATED_IMAGE_NFS, then storageos/nfs:1.0.0.
@@ -18,6 +19,7 @@ type NFSServerSpec struct {
 	// When empty, the StorageOSCluster's storageClassName is written here on the first reconcile: a claim's class
 	// cannot change, so the server keeps the class it was created with.
 	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="storageClassName cannot change: a claim's class is fixed when it is created"
 	// +optional
 	StorageClassName string `json:"storageClassName,omitempty"`
 
@@ -60,7 +62,7 @@ type NFSServerSpec struct {
 	MountOptions []string `json:"mountOptions,omitempty"`
 
 	// PersistentVolumeClaim names an existing claim in the NFSServer's namespace to export instead of creating
-	// one (named after the NFSServer). It is never deleted by the operator.
+	// one (named after the NFSServer). It is never deleted by the operator, and cannot change.
 	// +optional
 	PersistentVolumeClaim corev1.PersistentVolumeClaimVolumeSource `json:"persistentVolumeClaim,omitempty"`
 }
