@@ -34,7 +34,7 @@ func BenchmarkScaleDownUp200(b *testing.B) {
 		requests.Reset()
 		b.StartTimer()
 
-		u := createUpgrade(b, newImage)
+		u := createUpgrade(b, w.cluster.Namespace, newImage)
 		seen := map[storageosv1.UpgradePhase]time.Time{}
 		reads := map[storageosv1.UpgradePhase]int64{}
 		writes := map[storageosv1.UpgradePhase]int64{}

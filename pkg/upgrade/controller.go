@@ -1,5 +1,6 @@
 // Package upgrade is the upgrade-manager's controller: an offline upgrade of the StorageOS cluster to the image
-// of a StorageOSUpgrade. Every step is written to the upgrade's status before it acts and every step is
+// of a StorageOSUpgrade, created in that StorageOSCluster's namespace (an upgrade anywhere else is refused and
+// touches nothing). Every step is written to the upgrade's status before it acts and every step is
 // idempotent, so the process may die at any moment and its successor (a restart, or the other replica taking
 // the Lease) resumes where the status says, neither repeating nor skipping a step.
 package upgrade
@@ -163,7 +164,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 	if !ok { // Completed, Failed: nothing more until the upgrade is deleted.
 		return ctrl.Result{}, nil
 	}
-	out, err := step(ctx, u)
+	out, refused := recordedElsewhere(u, phase)
+	var err error
+	if !refused {
+		out, err = step(ctx, u)
+	}
 	if err != nil {
 		if apierrors.IsConflict(err) {
 			return ctrl.Result{}, err // another writer (or our own earlier write) moved the upgrade on
@@ -190,6 +195,22 @@ func (r *Reconciler) steps() map[storageosv1.UpgradePhase]func(context.Context, 
 		storageosv1.UpgradePhaseScalingUp:    r.scaleUp,
 		storageosv1.UpgradePhaseRestoring:    r.restore,
 	}
+}
+
+// recordedElsewhere refuses a step that would act on a cluster outside the upgrade's namespace. Preconditions
+// record only the cluster of the upgrade's own namespace, so a status naming another one was not written by
+// them (whoever may write the status subresource, or an upgrade started before the rule): the steps that act
+// on the cluster do not run on it, and the upgrade fails, which scales back what it recorded as scaled down.
+// Restoring is left to run, as is the cleanup on deletion: they put back, and act on nothing else.
+func recordedElsewhere(u *storageosv1.StorageOSUpgrade, phase storageosv1.UpgradePhase) (outcome, bool) {
+	if !active(phase) || phase == storageosv1.UpgradePhaseRestoring {
+		return outcome{}, false
+	}
+	if c := u.Status.Cluster; c == nil || c.Namespace != u.Namespace {
+		return outcome{failure: fmt.Sprintf("status.cluster does not name a StorageOSCluster in namespace %s: an upgrade acts only "+
+			"on the cluster in its own namespace", u.Namespace), failReason: ReasonClusterNotInNamespace}, true
+	}
+	return outcome{}, false
 }
 
 // getCluster reads the cluster the upgrade recorded.

@@ -19,9 +19,32 @@ import (
 	"github.com/storageos/cluster-operator/pkg/names"
 )
 
-// preconditions (step a): exactly one StorageOSCluster, Running; no other upgrade ahead of this one; an image
-// that differs from what the node DaemonSet runs. Waiting here changes nothing, so it has no timeout.
+// preconditions (step a): exactly one StorageOSCluster in the upgrade's own namespace, Running; no other upgrade
+// of that namespace ahead of this one; an image that differs from what the node DaemonSet runs. Waiting here
+// changes nothing, so it has no timeout.
 func (r *Reconciler) preconditions(ctx context.Context, u *storageosv1.StorageOSUpgrade) (outcome, error) {
+	u.Status.Phase = storageosv1.UpgradePhasePending
+	// An upgrade pauses the cluster, scales down StorageOS applications everywhere and writes its image into the
+	// privileged node DaemonSet: only whoever may create upgrades where the cluster is may ask for that, so the
+	// cluster of another namespace is never looked at, let alone acted on.
+	var clusters storageosv1.StorageOSClusterList
+	if err := r.Reader.List(ctx, &clusters, client.InNamespace(u.Namespace)); err != nil {
+		return outcome{}, err
+	}
+	if len(clusters.Items) == 0 {
+		elsewhere, err := r.anyCluster(ctx)
+		if err != nil {
+			return outcome{}, err
+		}
+		if elsewhere {
+			// Refused for good rather than waiting: the cluster exists, only not here, and the user must know now.
+			// Which namespace holds it is not said: the requester may have no right to see other namespaces.
+			return outcome{failure: notEntitled(u), failReason: ReasonClusterNotInNamespace}, nil
+		}
+		message := fmt.Sprintf("no StorageOSCluster in namespace %s yet: an upgrade acts only on the cluster in its own namespace", u.Namespace)
+		setCondition(u, ConditionProgressing, metav1.ConditionFalse, ReasonWaitingForCluster, message)
+		return wait("a StorageOSCluster in namespace %s", u.Namespace), nil
+	}
 	if blocker, err := r.blockingUpgrade(ctx, u); err != nil {
 		return outcome{}, err
 	} else if blocker != "" {
@@ -29,18 +52,11 @@ func (r *Reconciler) preconditions(ctx context.Context, u *storageosv1.StorageOS
 		if setCondition(u, ConditionProgressing, metav1.ConditionFalse, ReasonBlocked, message) {
 			r.Recorder.Eventf(u, nil, corev1.EventTypeNormal, EventBlocked, "Wait", message)
 		}
-		u.Status.Phase = storageosv1.UpgradePhasePending
 		return wait("%s", message), nil
 	}
-
-	var clusters storageosv1.StorageOSClusterList
-	if err := r.Reader.List(ctx, &clusters); err != nil {
-		return outcome{}, err
-	}
-	u.Status.Phase = storageosv1.UpgradePhasePending
 	if len(clusters.Items) != 1 {
 		setCondition(u, ConditionProgressing, metav1.ConditionFalse, ReasonWaitingForCluster,
-			fmt.Sprintf("found %d StorageOSClusters; an upgrade needs exactly one", len(clusters.Items)))
+			fmt.Sprintf("found %d StorageOSClusters in namespace %s; an upgrade needs exactly one", len(clusters.Items), u.Namespace))
 		return wait("one StorageOSCluster"), nil
 	}
 	c := &clusters.Items[0]
@@ -70,11 +86,29 @@ func (r *Reconciler) preconditions(ctx context.Context, u *storageosv1.StorageOS
 	return advance(storageosv1.UpgradePhasePullingImage), nil
 }
 
-// blockingUpgrade names another upgrade that goes first: one that has started (and is not deleted yet: a
-// completed one keeps the cluster in maintenance mode until it is), or an older one still pending.
+// anyCluster reports whether a StorageOSCluster exists in any namespace; one is enough to know.
+func (r *Reconciler) anyCluster(ctx context.Context) (bool, error) {
+	var list storageosv1.StorageOSClusterList
+	if err := r.Reader.List(ctx, &list, client.Limit(1)); err != nil {
+		return false, err
+	}
+	return len(list.Items) > 0, nil
+}
+
+// notEntitled is the refusal of an upgrade whose namespace holds no StorageOSCluster.
+func notEntitled(u *storageosv1.StorageOSUpgrade) string {
+	return fmt.Sprintf("no StorageOSCluster in namespace %s: an upgrade acts only on the cluster in its own namespace, "+
+		"and this one changed nothing; create the StorageOSUpgrade in the StorageOSCluster's namespace", u.Namespace)
+}
+
+// blockingUpgrade names another upgrade of the same namespace that goes first: one that has started (and is
+// not deleted yet: a completed one keeps the cluster in maintenance mode until it is), or an older one still
+// pending. Only upgrades of the cluster's namespace can act on it, so one at a time there is one at a time on
+// the cluster; upgrades elsewhere (refused, or waiting for a cluster of their own) neither block it nor are
+// named to it.
 func (r *Reconciler) blockingUpgrade(ctx context.Context, u *storageosv1.StorageOSUpgrade) (string, error) {
 	var list storageosv1.StorageOSUpgradeList
-	if err := r.Reader.List(ctx, &list); err != nil {
+	if err := r.Reader.List(ctx, &list, client.InNamespace(u.Namespace)); err != nil {
 		return "", err
 	}
 	sort.Slice(list.Items, func(i, j int) bool { return older(&list.Items[i], &list.Items[j]) })

@@ -27,6 +27,9 @@ const (
 	ReasonFinalizing        = "Finalizing"
 	// ReasonClaimsWouldBeDeleted: a StatefulSet deletes its PVCs when scaled down.
 	ReasonClaimsWouldBeDeleted = "ClaimsWouldBeDeleted"
+	// ReasonClusterNotInNamespace: the upgrade is not in the namespace of a StorageOSCluster, the only cluster
+	// it may act on, so it is refused.
+	ReasonClusterNotInNamespace = "ClusterNotInNamespace"
 )
 
 // Events, with the original operator's reasons and messages where it had them (seed README).

@@ -118,3 +118,33 @@ func checkCondition(t *testing.T, u *storageosv1.StorageOSUpgrade, typ string, s
 		assert.Equal(t, int64(3), c.ObservedGeneration, typ)
 	}
 }
+
+// A step that acts on the cluster runs only on the one recorded in the upgrade's own namespace; waiting to
+// start and scaling back are not refused.
+func TestRecordedElsewhere(t *testing.T) {
+	here := &storageosv1.ClusterReference{Namespace: "team", Name: "storageos"}
+	there := &storageosv1.ClusterReference{Namespace: "storageos", Name: "storageos"}
+	for _, tc := range []struct {
+		phase   storageosv1.UpgradePhase
+		cluster *storageosv1.ClusterReference
+		refused bool
+	}{
+		{"", nil, false},
+		{storageosv1.UpgradePhasePending, there, false},
+		{storageosv1.UpgradePhasePausing, here, false},
+		{storageosv1.UpgradePhasePausing, there, true},
+		{storageosv1.UpgradePhaseScalingDown, nil, true},
+		{storageosv1.UpgradePhaseUpgrading, there, true},
+		{storageosv1.UpgradePhaseRestoring, there, false},
+		{storageosv1.UpgradePhaseCompleted, there, false},
+	} {
+		u := &storageosv1.StorageOSUpgrade{ObjectMeta: metav1.ObjectMeta{Namespace: "team"}}
+		u.Status.Phase, u.Status.Cluster = tc.phase, tc.cluster
+		out, refused := recordedElsewhere(u, tc.phase)
+		assert.Equal(t, tc.refused, refused, "phase %q, cluster %v", tc.phase, tc.cluster)
+		if refused {
+			assert.Equal(t, ReasonClusterNotInNamespace, out.failReason)
+			assert.Contains(t, out.failure, "namespace team")
+		}
+	}
+}

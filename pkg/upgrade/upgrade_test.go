@@ -37,10 +37,11 @@ var allApps = map[string]int32{"web": 3, "cache": 2, "scratch": 1, "db": 2, "idl
 
 func apierrorsIsNotFound(err error) bool { return apierrors.IsNotFound(err) }
 
-func createUpgrade(t testing.TB, image string) *storageosv1.StorageOSUpgrade {
+// createUpgrade creates an upgrade to image in namespace: the cluster's, for an upgrade that may run.
+func createUpgrade(t testing.TB, namespace, image string) *storageosv1.StorageOSUpgrade {
 	t.Helper()
 	u := &storageosv1.StorageOSUpgrade{
-		ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("upgrade-%d", upgradeCount.Add(1)), Namespace: testEnv.CreateNamespace(t)},
+		ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("upgrade-%d", upgradeCount.Add(1)), Namespace: namespace},
 		Spec:       storageosv1.StorageOSUpgradeSpec{NewImage: storageosv1.ImageReference(image)},
 	}
 	require.NoError(t, testEnv.Client.Create(context.Background(), u))
@@ -269,7 +270,7 @@ func assertReleased(t *testing.T, w *world) {
 // cluster out of maintenance mode and unpauses it.
 func TestUpgradeResumesAfterTheManagerStopsAtEveryStep(t *testing.T) {
 	w := newWorld(t)
-	u := createUpgrade(t, newImage)
+	u := createUpgrade(t, w.cluster.Namespace, newImage)
 	for _, phase := range []storageosv1.UpgradePhase{storageosv1.UpgradePhasePullingImage, storageosv1.UpgradePhasePausing,
 		storageosv1.UpgradePhaseScalingDown, storageosv1.UpgradePhaseUpgrading, storageosv1.UpgradePhaseScalingUp,
 		storageosv1.UpgradePhaseCompleted} {
@@ -294,7 +295,7 @@ func TestLeaderHandoverMidUpgrade(t *testing.T) {
 	const leases = "storageos-operator"
 	managers := []*runningManager{startManager(t, managerOptions{leaseNamespace: leases}), startManager(t, managerOptions{leaseNamespace: leases})}
 	w.holdAppPods.Store(true) // the upgrade waits in ScalingDown until released
-	u := createUpgrade(t, newImage)
+	u := createUpgrade(t, w.cluster.Namespace, newImage)
 	waitPhase(t, u, storageosv1.UpgradePhaseScalingDown)
 
 	leader := -1
@@ -320,7 +321,7 @@ func TestFailedStepRestoresApplicationsAndKeepsMaintenance(t *testing.T) {
 	w := newWorld(t)
 	startManager(t, managerOptions{stepTimeout: 8 * time.Second})
 	w.holdNodePods.Store(true) // deleted node pods do not come back: the node roll never finishes
-	u := createUpgrade(t, newImage)
+	u := createUpgrade(t, w.cluster.Namespace, newImage)
 
 	got, failed := waitFailed(t, u)
 	assert.Equal(t, metav1.ConditionTrue, failed.Status)
@@ -345,12 +346,12 @@ func TestFailedStepRestoresApplicationsAndKeepsMaintenance(t *testing.T) {
 func TestRollbackToThePreviousImage(t *testing.T) {
 	w := newWorld(t)
 	startManager(t, managerOptions{})
-	u := createUpgrade(t, newImage)
+	u := createUpgrade(t, w.cluster.Namespace, newImage)
 	previous := waitPhase(t, u, storageosv1.UpgradePhaseCompleted).Status.PreviousImage
 	deleteUpgrade(t, u)
 	assertReleased(t, w)
 
-	back := createUpgrade(t, previous)
+	back := createUpgrade(t, w.cluster.Namespace, previous)
 	got := waitPhase(t, back, storageosv1.UpgradePhaseCompleted)
 	assert.Equal(t, newImage, got.Status.PreviousImage)
 	assert.Equal(t, recorded(w), got.Status.Workloads)
@@ -369,9 +370,9 @@ func TestSecondUpgradeWaitsForTheFirst(t *testing.T) {
 	w := newWorld(t)
 	startManager(t, managerOptions{})
 	w.holdJob.Store(true)
-	first := createUpgrade(t, newImage)
+	first := createUpgrade(t, w.cluster.Namespace, newImage)
 	waitPhase(t, first, storageosv1.UpgradePhasePullingImage)
-	second := createUpgrade(t, "storageos/node:v2.3.0")
+	second := createUpgrade(t, w.cluster.Namespace, "storageos/node:v2.3.0")
 
 	require.Eventually(t, func() bool {
 		c := meta.FindStatusCondition(get(t, second).Status.Conditions, upgrade.ConditionProgressing)
@@ -396,7 +397,7 @@ func TestSecondUpgradeWaitsForTheFirst(t *testing.T) {
 func TestUpgradeToTheRunningImageIsRefused(t *testing.T) {
 	w := newWorld(t)
 	startManager(t, managerOptions{})
-	u := createUpgrade(t, oldImage)
+	u := createUpgrade(t, w.cluster.Namespace, oldImage)
 	got, failed := waitFailed(t, u)
 	assert.Equal(t, upgrade.ReasonImageUnchanged, failed.Reason)
 	assert.Contains(t, failed.Message, "already runs "+oldImage)
@@ -412,7 +413,7 @@ func TestDeletingAnInterruptedUpgradeRestoresEverything(t *testing.T) {
 	w := newWorld(t)
 	startManager(t, managerOptions{})
 	w.holdNodePods.Store(true)
-	u := createUpgrade(t, newImage)
+	u := createUpgrade(t, w.cluster.Namespace, newImage)
 	assertStepsDone(t, w, waitPhase(t, u, storageosv1.UpgradePhaseUpgrading))
 	deleteUpgrade(t, u)
 	w.holdNodePods.Store(false)
@@ -437,7 +438,7 @@ func TestStatefulSetThatDeletesItsClaimsBlocksTheUpgrade(t *testing.T) {
 	// A patch, not an update: the test's simulated StatefulSet controller writes the object's status meanwhile.
 	require.NoError(t, testEnv.Client.Patch(ctx, db, client.MergeFrom(before)))
 	startManager(t, managerOptions{})
-	u := createUpgrade(t, newImage)
+	u := createUpgrade(t, w.cluster.Namespace, newImage)
 
 	got, failed := waitFailed(t, u)
 	assert.Equal(t, upgrade.ReasonClaimsWouldBeDeleted, failed.Reason)
@@ -457,7 +458,7 @@ func TestAClusterPausedBeforehandStaysPaused(t *testing.T) {
 	c.Spec.Pause = true
 	require.NoError(t, testEnv.Client.Update(ctx, c))
 	startManager(t, managerOptions{})
-	u := createUpgrade(t, newImage)
+	u := createUpgrade(t, w.cluster.Namespace, newImage)
 	got := waitPhase(t, u, storageosv1.UpgradePhaseCompleted)
 	assert.True(t, got.Status.ClusterWasPaused)
 	deleteUpgrade(t, u)
@@ -471,7 +472,7 @@ func TestReplicasChangedAfterTheScaleUpAreKept(t *testing.T) {
 	ctx := context.Background()
 	w := newWorld(t)
 	startManager(t, managerOptions{})
-	u := createUpgrade(t, newImage)
+	u := createUpgrade(t, w.cluster.Namespace, newImage)
 	waitPhase(t, u, storageosv1.UpgradePhaseUpgrading)
 	w.holdAppPods.Store(true) // scaled back, but not ready yet
 	waitPhase(t, u, storageosv1.UpgradePhaseScalingUp)
@@ -499,7 +500,7 @@ func TestDeletionWithTheAPIDownUnpausesAndCanBeForced(t *testing.T) {
 	ctx := context.Background()
 	w := newWorld(t)
 	startManager(t, managerOptions{})
-	u := createUpgrade(t, newImage)
+	u := createUpgrade(t, w.cluster.Namespace, newImage)
 	waitPhase(t, u, storageosv1.UpgradePhaseCompleted)
 	sim.SetOutage(true)
 	t.Cleanup(func() { sim.SetOutage(false) })

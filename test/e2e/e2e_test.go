@@ -295,7 +295,8 @@ func runUpgrade(t *testing.T, image string, apps []*appsv1.Deployment, atPhase f
 	t.Helper()
 	ctx := context.Background()
 	name := "upgrade-" + strings.NewReplacer("/", "-", ":", "-", ".", "-").Replace(image)
-	u := &storageosv1.StorageOSUpgrade{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default"},
+	// In the cluster's namespace: an upgrade acts only on the StorageOSCluster of its own.
+	u := &storageosv1.StorageOSUpgrade{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: demo.SampleNamespace},
 		Spec: storageosv1.StorageOSUpgradeSpec{NewImage: storageosv1.ImageReference(image)}}
 	require.NoError(t, env.Client.Create(ctx, u))
 	scaledToZero := map[string]bool{}
@@ -413,7 +414,7 @@ func testUninstall(t *testing.T) {
 	ctx := context.Background()
 	// An upgrade left behind by a user, which the upgrade-manager holds with its finalizer: deleting the CRD
 	// deletes it, and only a running upgrade-manager lets it go.
-	u := &storageosv1.StorageOSUpgrade{ObjectMeta: metav1.ObjectMeta{Name: "left-behind", Namespace: "default"},
+	u := &storageosv1.StorageOSUpgrade{ObjectMeta: metav1.ObjectMeta{Name: "left-behind", Namespace: demo.SampleNamespace},
 		Spec: storageosv1.StorageOSUpgradeSpec{NewImage: "storageos/node:9.9.9"}}
 	require.NoError(t, env.Client.Create(ctx, u))
 	eventually(t, timeout, "the upgrade holds its finalizer", func(ctx context.Context) error {
