@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
@@ -25,4 +26,10 @@ func MetaItems(list client.ObjectList) ([]client.Object, error) {
 		out = append(out, obj)
 	}
 	return out, nil
+}
+
+// SecretInformers reports the secrets whose informers are wanted, and how many informer caches are still
+// running, for tests that check informers follow the references.
+func (r *Reconciler) SecretInformers() (keys []types.NamespacedName, running int) {
+	return r.secrets.informers()
 }

@@ -2,9 +2,11 @@ package job
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"strings"
 	"sync"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/kubernetes"
@@ -27,15 +29,25 @@ const (
 	logLimitBytes = 256 << 10
 )
 
+// DefaultLogReadTimeout bounds one log read. A bounded tail normally arrives in well under a second; a kubelet
+// that accepts the request and then sends nothing would otherwise hold a slot, and with it every Job's polls,
+// for as long as the connection lives.
+const DefaultLogReadTimeout = 10 * time.Second
+
 // PodLogReader reads logs through the API server's pods/log, at most maxConcurrent at a time across all jobs.
 type PodLogReader struct {
+	// Timeout bounds each read, from the moment it holds a slot until its body is read; a read that takes longer
+	// fails and frees its slot (the pod is read again at the next poll). NewPodLogReader sets
+	// DefaultLogReadTimeout; zero means no bound.
+	Timeout time.Duration
+
 	client kubernetes.Interface
 	slots  chan struct{}
 }
 
 // NewPodLogReader is the LogReader the job-manager uses by default.
 func NewPodLogReader(c kubernetes.Interface, maxConcurrent int) *PodLogReader {
-	return &PodLogReader{client: c, slots: make(chan struct{}, maxConcurrent)}
+	return &PodLogReader{Timeout: DefaultLogReadTimeout, client: c, slots: make(chan struct{}, maxConcurrent)}
 }
 
 // Contains reads the tail of the container's current log and looks for word anywhere in it, mid-line
@@ -46,6 +58,13 @@ func (r *PodLogReader) Contains(ctx context.Context, pod *corev1.Pod, container,
 		defer func() { <-r.slots }()
 	case <-ctx.Done():
 		return false, ctx.Err()
+	}
+	// The deadline starts once the slot is held, so time spent queued behind other reads does not count; it
+	// covers the request and the body, where a stuck stream would hang.
+	if r.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, r.Timeout)
+		defer cancel()
 	}
 	opts := &corev1.PodLogOptions{
 		Container:  container,
@@ -58,12 +77,12 @@ func (r *PodLogReader) Contains(ctx context.Context, pod *corev1.Pod, container,
 	}
 	stream, err := r.client.CoreV1().Pods(pod.Namespace).GetLogs(pod.Name, opts).Stream(ctx)
 	if err != nil {
-		return false, err
+		return false, fmt.Errorf("reading the log of pod %s/%s: %w", pod.Namespace, pod.Name, err)
 	}
 	defer stream.Close()
 	data, err := io.ReadAll(io.LimitReader(stream, logLimitBytes))
 	if err != nil {
-		return false, err
+		return false, fmt.Errorf("reading the log of pod %s/%s: %w", pod.Namespace, pod.Name, err)
 	}
 	return strings.Contains(string(data), word), nil
 }
