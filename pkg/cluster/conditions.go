@@ -35,6 +35,8 @@ const (
 	ReasonDeleting           = "Deleting"
 	ReasonNodeUnhealthy      = "NodeUnhealthy"
 	ReasonNoEffect           = "NoEffectOnV2"
+	// ReasonPodSecurityForbidden: spec.namespace enforces a Pod Security level that rejects the node pods.
+	ReasonPodSecurityForbidden = "PodSecurityForbidden"
 )
 
 // Event reasons, as the original operator named them.

@@ -26,6 +26,10 @@ type observation struct {
 	// csi and scheduler are nil when disabled in the spec.
 	csi, scheduler *workloadObservation
 	api            apiObservation
+	// podSecurity is the Pod Security level spec.namespace enforces when it is not privileged, so forbids the
+	// node pods; empty when it allows them or sets no level (the cluster's default then applies, which the API
+	// does not show).
+	podSecurity string
 }
 
 // workloadObservation is a Deployment's or StatefulSet's readiness.
@@ -61,6 +65,16 @@ func (r *Reconciler) observe(ctx context.Context, s *scope) error {
 	o := &observation{}
 	if err := r.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: names.DaemonSet}, &o.daemonSet); client.IgnoreNotFound(err) != nil {
 		return err
+	}
+	// A namespace that existed before the cluster keeps its labels (desired.Namespace), and one that enforces
+	// baseline or restricted makes the DaemonSet's pod creations fail, which only the DaemonSet's events say.
+	// Namespaces are cached whole, so this is no extra request.
+	namespace := &corev1.Namespace{}
+	if err := r.Client.Get(ctx, client.ObjectKey{Name: ns}, namespace); client.IgnoreNotFound(err) != nil {
+		return err
+	}
+	if level, set := namespace.Labels[desired.PodSecurityEnforceLabel]; set && level != desired.PodSecurityPrivileged {
+		o.podSecurity = level
 	}
 	var pods corev1.PodList
 	if err := r.Client.List(ctx, &pods, client.InNamespace(ns),

@@ -216,10 +216,10 @@ func TestEveryParameterHasAnEffect(t *testing.T) {
 			return svc.Spec.Type == corev1.ServiceTypeNodePort && p.Port == 30705 && p.TargetPort.IntValue() == 5706 &&
 				svc.Annotations["example.com/tier"] == "storage"
 		})},
-		{"sharedDir", func(s *storageosv1.StorageOSClusterSpec) { s.SharedDir = "/var/lib/shared-storageos" }, nil,
+		{"sharedDir", func(s *storageosv1.StorageOSClusterSpec) { s.SharedDir = "/mnt/storageos-shared" }, nil,
 			func(t *testing.T, c *storageosv1.StorageOSCluster) {
-				daemonSet(func(p corev1.PodSpec) bool { return hasVolume(p, "shared", "/var/lib/shared-storageos") })(t, c)
-				nodeConfig(func(env map[string]string) bool { return env["DEVICE_DIR"] == "/var/lib/shared-storageos/devices" })(t, c)
+				daemonSet(func(p corev1.PodSpec) bool { return hasVolume(p, "shared", "/mnt/storageos-shared") })(t, c)
+				nodeConfig(func(env map[string]string) bool { return env["DEVICE_DIR"] == "/mnt/storageos-shared/devices" })(t, c)
 			}},
 		{"kvBackend.*", func(s *storageosv1.StorageOSClusterSpec) {
 			s.KVBackend = storageosv1.StorageOSClusterKVBackend{Backend: storageosv1.KVBackendEtcd, Address: "10.0.0.1:2379,10.0.0.2:2379"}

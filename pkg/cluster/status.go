@@ -61,6 +61,9 @@ func setNodeStatus(s *scope, o *observation) {
 			"no node is eligible for StorageOS: check nodeSelectorTerms and tolerations")
 	case ready == want:
 		s.setCondition(ConditionNodeReady, metav1.ConditionTrue, ReasonReady, fmt.Sprintf("%d/%d StorageOS node pods ready", ready, want))
+	case o.podSecurity != "":
+		s.setCondition(ConditionNodeReady, metav1.ConditionFalse, ReasonPodSecurityForbidden,
+			fmt.Sprintf("%d/%d StorageOS node pods ready: %s", ready, want, podSecurityProblem(s, o.podSecurity)))
 	default:
 		s.setCondition(ConditionNodeReady, metav1.ConditionFalse, ReasonNotReady, fmt.Sprintf("%d/%d StorageOS node pods ready", ready, want))
 	}
@@ -90,6 +93,15 @@ func setNodeStatus(s *scope, o *observation) {
 	sort.Strings(members.Ready)
 	sort.Strings(members.Unready)
 	s.cluster.Status.Nodes, s.cluster.Status.Members = nodes, members
+}
+
+// podSecurityProblem says which namespace forbids the node pods, by which label, and what to do about it.
+func podSecurityProblem(s *scope, level string) string {
+	ns := s.cluster.Spec.Namespace
+	return fmt.Sprintf("namespace %s enforces the Pod Security level %q (label %s), which rejects the privileged StorageOS node pods; "+
+		"the cluster-manager labels only namespaces it creates: label it %s=%s, e.g. kubectl label namespace %s %s=%s --overwrite",
+		ns, level, desired.PodSecurityEnforceLabel, desired.PodSecurityEnforceLabel, desired.PodSecurityPrivileged,
+		ns, desired.PodSecurityEnforceLabel, desired.PodSecurityPrivileged)
 }
 
 // setWorkloadCondition sets an operand's condition from its Deployment or StatefulSet; nil means disabled.
@@ -185,6 +197,11 @@ func summarise(s *scope) {
 	var degraded []string
 	if s.err != nil {
 		degraded = append(degraded, s.err.Error())
+	}
+	// Also while every node pod runs: they were admitted before the label was set, and the next one (a new node,
+	// a restart for an upgrade) will not be.
+	if o := s.observed; o != nil && o.podSecurity != "" {
+		degraded = append(degraded, podSecurityProblem(s, o.podSecurity))
 	}
 	for _, t := range []string{ConditionAPIReady, ConditionNodesHealthy, ConditionCSIReady, ConditionSchedulerReady} {
 		if cond := meta.FindStatusCondition(c.Status.Conditions, t); cond != nil && cond.Status == metav1.ConditionFalse && cond.Reason != ReasonNotReady {

@@ -84,6 +84,29 @@ func TestSetStatus(t *testing.T) {
 		}, storageosv1.ClusterPhaseCreating, "1/3", map[string]wantCondition{
 			ConditionNodeReady: {metav1.ConditionFalse, ReasonNotReady, "1/3 StorageOS node pods ready"},
 		}, true},
+		{"the namespace's Pod Security level rejects the node pods", func(s *scope) {
+			s.observed, s.cluster.Spec.Namespace = healthy(), "storage"
+			s.observed.daemonSet, s.observed.podSecurity = nodeDaemonSet(3, 0, 3), "baseline"
+		}, storageosv1.ClusterPhaseCreating, "0/3", map[string]wantCondition{
+			ConditionNodeReady: {metav1.ConditionFalse, ReasonPodSecurityForbidden,
+				`0/3 StorageOS node pods ready: namespace storage enforces the Pod Security level "baseline" (label pod-security.kubernetes.io/enforce)`},
+			ConditionDegraded: {metav1.ConditionTrue, ReasonReconcileFailed,
+				"label it pod-security.kubernetes.io/enforce=privileged, e.g. kubectl label namespace storage pod-security.kubernetes.io/enforce=privileged --overwrite"},
+		}, true},
+		{"node pods admitted before the namespace was restricted: degraded, not unready", func(s *scope) {
+			s.observed, s.cluster.Spec.Namespace = healthy(), "storage"
+			s.observed.podSecurity = "restricted"
+		}, storageosv1.ClusterPhaseRunning, "3/3", map[string]wantCondition{
+			ConditionNodeReady: {metav1.ConditionTrue, ReasonReady, ""},
+			ConditionAvailable: {metav1.ConditionTrue, ReasonReady, ""},
+			ConditionDegraded:  {metav1.ConditionTrue, ReasonReconcileFailed, `namespace storage enforces the Pod Security level "restricted"`},
+		}, true},
+		{"no eligible node is not blamed on Pod Security", func(s *scope) {
+			s.observed = healthy()
+			s.observed.daemonSet, s.observed.pods, s.observed.podSecurity = nodeDaemonSet(0, 0, 0), nil, "baseline"
+		}, storageosv1.ClusterPhaseCreating, "0/0", map[string]wantCondition{
+			ConditionNodeReady: {metav1.ConditionFalse, ReasonNoNodes, ""},
+		}, true},
 		{"outdated node pods wait for a restart", func(s *scope) {
 			s.observed = healthy()
 			s.observed.daemonSet = nodeDaemonSet(3, 3, 1)

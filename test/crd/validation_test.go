@@ -60,6 +60,14 @@ func nfsServer(spec string) string {
 	return "apiVersion: storageos.com/v1\nkind: NFSServer\nmetadata:\n  name: example\nspec:\n" + indent(spec) + "\n"
 }
 
+// named gives a manifest of one of the helpers above another metadata.name.
+func named(name, manifest string) string {
+	return strings.Replace(manifest, "name: example", "name: "+name, 1)
+}
+
+// nameOf is a valid name of exactly n characters.
+func nameOf(n int) string { return "n" + strings.Repeat("a", n-1) }
+
 func TestInvalidObjectsAreRejectedNamingTheField(t *testing.T) {
 	cases := []struct {
 		name     string
@@ -115,6 +123,33 @@ func TestInvalidObjectsAreRejectedNamingTheField(t *testing.T) {
 			"spec.images.csiExternalProvisionerContainer", "must be a container image reference"},
 		{"sharedDir relative", cluster("sharedDir: var/lib/kubelet"),
 			"spec.sharedDir", "must be an absolute path"},
+		// sharedDir is mounted read-write, with bidirectional propagation, into the privileged node container.
+		{"sharedDir the host's root", cluster("sharedDir: /"), "spec.sharedDir", "sharedDir must be a directory below /var/lib/kubelet/plugins/, /var/lib/storageos/ or /mnt/"},
+		{"sharedDir /sys", cluster("sharedDir: /sys"), "spec.sharedDir", "sharedDir must be a directory below"},
+		{"sharedDir /dev", cluster("sharedDir: /dev"), "spec.sharedDir", "sharedDir must be a directory below"},
+		{"sharedDir under /etc", cluster("sharedDir: /etc/storageos"), "spec.sharedDir", "sharedDir must be a directory below"},
+		{"sharedDir the kubelet's own directory", cluster("sharedDir: /var/lib/kubelet"), "spec.sharedDir", "sharedDir must be a directory below"},
+		{"sharedDir the kubelet's pods", cluster("sharedDir: /var/lib/kubelet/pods"), "spec.sharedDir", "sharedDir must be a directory below"},
+		{"sharedDir the plugins directory itself", cluster("sharedDir: /var/lib/kubelet/plugins"), "spec.sharedDir", "sharedDir must be a directory below"},
+		{"sharedDir a trailing slash on an allowed root", cluster("sharedDir: /mnt/"), "spec.sharedDir", "sharedDir must be a directory below"},
+		{"sharedDir a prefix of an allowed root", cluster("sharedDir: /var/lib/storageos-shared"), "spec.sharedDir", "sharedDir must be a directory below"},
+		{"sharedDir a doubled slash", cluster("sharedDir: /var/lib/storageos//shared"), "spec.sharedDir", "sharedDir must be a directory below"},
+		{"sharedDir climbing out with ..", cluster("sharedDir: /var/lib/kubelet/plugins/../../../etc"), "spec.sharedDir", "sharedDir must not contain . or .. path elements"},
+		{"sharedDir ending in ..", cluster("sharedDir: /mnt/storageos/.."), "spec.sharedDir", "sharedDir must not contain . or .. path elements"},
+		{"sharedDir with a . element", cluster("sharedDir: /mnt/./storageos"), "spec.sharedDir", "sharedDir must not contain . or .. path elements"},
+		// Names longer than the children's labels (and, for NFS servers, Services) can carry.
+		{"cluster name of 64 characters", named(nameOf(64), cluster("")), "metadata",
+			"metadata.name must be at most 63 characters: every object of the cluster carries it in its app.kubernetes.io/instance label"},
+		{"upgrade name of 64 characters", named(nameOf(64), upgrade("newImage: storageos/node:v2.2.0")), "metadata",
+			"metadata.name must be at most 63 characters"},
+		{"job name of 64 characters", named(nameOf(64), job()), "metadata",
+			"metadata.name must be at most 63 characters: the Job's DaemonSet and pods carry it in their storageos.com/job label"},
+		{"nfs name of 53 characters", named(nameOf(53), nfsServer("{}")), "metadata",
+			"metadata.name must be at most 52 characters: the NFS server's StatefulSet pods carry it"},
+		{"nfs name with a dot", named("share.example", nfsServer("{}")), "metadata",
+			"metadata.name must start with a lowercase letter and hold only lowercase letters, digits and '-' (a DNS-1035 label)"},
+		{"nfs name starting with a digit", named("1share", nfsServer("{}")), "metadata",
+			"the NFS server's Services are named after it"},
 		{"tlsEtcdSecretRefName without its namespace", cluster("kvBackend:\n  backend: etcd\n  address: 10.0.0.1:2379\ntlsEtcdSecretRefName: etcd-tls"),
 			"spec.tlsEtcdSecretRefName", "tlsEtcdSecretRefName and tlsEtcdSecretRefNamespace must be set together"},
 		{"tlsEtcdSecretRefName with the embedded backend", cluster("tlsEtcdSecretRefName: etcd-tls\ntlsEtcdSecretRefNamespace: default"),
@@ -199,6 +234,17 @@ func TestValidEdgeCasesAreAccepted(t *testing.T) {
 		"the original's NFSServer example, every commented field filled in": nfsServer("nfsContainer: storageos/nfs:1.0.0\nstorageClassName: fast\npersistentVolumeClaim:\n  claimName: pv1\n  readOnly: false\npersistentVolumeReclaimPolicy: Delete\nresources:\n  requests:\n    storage: 1Gi"),
 		"an NFSServer export in the original's lowercase":                   nfsServer("export:\n  name: share\n  server:\n    accessMode: readonly\n    squash: RootId\n  persistentVolumeClaim:\n    claimName: data\ntolerations:\n- operator: Exists\n- key: dedicated\n  value: storage\n  effect: NoSchedule\nannotations:\n  backup: daily\nmountOptions: [noatime]"),
 		"job without a host directory, with a command":                      job("hostPath:", "mountPath:", "command: [/bin/sh, -c, 'echo done; sleep 3600']"),
+		// sharedDir: the seed's default, written out as the original's example writes it, and the other roots.
+		"sharedDir the seed's default":           cluster("sharedDir: /var/lib/kubelet/plugins/kubernetes.io~storageos"),
+		"sharedDir below /var/lib/storageos":     cluster("sharedDir: /var/lib/storageos/shared"),
+		"sharedDir below /mnt, with a dot in it": cluster("sharedDir: /mnt/storage.os/..shared/.kubelet"),
+		// Names exactly at each kind's limit, and the NFSServer StorageOS creates for a ReadWriteMany claim.
+		"cluster name of 63 characters":             named(nameOf(63), cluster("")),
+		"upgrade name of 63 characters":             named(nameOf(63), upgrade("newImage: storageos/node:v2.2.0")),
+		"job name of 63 characters":                 named(nameOf(63), job()),
+		"job name that is a DNS subdomain":          named("clean-up.v2", job()),
+		"nfs name of 52 characters":                 named(nameOf(52), nfsServer("{}")),
+		"nfs name StorageOS gives a claim's server": named("pvc-0b5a1c9e-7d3f-4e2a-9c1b-5f6e7d8c9a0b", nfsServer("{}")),
 	}
 	ns := testEnv.CreateNamespace(t)
 	i := 0

@@ -99,8 +99,15 @@ type CompletedPod struct {
 	RestartCount int32 `json:"restartCount"`
 }
 
+// The job's DaemonSet and its pods carry the job's name in the storageos.com/job label, which also selects them,
+// and label values are at most 63 characters (the DaemonSet's name, <name>-daemonset-job, may be 253; its pods'
+// controller-revision-hash label is the hash alone). The name cannot change, so it is checked on create only: a
+// Job stored before the rule existed stays deletable.
+// +kubebuilder:validation:XValidation:rule="oldSelf.hasValue() || size(self.metadata.name) <= 63",optionalOldSelf=true,fieldPath=".metadata",message="metadata.name must be at most 63 characters: the Job's DaemonSet and pods carry it in their storageos.com/job label"
+
 // Job runs a task once on every selected node (jobs.storageos.com), for example cleaning up
-// /var/lib/storageos or pre-pulling an image before an upgrade.
+// /var/lib/storageos or pre-pulling an image before an upgrade. Its name is at most 63 characters: its pods
+// carry it in a label.
 //
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status

@@ -159,9 +159,21 @@ type NFSServerStatus struct {
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 }
 
+// The server's children are named after it, and the tightest of them sets the limits: its StatefulSet's pods get
+// a controller-revision-hash label "<name>-<hash>", the hash (the decimal digits of a 32-bit FNV hash, encoded one
+// character each) up to 10 characters, and label values are at most 63, so the name is at most 52. Kubernetes
+// accepts the StatefulSet with a longer name; only its pods then fail, far from the cause. The pods' own label
+// statefulset.kubernetes.io/pod-name, <name>-0, and the <name>-metrics Service allow more. The Services, <name>
+// and <name>-metrics, must be DNS-1035 labels: a lowercase letter first, no dots. StorageOS's own servers,
+// pvc-<uid> (40 characters), fit. The name cannot change, so it is checked on create only: a server stored
+// before the rules existed stays deletable.
+// +kubebuilder:validation:XValidation:rule="oldSelf.hasValue() || size(self.metadata.name) <= 52",optionalOldSelf=true,fieldPath=".metadata",message="metadata.name must be at most 52 characters: the NFS server's StatefulSet pods carry it, with a 10-character revision hash, in their controller-revision-hash label"
+// +kubebuilder:validation:XValidation:rule="oldSelf.hasValue() || self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$')",optionalOldSelf=true,fieldPath=".metadata",message="metadata.name must start with a lowercase letter and hold only lowercase letters, digits and '-' (a DNS-1035 label): the NFS server's Services are named after it"
+
 // NFSServer serves a StorageOS volume over NFS, for ReadWriteMany claims: StorageOS creates one (pvc-<uid>) for
 // every such claim, and the cluster-manager runs an NFS-Ganesha StatefulSet exporting the server's own
-// ReadWriteOnce volume.
+// ReadWriteOnce volume. Its name is at most 52 characters, starts with a letter and has no dots: its
+// StatefulSet's pods carry it in a label, and its Services are named after it.
 //
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status

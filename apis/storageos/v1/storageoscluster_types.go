@@ -56,8 +56,13 @@ type StorageOSClusterSpec struct {
 	// +optional
 	Ingress StorageOSClusterIngress `json:"ingress,omitempty"`
 
-	// SharedDir is the host path shared with the kubelet when it runs as a container.
+	// SharedDir is the host path shared with the kubelet when it runs as a container. It is mounted read-write,
+	// with bidirectional propagation, into the privileged node container, so it is confined to a directory below
+	// /var/lib/kubelet/plugins/ (where the kubelet's plugins share files with it), /var/lib/storageos/ (StorageOS's
+	// own state) or /mnt/: any host path would hand whoever edits the cluster the node's /, /etc or /dev.
 	// +kubebuilder:default="/var/lib/kubelet/plugins/kubernetes.io~storageos"
+	// +kubebuilder:validation:XValidation:rule=`self.matches('^/(var/lib/kubelet/plugins|var/lib/storageos|mnt)(/[^/]+)+$')`,message="sharedDir must be a directory below /var/lib/kubelet/plugins/, /var/lib/storageos/ or /mnt/, without a trailing or doubled /, e.g. /var/lib/kubelet/plugins/kubernetes.io~storageos: it is mounted read-write into the privileged node container"
+	// +kubebuilder:validation:XValidation:rule=`!self.matches('/[.][.]?(/|$)')`,message="sharedDir must not contain . or .. path elements: they could lead out of the allowed directories"
 	// +optional
 	SharedDir AbsolutePath `json:"sharedDir,omitempty"`
 
@@ -466,7 +471,15 @@ type StorageOSClusterStatus struct {
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 }
 
-// StorageOSCluster is a StorageOS storage cluster deployed by the cluster-manager.
+// Every object the cluster-manager creates carries the cluster's name in its app.kubernetes.io/instance and
+// storageos_cr labels (the NFS servers' objects too), and label values are at most 63 characters: a longer name
+// would make every child fail. The name cannot change, so it is checked on create only (oldSelf is absent then):
+// a cluster stored before the rule existed stays updatable and deletable. Errors name .metadata, as CRD schemas
+// cannot point a rule at metadata.name; the message does.
+// +kubebuilder:validation:XValidation:rule="oldSelf.hasValue() || size(self.metadata.name) <= 63",optionalOldSelf=true,fieldPath=".metadata",message="metadata.name must be at most 63 characters: every object of the cluster carries it in its app.kubernetes.io/instance label"
+
+// StorageOSCluster is a StorageOS storage cluster deployed by the cluster-manager. Its name is at most 63
+// characters: every object the cluster creates carries it in a label.
 //
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status

@@ -111,8 +111,15 @@ type StorageOSUpgradeStatus struct {
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 }
 
+// No child carries an upgrade's name in a label today (its image-pull Job has a fixed name and is found by the
+// upgrade's UID); only the scaled workloads' annotation does, which has no such limit. It is held to 63
+// characters all the same, the limit of every other kind here, so that it stays usable as a label value (by a
+// label of ours or the user's tooling); upgrades are named by people, so this costs nothing. Checked on create
+// only: the name cannot change, and an upgrade stored before stays deletable.
+// +kubebuilder:validation:XValidation:rule="oldSelf.hasValue() || size(self.metadata.name) <= 63",optionalOldSelf=true,fieldPath=".metadata",message="metadata.name must be at most 63 characters, so that it fits a label value like the names of the other storageos.com kinds"
+
 // StorageOSUpgrade is an offline upgrade of the StorageOS cluster to a new node image. Delete it once
-// completed to take the cluster out of maintenance mode.
+// completed to take the cluster out of maintenance mode. Its name is at most 63 characters.
 //
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status

@@ -86,7 +86,7 @@ var goldenCases = map[string]*storageosv1.StorageOSCluster{
 			Annotations: map[string]string{"service.example.com/tier": "storage"}}
 		s.Ingress = storageosv1.StorageOSClusterIngress{Enable: true, TLS: true, Hostname: "storageos.example.com",
 			Annotations: map[string]string{"kubernetes.io/ingress.class": "nginx"}}
-		s.SharedDir = "/var/lib/storageos-shared"
+		s.SharedDir = "/mnt/storageos-shared"
 		s.KVBackend = storageosv1.StorageOSClusterKVBackend{Backend: "etcd", Address: "10.0.0.1:2379,10.0.0.2:2379"}
 		s.TLSEtcdSecretRefName, s.TLSEtcdSecretRefNamespace = "etcd-client-tls", "etcd"
 		s.Debug, s.DisableFencing, s.DisableTelemetry, s.DisableTCMU = true, true, true, true

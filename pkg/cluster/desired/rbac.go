@@ -21,12 +21,28 @@ func rule(groups, resources, verbs []string) rbacv1.PolicyRule {
 	return rbacv1.PolicyRule{APIGroups: groups, Resources: resources, Verbs: verbs}
 }
 
+// Pod Security Admission's namespace labels and the level the node pods need: they are privileged, mount host
+// paths and use the host network, which the baseline and restricted levels forbid.
+const (
+	PodSecurityEnforceLabel = "pod-security.kubernetes.io/enforce"
+	PodSecurityAuditLabel   = "pod-security.kubernetes.io/audit"
+	PodSecurityWarnLabel    = "pod-security.kubernetes.io/warn"
+	PodSecurityPrivileged   = "privileged"
+)
+
 // Namespace is the namespace the cluster's objects live in. It is created when missing and never taken over
 // when it exists (it may be kube-system), so it is not among the objects an operand applies. Not applied, it
 // carries the managed-by label itself: delete finds the namespace the cluster created by that label.
+// It allows privileged pods explicitly: on a cluster whose Pod Security default is baseline or restricted, a
+// namespace without the labels would reject the node pods. Audit and warn say the same, so that the API server
+// neither logs nor warns about pods the namespace exists for. A namespace that already exists is not relabelled:
+// its labels are its owner's decision, and the cluster reports one that forbids the node pods (Degraded, NodeReady).
 func Namespace(in Input) *corev1.Namespace {
 	ns := &corev1.Namespace{ObjectMeta: clusterMeta(in, OperandRBAC, namespace(in))}
 	ns.Labels[names.LabelManagedBy] = names.ClusterManager
+	for _, l := range []string{PodSecurityEnforceLabel, PodSecurityAuditLabel, PodSecurityWarnLabel} {
+		ns.Labels[l] = PodSecurityPrivileged
+	}
 	return ns
 }
 
