@@ -259,6 +259,10 @@ func (in *inputs) csv(ver version.OperatorVersion, image string) (*v1alpha1.Clus
 	if err != nil {
 		return nil, err
 	}
+	webhooks, err := in.webhookDefinitions()
+	if err != nil {
+		return nil, err
+	}
 	strategy := v1alpha1.StrategyDetailsDeployment{}
 	perAccount := map[string]bool{}
 	webhookAccount := ""
@@ -359,7 +363,7 @@ func (in *inputs) csv(ver version.OperatorVersion, image string) (*v1alpha1.Clus
 			},
 			InstallStrategy:    v1alpha1.NamedInstallStrategy{StrategyName: v1alpha1.InstallStrategyNameDeployment, StrategySpec: strategy},
 			RelatedImages:      related,
-			WebhookDefinitions: in.webhookDefinitions(),
+			WebhookDefinitions: webhooks,
 		},
 	}
 	return csv, nil
@@ -419,16 +423,22 @@ func (in *inputs) webhookDeployment() string {
 	return ""
 }
 
-// webhookDefinitions turn the MutatingWebhookConfiguration into OLM's description of it. OLM cannot express
-// namespaceSelector's NotIn on the operator's namespace by name or matchConditions; the handler never mutates
-// what it should not, so they only save calls.
-func (in *inputs) webhookDefinitions() []v1alpha1.WebhookDescription {
+// webhookDefinitions turn the MutatingWebhookConfiguration into OLM's description of it, with every field a
+// description can carry. Two cannot be carried: OLM sets namespaceSelector itself (from the OperatorGroup;
+// none for AllNamespaces), and a description has no matchConditions. Under OLM the API server therefore asks the
+// webhook about every new pod; what config/webhook scopes away must then be left alone by the handler itself,
+// which handlerScoping records, rule by rule. A rule added to config/webhook that is not there fails the
+// bundle, rather than the OLM install silently reaching pods the kustomize one does not.
+func (in *inputs) webhookDefinitions() ([]v1alpha1.WebhookDescription, error) {
 	if in.webhook == nil {
-		return nil
+		return nil, nil
 	}
 	var out []v1alpha1.WebhookDescription
 	deployment := in.webhookDeployment()
 	for _, w := range in.webhook.Webhooks {
+		if err := checkHandlerScoping(w); err != nil {
+			return nil, fmt.Errorf("webhook %s: %w", w.Name, err)
+		}
 		out = append(out, v1alpha1.WebhookDescription{
 			GenerateName:            w.Name,
 			Type:                    v1alpha1.MutatingAdmissionWebhook,
@@ -437,6 +447,7 @@ func (in *inputs) webhookDefinitions() []v1alpha1.WebhookDescription {
 			TargetPort:              &intstr.IntOrString{Type: intstr.String, StrVal: "webhook"},
 			Rules:                   w.Rules,
 			FailurePolicy:           w.FailurePolicy,
+			MatchPolicy:             w.MatchPolicy,
 			SideEffects:             w.SideEffects,
 			TimeoutSeconds:          w.TimeoutSeconds,
 			AdmissionReviewVersions: w.AdmissionReviewVersions,
@@ -445,7 +456,52 @@ func (in *inputs) webhookDefinitions() []v1alpha1.WebhookDescription {
 			ObjectSelector:          w.ObjectSelector,
 		})
 	}
-	return out
+	return out, nil
+}
+
+// handlerScoping are the namespaceSelector requirements and matchConditions of config/webhook that an OLM
+// webhook description cannot carry, each with how the scheduler webhook's handler (pkg/schedulerwebhook) gives
+// the same answer without them: a pod they would keep from the webhook is admitted unchanged by it. A
+// requirement is written "key operator values", a matchCondition "name: expression" (whitespace collapsed), so
+// that changing one in config/webhook means reviewing it here.
+var handlerScoping = map[string]string{
+	"storageos.com/scheduler-webhook NotIn [disabled]": "the handler skips pods in namespaces so labelled " +
+		"(NamespaceOptOutLabel), from its cache of namespaces",
+	"kubernetes.io/metadata.name NotIn [storageos-operator]": "the operator's namespace holds the operator's " +
+		"pods, which mount no claim: the handler leaves them alone as it does every pod without a StorageOS volume",
+	"has-claim-volume: has(object.spec.volumes) && object.spec.volumes.exists(v, has(v.persistentVolumeClaim) || " +
+		"has(v.ephemeral))": "the handler changes only pods with a StorageOS claim or generic ephemeral volume",
+	"not-opted-out: !has(object.metadata.annotations) || !('storageos.com/scheduler' in object.metadata.annotations) || " +
+		"object.metadata.annotations['storageos.com/scheduler'] != 'false'": "the handler skips pods annotated " +
+		"storageos.com/scheduler: \"false\" (OptOutAnnotation)",
+}
+
+// checkHandlerScoping fails unless handlerScoping covers every namespaceSelector requirement and matchCondition
+// of w. Match labels are requirements too (key In [value]).
+func checkHandlerScoping(w admissionregistrationv1.MutatingWebhook) error {
+	var rules []string
+	if sel := w.NamespaceSelector; sel != nil {
+		for _, k := range sortedKeys(sel.MatchLabels) {
+			rules = append(rules, fmt.Sprintf("%s In [%s]", k, sel.MatchLabels[k]))
+		}
+		for _, r := range sel.MatchExpressions {
+			rules = append(rules, fmt.Sprintf("%s %s [%s]", r.Key, r.Operator, strings.Join(r.Values, " ")))
+		}
+	}
+	for _, c := range w.MatchConditions {
+		rules = append(rules, c.Name+": "+strings.Join(strings.Fields(c.Expression), " "))
+	}
+	var missing []string
+	for _, r := range rules {
+		if _, ok := handlerScoping[r]; !ok {
+			missing = append(missing, r)
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("an OLM webhook definition cannot carry %q, and the handler is not known to check it "+
+			"(handlerScoping): make the handler check it and add it there", missing)
+	}
+	return nil
 }
 
 // crdDescription describes an owned CRD for the console, from its schema's descriptions.

@@ -33,8 +33,9 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 	metrics := metricsserver.Options{
 		BindAddress:   o.MetricsBindAddress,
 		SecureServing: o.SecureMetrics,
-		TLSOpts:       tlsOpts,
-		CertDir:       o.MetricsCertDir,
+		// TLS 1.2 at least, last so that no option lowers it.
+		TLSOpts: append(append([]func(*tls.Config){}, tlsOpts...), requireTLS12),
+		CertDir: o.MetricsCertDir,
 	}
 	if o.SecureMetrics {
 		metrics.FilterProvider = filters.WithAuthenticationAndAuthorization
@@ -43,8 +44,8 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 	var webhookServer webhook.Server
 	if o.Webhook != nil {
 		wo := *o.Webhook
-		wo.TLSOpts = append(wo.TLSOpts, tlsOpts...)
-		webhookServer = webhook.NewServer(wo)
+		wo.TLSOpts = append(append([]func(*tls.Config){}, wo.TLSOpts...), tlsOpts...)
+		webhookServer = NewWebhookServer(wo, o.WebhookLimits)
 	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		WebhookServer:           webhookServer,

@@ -51,6 +51,9 @@ type Options struct {
 
 	// Webhook configures the webhook server of binaries that serve admission webhooks; nil for the others.
 	Webhook *webhook.Options
+	// WebhookLimits bound the webhook server's timeouts and request sizes; zero fields take
+	// DefaultWebhookLimits'.
+	WebhookLimits WebhookLimits
 
 	// Zap configures logging: JSON by default, --zap-devel for human-readable output.
 	Zap zap.Options

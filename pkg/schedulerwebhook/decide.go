@@ -17,7 +17,13 @@ const (
 	SchedulerName = names.Scheduler
 	// OptOutAnnotation set to "false" on a pod keeps it on its own scheduler.
 	OptOutAnnotation = "storageos.com/scheduler"
-	defaultScheduler = corev1.DefaultSchedulerName
+	// NamespaceOptOutLabel set to NamespaceOptOutValue on a namespace keeps every pod in it on its own
+	// scheduler. config/webhook's namespaceSelector already keeps the API server from asking about them; the
+	// handler checks it too, because not every registration can carry that selector (OLM's cannot).
+	NamespaceOptOutLabel = "storageos.com/scheduler-webhook"
+	// NamespaceOptOutValue is the value of NamespaceOptOutLabel that opts a namespace out.
+	NamespaceOptOutValue = "disabled"
+	defaultScheduler     = corev1.DefaultSchedulerName
 )
 
 // Lister answers the decision's questions from caches. A missing object is (nil, nil).
@@ -25,6 +31,8 @@ type Lister interface {
 	volumes.Lookup
 	// SchedulerEnabled reports whether a StorageOSCluster exists with disableScheduler false.
 	SchedulerEnabled(ctx context.Context) (bool, error)
+	// NamespaceOptedOut reports whether the namespace carries NamespaceOptOutLabel=NamespaceOptOutValue.
+	NamespaceOptedOut(ctx context.Context, namespace string) (bool, error)
 }
 
 // Decision says whether to set the pod's schedulerName, and why, for logs and metrics.
@@ -37,6 +45,13 @@ type Decision struct {
 func Decide(ctx context.Context, pod *corev1.Pod, l Lister) (Decision, error) {
 	if pod.Annotations[OptOutAnnotation] == "false" {
 		return Decision{Reason: "opted out by annotation"}, nil
+	}
+	optedOut, err := l.NamespaceOptedOut(ctx, pod.Namespace)
+	if err != nil {
+		return Decision{}, err
+	}
+	if optedOut {
+		return Decision{Reason: "namespace opted out by label"}, nil
 	}
 	if pod.Spec.SchedulerName != "" && pod.Spec.SchedulerName != defaultScheduler {
 		return Decision{Reason: "explicit scheduler " + pod.Spec.SchedulerName}, nil

@@ -21,6 +21,9 @@ type fakeLister struct {
 	enabled    bool
 	failWith   error
 	panicOnPVC bool
+	// optedOut are the namespaces labelled to opt out; nsFailWith fails their lookup alone.
+	optedOut   map[string]bool
+	nsFailWith error
 }
 
 func (f *fakeLister) PVC(_ context.Context, ns, name string) (*corev1.PersistentVolumeClaim, error) {
@@ -39,6 +42,9 @@ func (f *fakeLister) PersistentVolume(context.Context, string) (*corev1.Persiste
 	return nil, f.failWith
 }
 func (f *fakeLister) SchedulerEnabled(context.Context) (bool, error) { return f.enabled, f.failWith }
+func (f *fakeLister) NamespaceOptedOut(_ context.Context, ns string) (bool, error) {
+	return f.optedOut[ns], f.nsFailWith
+}
 
 func newLister() *fakeLister {
 	sc := func(name, provisioner string) *storagev1.StorageClass {
@@ -79,6 +85,8 @@ func TestDecide(t *testing.T) {
 			p.Annotations = map[string]string{OptOutAnnotation: "false"}
 			return p
 		}(), nil, false},
+		{"namespace opted out by label", podWith(claim("data")), func(l *fakeLister) { l.optedOut = map[string]bool{"app": true} }, false},
+		{"another namespace opted out", podWith(claim("data")), func(l *fakeLister) { l.optedOut = map[string]bool{"other": true} }, true},
 		{"explicit other scheduler kept", func() *corev1.Pod { p := podWith(claim("data")); p.Spec.SchedulerName = "volcano"; return p }(), nil, false},
 		{"explicit default-scheduler replaced", func() *corev1.Pod {
 			p := podWith(claim("data"))

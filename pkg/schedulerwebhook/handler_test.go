@@ -58,6 +58,8 @@ func TestHandlerNeverDenies(t *testing.T) {
 		{"empty object", request(admissionv1.Create, "Pod", nil), nil, true},
 		{"lookup failure", request(admissionv1.Create, "Pod", storageosPod), func(l *fakeLister) { l.failWith = errors.New("cache not synced") }, true},
 		{"panic in a lookup", request(admissionv1.Create, "Pod", storageosPod), func(l *fakeLister) { l.panicOnPVC = true }, true},
+		{"namespace opted out by label", request(admissionv1.Create, "Pod", storageosPod), func(l *fakeLister) { l.optedOut = map[string]bool{"app": true} }, false},
+		{"namespace lookup failure", request(admissionv1.Create, "Pod", storageosPod), func(l *fakeLister) { l.nsFailWith = errors.New("cache not synced") }, true},
 		{"update", request(admissionv1.Update, "Pod", storageosPod), nil, false},
 		{"not a pod", request(admissionv1.Create, "Deployment", storageosPod), nil, false},
 		{"pod without StorageOS volumes", request(admissionv1.Create, "Pod", mustJSON(t, podWith(claim("ebs")))), nil, false},

@@ -6,6 +6,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	storagev1 "k8s.io/api/storage/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	storageosv1 "github.com/storageos/cluster-operator/apis/storageos/v1"
@@ -65,6 +66,36 @@ func (c CacheLister) DefaultStorageClass(ctx context.Context) (*storagev1.Storag
 		return nil, err
 	}
 	return volumes.DefaultClass(list.Items), nil
+}
+
+// NamespaceOptedOut reports whether the namespace opted out by label. Namespaces are cached as metadata only
+// (the labels are all that is needed); like a claim, a namespace the cache has not seen yet is asked of Live.
+// One that exists nowhere has not opted out.
+func (c CacheLister) NamespaceOptedOut(ctx context.Context, namespace string) (bool, error) {
+	ns, err := namespaceMeta(ctx, c.Reader, namespace)
+	if ns == nil && err == nil && c.Live != nil {
+		ns, err = namespaceMeta(ctx, c.Live, namespace)
+	}
+	if ns == nil || err != nil {
+		return false, err
+	}
+	return ns.Labels[NamespaceOptOutLabel] == NamespaceOptOutValue, nil
+}
+
+// namespaceMeta is the named namespace's metadata; nil if missing.
+func namespaceMeta(ctx context.Context, r client.Reader, name string) (*metav1.PartialObjectMetadata, error) {
+	ns := NamespaceMetadata()
+	if err := r.Get(ctx, client.ObjectKey{Name: name}, ns); err != nil {
+		return nil, client.IgnoreNotFound(err)
+	}
+	return ns, nil
+}
+
+// NamespaceMetadata is an empty Namespace as metadata only, the form the handler caches namespaces in.
+func NamespaceMetadata() *metav1.PartialObjectMetadata {
+	ns := &metav1.PartialObjectMetadata{}
+	ns.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Namespace"))
+	return ns
 }
 
 // SchedulerEnabled reports whether a StorageOSCluster's scheduler runs.

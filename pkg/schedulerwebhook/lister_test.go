@@ -39,3 +39,26 @@ func TestCacheListerReadsAClaimTheCacheHasNotSeen(t *testing.T) {
 	require.NoError(t, err)
 	assert.Nil(t, got, "without a live reader the cache alone answers")
 }
+
+// The namespace opt-out label is read from the cached metadata of namespaces; a namespace the cache has not seen
+// yet is asked of the API server, and one that exists nowhere has not opted out.
+func TestCacheListerNamespaceOptOut(t *testing.T) {
+	ctx := context.Background()
+	namespace := func(name string, labels map[string]string) *corev1.Namespace {
+		return &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}}
+	}
+	optOut := map[string]string{NamespaceOptOutLabel: NamespaceOptOutValue}
+	cached := fake.NewClientBuilder().WithObjects(namespace("quiet", optOut), namespace("apps", nil),
+		namespace("other-value", map[string]string{NamespaceOptOutLabel: "enabled"})).Build()
+	live := fake.NewClientBuilder().WithObjects(namespace("new-quiet", optOut)).Build()
+	l := CacheLister{Reader: cached, Live: live}
+
+	for ns, want := range map[string]bool{"quiet": true, "apps": false, "other-value": false, "new-quiet": true, "missing": false} {
+		got, err := l.NamespaceOptedOut(ctx, ns)
+		require.NoError(t, err, ns)
+		assert.Equal(t, want, got, ns)
+	}
+	got, err := CacheLister{Reader: cached}.NamespaceOptedOut(ctx, "new-quiet")
+	require.NoError(t, err)
+	assert.False(t, got, "without a live reader the cache alone answers")
+}

@@ -15,8 +15,10 @@ import (
 	storageosv1 "github.com/storageos/cluster-operator/apis/storageos/v1"
 )
 
-// The webhook reads PVCs, PVs, StorageClasses and StorageOSClusters, from its cache only.
+// The webhook reads PVCs, PVs, StorageClasses, StorageOSClusters and the labels of namespaces, from its cache
+// only.
 // +kubebuilder:rbac:groups="",resources=persistentvolumeclaims;persistentvolumes,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch
 // +kubebuilder:rbac:groups=storage.k8s.io,resources=storageclasses,verbs=get;list;watch
 // +kubebuilder:rbac:groups=storageos.com,resources=storageosclusters,verbs=get;list;watch
 
@@ -27,7 +29,8 @@ func Setup(ctx context.Context, mgr ctrl.Manager, h *Handler) error {
 	if h.Lister == nil {
 		h.Lister = CacheLister{Reader: mgr.GetCache(), Live: mgr.GetAPIReader()}
 	}
-	for _, obj := range []client.Object{&corev1.PersistentVolumeClaim{}, &corev1.PersistentVolume{}, &storagev1.StorageClass{}, &storageosv1.StorageOSCluster{}} {
+	for _, obj := range []client.Object{&corev1.PersistentVolumeClaim{}, &corev1.PersistentVolume{}, &storagev1.StorageClass{},
+		&storageosv1.StorageOSCluster{}, NamespaceMetadata()} {
 		if _, err := mgr.GetCache().GetInformer(ctx, obj); err != nil {
 			return err
 		}

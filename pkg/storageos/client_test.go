@@ -2,9 +2,13 @@ package storageos_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -217,4 +221,175 @@ func TestCredentialsNeverPrint(t *testing.T) {
 	for _, format := range []string{"%v", "%+v", "%#v", "%s"} {
 		assert.NotContains(t, fmt.Sprintf(format, creds), creds.Password, format)
 	}
+}
+
+// redirectingAPI is a StorageOS API that answers every request (the login too, when redirectLogin) with status
+// and a Location on another server, target, which records what reaches it.
+type redirectingAPI struct {
+	api, target    *httptest.Server
+	apiRequests    atomic.Int32
+	targetRequests atomic.Int32
+}
+
+func newRedirectingAPI(t *testing.T, status int, redirectLogin bool) *redirectingAPI {
+	t.Helper()
+	r := &redirectingAPI{}
+	r.target = httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, req *http.Request) {
+		r.targetRequests.Add(1)
+		// Reaching here at all is the failure; say what leaked, should it happen.
+		body, _ := io.ReadAll(req.Body)
+		t.Errorf("the redirect was followed: %s %s with Authorization %q and body %q", req.Method, req.URL.Path,
+			req.Header.Get("Authorization"), body)
+	}))
+	t.Cleanup(r.target.Close)
+	r.api = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		r.apiRequests.Add(1)
+		if req.URL.Path == "/v2/auth/login" && !redirectLogin {
+			w.Header().Set("Authorization", "Bearer session-token")
+			return
+		}
+		http.Redirect(w, req, r.target.URL+req.URL.Path, status) //nolint:gosec // G710: redirecting elsewhere is the test's point
+	}))
+	t.Cleanup(r.api.Close)
+	return r
+}
+
+// A redirect is never followed: the login's password and the session token go to the configured endpoint
+// only. 307 and 308 are the dangerous ones (Go's client re-sends the body), 302 the common one.
+func TestRedirectsAreNotFollowed(t *testing.T) {
+	for _, status := range []int{http.StatusFound, http.StatusTemporaryRedirect, http.StatusPermanentRedirect} {
+		t.Run(http.StatusText(status), func(t *testing.T) {
+			t.Run("login", func(t *testing.T) {
+				r := newRedirectingAPI(t, status, true)
+				err := storageos.New(r.api.URL, creds).Login(context.Background())
+				require.ErrorIs(t, err, storageos.ErrRedirected)
+				assert.False(t, storageos.IsUnavailable(err), "a redirect is not an outage to wait out")
+				assert.Contains(t, err.Error(), strings.TrimPrefix(r.target.URL, "http://"), "the error names where it pointed")
+				assert.Equal(t, int32(1), r.apiRequests.Load())
+				assert.Zero(t, r.targetRequests.Load(), "the redirect target sees no request")
+			})
+			t.Run("session", func(t *testing.T) {
+				r := newRedirectingAPI(t, status, false)
+				_, err := storageos.New(r.api.URL, creds).UpdateNodeLabels(context.Background(), storageos.Node{ID: "a", Version: "1"}, nil)
+				require.ErrorIs(t, err, storageos.ErrRedirected)
+				assert.Equal(t, int32(2), r.apiRequests.Load(), "the login, then the PUT")
+				assert.Zero(t, r.targetRequests.Load(), "the redirect target sees no request")
+			})
+		})
+	}
+}
+
+// An error answer is summarised in the error by its status and a short reason, whatever the body's size or
+// content: the errors end up in conditions and events.
+func TestErrorAnswersAreSummarised(t *testing.T) {
+	huge := strings.Repeat("x", 10<<10)
+	cases := []struct {
+		name        string
+		status      int
+		contentType string
+		body        string
+		want        string // the whole error message
+	}{
+		{"StorageOS JSON error", http.StatusInternalServerError, "application/json",
+			`{"error":"etcd is not reachable","detail":"` + huge + `"}`,
+			"storageos API unavailable (GET /v2/nodes): GET /v2/nodes: HTTP 500: etcd is not reachable"},
+		{"JSON message, long", http.StatusInternalServerError, "application/json; charset=utf-8",
+			`{"message":"` + huge + `"}`,
+			"storageos API unavailable (GET /v2/nodes): GET /v2/nodes: HTTP 500: " + strings.Repeat("x", 99) + "…"},
+		{"10 KiB of plain text on one line", http.StatusInternalServerError, "text/plain; charset=utf-8", huge,
+			"storageos API unavailable (GET /v2/nodes): GET /v2/nodes: HTTP 500: " + strings.Repeat("x", 99) + "…"},
+		{"plain text: its first line only", http.StatusBadRequest, "text/plain", "bad labels\nstack trace\n" + huge,
+			"GET /v2/nodes: HTTP 400: bad labels"},
+		{"control characters and terminal escapes dropped", http.StatusBadRequest, "application/json",
+			`{"error":"bad\u001b[31m red\u0000 \tlabel\r\nvalue\u202e"}`, "GET /v2/nodes: HTTP 400: bad[31m red label value"},
+		{"HTML of a proxy: no reason", http.StatusBadGateway, "text/html", "<html><body>" + huge + "</body></html>",
+			"storageos API unavailable (GET /v2/nodes): GET /v2/nodes: HTTP 502"},
+		{"no content type: no reason", http.StatusBadRequest, "", huge, "GET /v2/nodes: HTTP 400"},
+		{"JSON that is not: no reason", http.StatusBadRequest, "application/json", `{"error":` + huge,
+			"GET /v2/nodes: HTTP 400"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.URL.Path == "/v2/auth/login" {
+					w.Header().Set("Authorization", "Bearer token")
+					return
+				}
+				w.Header().Set("Content-Type", tc.contentType)
+				w.Header().Set("X-Content-Type-Options", "nosniff")
+				w.WriteHeader(tc.status)
+				_, _ = io.WriteString(w, tc.body)
+			}))
+			t.Cleanup(api.Close)
+			_, err := storageos.New(api.URL, creds).ListNodes(context.Background())
+			require.Error(t, err)
+			assert.Equal(t, tc.want, err.Error())
+			assert.Equal(t, tc.status >= 500, storageos.IsUnavailable(err))
+		})
+	}
+}
+
+// No error carries the password, the username or the session token, even from an API that echoes them: in a
+// JSON error, in plain text, split by control characters, or at the point where the reason is cut.
+func TestErrorsNeverCarryCredentials(t *testing.T) {
+	const token = "session-token-0123456789"
+	cases := []struct {
+		name  string
+		login bool // the login fails with the answer, rather than the call after it
+		body  func(r *http.Request) (contentType, body string)
+	}{
+		{"login echoed in a JSON error", true, func(r *http.Request) (string, string) {
+			login, _ := io.ReadAll(r.Body)
+			out, _ := json.Marshal(map[string]string{"error": "cannot parse " + string(login)})
+			return "application/json", string(out)
+		}},
+		{"password in plain text", true, func(*http.Request) (string, string) {
+			return "text/plain", "password " + creds.Password + " is weak; user " + creds.Username
+		}},
+		{"password split by control characters", true, func(*http.Request) (string, string) {
+			return "application/json", `{"error":"pw s3cret\u0000-pass\u0007word"}`
+		}},
+		{"password where the reason is cut", true, func(*http.Request) (string, string) {
+			return "text/plain", strings.Repeat("y", 95) + creds.Password
+		}},
+		{"session token echoed", false, func(r *http.Request) (string, string) {
+			return "text/plain", "token " + strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ") + " refused"
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.URL.Path == "/v2/auth/login" && !tc.login {
+					w.Header().Set("Authorization", "Bearer "+token)
+					return
+				}
+				contentType, body := tc.body(r)
+				w.Header().Set("Content-Type", contentType)
+				w.WriteHeader(http.StatusInternalServerError)
+				_, _ = io.WriteString(w, body)
+			}))
+			t.Cleanup(api.Close)
+			_, err := storageos.New(api.URL, creds).ListNodes(context.Background())
+			require.Error(t, err)
+			assert.True(t, storageos.IsUnavailable(err))
+			msg := err.Error()
+			for _, secret := range []string{creds.Password, creds.Username, token, "s3cret"} {
+				assert.NotContains(t, msg, secret)
+			}
+			assert.Less(t, len(msg), 200, msg)
+		})
+	}
+}
+
+// Messages from below the client (here the transport's, which quotes the URL) are checked too: should one carry
+// the password, it is replaced, and the error still says what happened.
+func TestTransportErrorsAreRedacted(t *testing.T) {
+	sim := simulator.New(creds)
+	url := sim.URL()
+	sim.Close()
+	_, err := storageos.New(url+"/"+creds.Password, creds).ListNodes(context.Background())
+	require.Error(t, err)
+	assert.True(t, storageos.IsUnavailable(err), "%v", err)
+	assert.NotContains(t, err.Error(), creds.Password)
+	assert.Contains(t, err.Error(), "[redacted]")
 }

@@ -104,7 +104,7 @@ func selfManagedConfiguration(t *testing.T, name, url string) {
 	cfg := install.MutatingWebhooks[0].DeepCopy()
 	cfg.ObjectMeta = metav1.ObjectMeta{Name: name}
 	cfg.Webhooks[0].ClientConfig = admissionregistrationv1.WebhookClientConfig{URL: ptr.To(url)}
-	cfg.Webhooks[0].NamespaceSelector = &metav1.LabelSelector{MatchLabels: map[string]string{"test.storageos.com/webhook": name}}
+	cfg.Webhooks[0].NamespaceSelector = &metav1.LabelSelector{MatchLabels: map[string]string{testWebhookLabel: name}}
 	require.NoError(t, testEnv.Client.Create(ctx, cfg))
 	t.Cleanup(func() { _ = testEnv.Client.Delete(ctx, cfg) })
 }
@@ -118,9 +118,9 @@ func TestSelfManagedCertificates(t *testing.T) {
 	replicas := []replica{startSelfManaged(t, 0, configuration, secretName), startSelfManaged(t, 1, configuration, secretName)}
 	selfManagedConfiguration(t, configuration, "https://localhost:"+port(replicas[0].serving)+schedulerwebhook.Path)
 
-	// Only the self-managed webhook is asked about this namespace.
+	// Only the self-managed webhook is asked about this namespace (the suite's webhook leaves it alone).
 	ns := world(t, false)
-	labelNamespace(t, ns, map[string]string{"storageos.com/scheduler-webhook": "disabled", "test.storageos.com/webhook": configuration})
+	labelNamespace(t, ns, map[string]string{testWebhookLabel: configuration})
 
 	secret := &corev1.Secret{}
 	key := client.ObjectKey{Namespace: operatorNamespace, Name: secretName}

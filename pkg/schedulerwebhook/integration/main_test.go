@@ -13,6 +13,7 @@ import (
 	"time"
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	crenvtest "sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
@@ -47,6 +48,10 @@ func startWebhook(env *envtest.Environment) (func(), error) {
 		cancel()
 		return nil, err
 	}
+	// Namespaces a test reserves for a webhook of its own (TestSelfManagedCertificates) are not the suite's
+	// webhook's: were both asked, a pod sent to the StorageOS scheduler would not say which one answered.
+	cfg.Webhooks[0].NamespaceSelector.MatchExpressions = append(cfg.Webhooks[0].NamespaceSelector.MatchExpressions,
+		metav1.LabelSelectorRequirement{Key: testWebhookLabel, Operator: metav1.LabelSelectorOpDoesNotExist})
 	install = &crenvtest.WebhookInstallOptions{MutatingWebhooks: []*admissionregistrationv1.MutatingWebhookConfiguration{cfg}}
 	if err := install.Install(env.Config); err != nil {
 		cancel()
@@ -97,6 +102,9 @@ func startWebhook(env *envtest.Environment) (func(), error) {
 		_ = install.Cleanup()
 	}, nil
 }
+
+// testWebhookLabel on a namespace names the test's own webhook configuration that serves it.
+const testWebhookLabel = "test.storageos.com/webhook"
 
 const (
 	timeout = 90 * time.Second

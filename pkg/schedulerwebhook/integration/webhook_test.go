@@ -15,6 +15,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	storageosv1 "github.com/storageos/cluster-operator/apis/storageos/v1"
 	"github.com/storageos/cluster-operator/pkg/schedulerwebhook"
@@ -184,4 +185,58 @@ func TestNoPodGoesToASchedulerThatIsNotRunning(t *testing.T) {
 	require.Eventually(t, func() bool {
 		return createPod(t, ns, "data", nil).Spec.SchedulerName == corev1.DefaultSchedulerName
 	}, timeout, tick)
+}
+
+// skippedAdmissions is how many admissions the in-process webhook answered without a change.
+func skippedAdmissions(t *testing.T) float64 {
+	t.Helper()
+	families, err := metrics.Registry.Gather()
+	require.NoError(t, err)
+	for _, f := range families {
+		if f.GetName() != "storageos_scheduler_webhook_admissions_total" {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "outcome" && l.GetValue() == "skipped" {
+					return m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return 0
+}
+
+// A registration without the namespaceSelector (OLM's, which cannot carry one) asks the webhook about pods in
+// a namespace that opted out: the handler itself leaves them alone, and still sends the others' pods.
+func TestOptedOutNamespaceIsHonouredByTheHandler(t *testing.T) {
+	ctx := context.Background()
+	ns := world(t, false)
+	quiet := world(t, false)
+	nsObj := &corev1.Namespace{}
+	require.NoError(t, testEnv.Client.Get(ctx, client.ObjectKey{Name: quiet}, nsObj))
+	nsObj.Labels[schedulerwebhook.NamespaceOptOutLabel] = schedulerwebhook.NamespaceOptOutValue
+	require.NoError(t, testEnv.Client.Update(ctx, nsObj))
+
+	cfg := &admissionregistrationv1.MutatingWebhookConfiguration{}
+	require.NoError(t, testEnv.Client.Get(ctx, client.ObjectKey{Name: "storageos-scheduler-webhook"}, cfg))
+	selector, conditions := cfg.Webhooks[0].NamespaceSelector, cfg.Webhooks[0].MatchConditions
+	cfg.Webhooks[0].NamespaceSelector, cfg.Webhooks[0].MatchConditions = nil, nil
+	require.NoError(t, testEnv.Client.Update(ctx, cfg))
+	t.Cleanup(func() {
+		require.NoError(t, testEnv.Client.Get(ctx, client.ObjectKeyFromObject(cfg), cfg))
+		cfg.Webhooks[0].NamespaceSelector, cfg.Webhooks[0].MatchConditions = selector, conditions
+		require.NoError(t, testEnv.Client.Update(ctx, cfg))
+	})
+
+	// The API server picks up the registration a moment later; once it does, the webhook is asked about the
+	// pod in the namespace that opted out (the count of unchanged answers grows) and leaves it unchanged.
+	assert.Eventually(t, func() bool {
+		before := skippedAdmissions(t)
+		pod := createPod(t, quiet, "data", nil)
+		assert.Equal(t, corev1.DefaultSchedulerName, pod.Spec.SchedulerName, "a pod in a namespace that opted out is never sent")
+		return skippedAdmissions(t) > before
+	}, timeout, tick, "the webhook is asked about pods in every namespace")
+	assert.Equal(t, schedulerwebhook.SchedulerName, createPod(t, ns, "data", nil).Spec.SchedulerName,
+		"pods elsewhere are still sent to the StorageOS scheduler")
 }
