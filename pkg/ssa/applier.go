@@ -84,12 +84,10 @@ func (a *Applier) ApplyAdopting(ctx context.Context, obj client.Object) (sent, a
 	if err != nil {
 		return false, false, err
 	}
-	raw, err := json.Marshal(u.Object)
+	hash, err := contentHash(u)
 	if err != nil {
 		return false, false, err
 	}
-	sum := sha256.Sum256(raw)
-	hash := hex.EncodeToString(sum[:])
 	key := Key(gvk, obj)
 	a.mu.Lock()
 	prev, known := a.last[key]
@@ -212,6 +210,16 @@ func (a *Applier) toUnstructured(obj client.Object) (*unstructured.Unstructured,
 		_ = unstructured.SetNestedField(u.Object, a.owner, "spec", "template", "metadata", "labels", names.LabelManagedBy)
 	}
 	return u, gvk, nil
+}
+
+// contentHash identifies what is sent for an object, so that the same desired object is not sent twice.
+func contentHash(u *unstructured.Unstructured) (string, error) {
+	raw, err := json.Marshal(u.Object)
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256(raw)
+	return hex.EncodeToString(sum[:]), nil
 }
 
 // Key identifies an object by kind, namespace and name.

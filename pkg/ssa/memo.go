@@ -1,9 +1,6 @@
 package ssa
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"sync"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -22,12 +19,10 @@ func NewMemo() *Memo { return &Memo{last: map[string]string{}} }
 
 // Do calls send unless obj is what the last successful send for its kind, namespace and name sent.
 func (m *Memo) Do(obj *unstructured.Unstructured, send func() error) error {
-	raw, err := json.Marshal(obj.Object)
+	hash, err := contentHash(obj)
 	if err != nil {
 		return err
 	}
-	sum := sha256.Sum256(raw)
-	hash := hex.EncodeToString(sum[:])
 	key := Key(obj.GroupVersionKind(), obj)
 	m.mu.Lock()
 	same := m.last[key] == hash
