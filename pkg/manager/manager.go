@@ -5,6 +5,8 @@ import (
 	"crypto/tls"
 	"fmt"
 	stdlog "log"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -34,11 +36,16 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 		BindAddress:   o.MetricsBindAddress,
 		SecureServing: o.SecureMetrics,
 		// TLS 1.2 at least, last so that no option lowers it.
-		TLSOpts: append(append([]func(*tls.Config){}, tlsOpts...), requireTLS12),
-		CertDir: o.MetricsCertDir,
+		TLSOpts:  append(append([]func(*tls.Config){}, tlsOpts...), requireTLS12),
+		CertDir:  o.MetricsCertDir,
+		CertName: metricsCertName,
+		KeyName:  metricsKeyName,
 	}
 	if o.SecureMetrics {
 		metrics.FilterProvider = filters.WithAuthenticationAndAuthorization
+		if err := checkMetricsCert(o.MetricsCertDir); err != nil {
+			return nil, err
+		}
 	}
 
 	var webhookServer webhook.Server
@@ -74,6 +81,27 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 		return nil, fmt.Errorf("adding readiness check: %w", err)
 	}
 	return mgr, nil
+}
+
+// The files of a metrics certificate directory, as a cert-manager Certificate's Secret holds them.
+const (
+	metricsCertName = "tls.crt"
+	metricsKeyName  = "tls.key"
+)
+
+// checkMetricsCert fails when a metrics certificate directory is given without its certificate and key.
+// controller-runtime would serve a self-signed certificate instead, and a scraper that verifies the certificate
+// would fail with nothing in this binary's log to say why.
+func checkMetricsCert(dir string) error {
+	if dir == "" {
+		return nil
+	}
+	for _, name := range []string{metricsCertName, metricsKeyName} {
+		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
+			return fmt.Errorf("metrics certificate: %w", err)
+		}
+	}
+	return nil
 }
 
 // SetupFunc registers a binary's controllers, webhooks and extra checks on its manager.

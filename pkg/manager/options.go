@@ -34,7 +34,8 @@ type Options struct {
 	MetricsBindAddress string
 	// SecureMetrics serves metrics over HTTPS behind Kubernetes authentication and authorization.
 	SecureMetrics bool
-	// MetricsCertDir holds tls.crt and tls.key for the metrics server; empty means a self-signed certificate.
+	// MetricsCertDir holds tls.crt and tls.key for the metrics server, reloaded when they change; empty means a
+	// self-signed certificate, which no scraper can verify.
 	MetricsCertDir string
 	// EnableHTTP2 allows HTTP/2 on the metrics server. It is off by default: HTTP/2 rapid-reset and stream
 	// cancellation attacks (CVE-2023-44487, CVE-2023-39325) are cheaper than the benefit for a metrics endpoint.
@@ -82,7 +83,7 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 	fs.BoolVar(&o.SecureMetrics, "metrics-secure", o.SecureMetrics,
 		"Serve metrics over HTTPS behind Kubernetes authentication and authorization.")
 	fs.StringVar(&o.MetricsCertDir, "metrics-cert-path", o.MetricsCertDir,
-		"Directory holding tls.crt and tls.key for the metrics server; a self-signed certificate is used when empty.")
+		"Directory holding tls.crt and tls.key for the metrics server, reloaded when they change; a self-signed certificate is used when empty.")
 	fs.BoolVar(&o.EnableHTTP2, "enable-http2", o.EnableHTTP2, "Allow HTTP/2 on the metrics server.")
 	fs.StringVar(&o.HealthProbeBindAddress, "health-probe-bind-address", o.HealthProbeBindAddress,
 		"The address the /healthz and /readyz endpoints bind to.")

@@ -17,6 +17,7 @@ func TestDefaults(t *testing.T) {
 	assert.Equal(t, ":8081", o.HealthProbeBindAddress)
 	assert.False(t, o.LeaderElect)
 	assert.False(t, o.EnableHTTP2)
+	assert.Empty(t, o.MetricsCertDir, "a self-signed metrics certificate unless --metrics-cert-path")
 	assert.False(t, o.Zap.Development, "logs are JSON unless --zap-devel")
 }
 
@@ -39,6 +40,11 @@ func TestFlags(t *testing.T) {
 				assert.True(t, o.LeaderElect)
 				assert.Equal(t, "ops", o.LeaderElectionNamespace)
 				assert.Equal(t, []time.Duration{time.Minute, 40 * time.Second, 5 * time.Second}, []time.Duration{o.LeaseDuration, o.RenewDeadline, o.RetryPeriod})
+			}},
+		{"metrics certificate", "", []string{"--metrics-cert-path=/tmp/k8s-metrics-server/metrics-certs"},
+			func(t *testing.T, o Options) {
+				assert.Equal(t, "/tmp/k8s-metrics-server/metrics-certs", o.MetricsCertDir)
+				assert.True(t, o.SecureMetrics, "a certificate does not turn authentication off")
 			}},
 		{"human-readable logs", "", []string{"--zap-devel"},
 			func(t *testing.T, o Options) { assert.True(t, o.Zap.Development) }},

@@ -19,7 +19,6 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"k8s.io/client-go/rest"
 	"k8s.io/client-go/util/cert"
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 )
@@ -195,22 +194,7 @@ func TestWebhookServerCutsOffSlowClients(t *testing.T) {
 
 // The metrics server, too, speaks TLS 1.2 and 1.3 only.
 func TestMetricsServerRefusesOldTLS(t *testing.T) {
-	port := freePort(t)
-	o := NewOptions("test", "")
-	o.MetricsBindAddress = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	o.HealthProbeBindAddress = "0"
-	// No API server is needed to serve metrics: the manager never gets as far as asking one.
-	mgr, err := New(&rest.Config{Host: "https://127.0.0.1:1"}, o)
-	require.NoError(t, err)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- mgr.Start(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		assert.NoError(t, <-done, "the manager stops cleanly")
-	})
-	addr := o.MetricsBindAddress
-	waitForTLS(t, addr)
+	addr := startMetrics(t, NewOptions("test", ""))
 	assert.Error(t, handshake(addr, tls.VersionTLS11, tls.VersionTLS11), "a TLS 1.1 handshake fails")
 	assert.NoError(t, handshake(addr, tls.VersionTLS12, tls.VersionTLS12))
 }

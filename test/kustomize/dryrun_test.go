@@ -30,8 +30,8 @@ func stubCRD(group, version, kind, plural string) *apiextensionsv1.CustomResourc
 	}
 }
 
-// Every install, the optional prometheus and network-policy bases and the OLM install (CatalogSource,
-// OperatorGroup, Subscription) are accepted by a real API server.
+// Every install (overlays/prometheus holds the prometheus component), the optional network-policy base and the
+// OLM install (CatalogSource, OperatorGroup, Subscription) are accepted by a real API server.
 func TestEveryInstallIsAcceptedByTheAPIServer(t *testing.T) {
 	ctx := context.Background()
 	require.NoError(t, apiextensionsv1.AddToScheme(testEnv.Client.Scheme()))
@@ -48,7 +48,7 @@ func TestEveryInstallIsAcceptedByTheAPIServer(t *testing.T) {
 	// Namespaced objects are dry-run into a namespace that exists.
 	require.NoError(t, client.IgnoreAlreadyExists(testEnv.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "storageos-operator"}})))
 
-	for _, dir := range append(append([]string{}, installs...), "prometheus", "network-policy", "olm") {
+	for _, dir := range append(append([]string{}, installs...), "network-policy", "olm") {
 		t.Run(dir, func(t *testing.T) {
 			file := filepath.Join(t.TempDir(), "install.yaml")
 			require.NoError(t, os.WriteFile(file, render(t, dir).yaml, 0o600))

@@ -30,7 +30,7 @@ const (
 var binaries = []string{"cluster-manager", "upgrade-manager", "job-manager", "scheduler-webhook"}
 
 // installs are every kustomization a user installs from, relative to config/.
-var installs = []string{"default", "overlays/dev", "overlays/production", "overlays/openshift", "overlays/cert-manager"}
+var installs = []string{"default", "overlays/dev", "overlays/production", "overlays/openshift", "overlays/cert-manager", "overlays/prometheus"}
 
 // rendered is the output of one kustomization, by kind.
 type rendered struct {
@@ -47,8 +47,13 @@ func render(t *testing.T, dir string) rendered {
 	return rendered{yaml: out, resources: m.Resources()}
 }
 
-// all decodes every resource of a kind into typed objects.
+// all decodes every resource of a kind into typed objects, refusing fields the type does not know.
 func all[T any](t *testing.T, r rendered, kind string) []*T {
+	t.Helper()
+	return decodeAll[T](t, r, kind, func(data []byte, obj any) error { return yaml.UnmarshalStrict(data, obj) })
+}
+
+func decodeAll[T any](t *testing.T, r rendered, kind string, unmarshal func([]byte, any) error) []*T {
 	t.Helper()
 	var out []*T
 	for _, res := range r.resources {
@@ -58,7 +63,7 @@ func all[T any](t *testing.T, r rendered, kind string) []*T {
 		data, err := res.AsYAML()
 		require.NoError(t, err)
 		obj := new(T)
-		require.NoError(t, yaml.UnmarshalStrict(data, obj), "%s %s", kind, res.GetName())
+		require.NoError(t, unmarshal(data, obj), "%s %s", kind, res.GetName())
 		out = append(out, obj)
 	}
 	return out
