@@ -21,7 +21,7 @@ GOTEST_FLAGS ?= -count=1 -timeout 40m
 # How long make test fuzzes the webhook's request decoding and decision.
 FUZZ_TIME ?= 10s
 # Every binary gets its own ClusterRole, generated from the +kubebuilder:rbac markers of the packages it runs.
-RBAC_PATHS_cluster-manager := ./cmd/cluster-manager/...;./pkg/manager/...;./pkg/cluster/...;./pkg/nodelabels/...;./pkg/nfs/...
+RBAC_PATHS_cluster-manager := ./cmd/cluster-manager/...;./pkg/manager/...;./pkg/cluster/...;./pkg/nodelabels/...;./pkg/nfs/...;./pkg/admission/...
 RBAC_PATHS_upgrade-manager := ./cmd/upgrade-manager/...;./pkg/manager/...;./pkg/upgrade/...
 RBAC_PATHS_job-manager := ./cmd/job-manager/...;./pkg/manager/...;./pkg/job/...
 RBAC_PATHS_scheduler-webhook := ./cmd/scheduler-webhook/...;./pkg/manager/...;./pkg/schedulerwebhook/...
@@ -41,9 +41,10 @@ help: ## Display this help.
 ##@ Development
 
 .PHONY: manifests
-manifests: controller-gen ## Generate the CRDs (config/crd/bases) and one ClusterRole per binary (config/rbac/<binary>).
+manifests: controller-gen ## Generate the CRDs (config/crd/bases), one ClusterRole per binary (config/rbac/<binary>) and the manifests built by Go functions (hack/manifests: the StorageOS component roles, the admission policies).
 	cd apis && $(CONTROLLER_GEN) crd paths=./... output:crd:artifacts:config=../config/crd/bases
 	$(foreach b,$(BINARIES),$(CONTROLLER_GEN) rbac:roleName=storageos-$(b) paths="$(RBAC_PATHS_$(b))" output:rbac:artifacts:config=config/rbac/$(b) && ) true
+	$(GO) run ./hack/manifests -root .
 
 .PHONY: generate
 generate: controller-gen ## Generate the DeepCopy methods of the API types.

@@ -7,6 +7,9 @@ import (
 	"flag"
 	"os"
 
+	"github.com/storageos/cluster-operator/pkg/admission"
+	"github.com/storageos/cluster-operator/pkg/names"
+
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	"github.com/storageos/cluster-operator/pkg/cluster"
@@ -27,6 +30,10 @@ func main() {
 	flag.Parse()
 
 	os.Exit(manager.Run(ctrl.SetupSignalHandler(), opts, func(ctx context.Context, mgr ctrl.Manager) error {
+		// The authority model's admission policies: an OLM install has no other way to get them.
+		if err := mgr.Add(&admission.Ensurer{Client: mgr.GetClient(), FieldOwner: names.ClusterManager}); err != nil {
+			return err
+		}
 		if err := cluster.Setup(ctx, mgr, r); err != nil {
 			return err
 		}

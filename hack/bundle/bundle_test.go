@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strings"
 	"testing"
 
 	"github.com/operator-framework/api/pkg/manifests"
@@ -292,5 +293,49 @@ func TestFirstSentence(t *testing.T) {
 		"A knee.g. Two.":                       "A knee.g.",
 	} {
 		assert.Equal(t, want, firstSentence(in), in)
+	}
+}
+
+// No ServiceAccount of the OLM install may escalate, impersonate or write roles, and every ClusterRole the
+// cluster-manager binds for the StorageOS components ships in the bundle (it cannot create them itself).
+func TestBundlePermissionsCannotEscalate(t *testing.T) {
+	bundle, err := manifests.GetBundleFromDir(filepath.Join(root, "bundle"))
+	require.NoError(t, err)
+	strategy := bundle.CSV.Spec.InstallStrategy.StrategySpec
+	var rules []rbacv1.PolicyRule
+	for _, p := range append(strategy.ClusterPermissions, strategy.Permissions...) {
+		rules = append(rules, p.Rules...)
+	}
+	shipped := map[string]bool{}
+	for _, obj := range bundle.Objects {
+		if obj.GetKind() != "ClusterRole" {
+			continue
+		}
+		shipped[obj.GetName()] = true
+		var role rbacv1.ClusterRole
+		data, err := obj.MarshalJSON()
+		require.NoError(t, err)
+		require.NoError(t, yaml.Unmarshal(data, &role))
+		rules = append(rules, role.Rules...)
+	}
+	for _, r := range rules {
+		for _, v := range []string{"*", "escalate", "impersonate"} {
+			assert.NotContains(t, r.Verbs, v, "rule %v", r)
+		}
+		assert.NotContains(t, r.Resources, "*", "rule %v", r)
+		assert.NotContains(t, r.APIGroups, "*", "rule %v", r)
+		writesRoles := slices.Contains(r.Resources, "clusterroles") || slices.Contains(r.Resources, "roles")
+		if !slices.Contains(r.APIGroups, rbacv1.GroupName) || !writesRoles {
+			continue
+		}
+		for _, v := range r.Verbs {
+			assert.Contains(t, []string{"get", "list", "watch", "bind"}, v, "no binary writes roles: rule %v", r)
+			if v == "bind" {
+				require.NotEmpty(t, r.ResourceNames, "bind is limited by name: rule %v", r)
+				for _, name := range r.ResourceNames {
+					assert.True(t, shipped[name] || strings.HasPrefix(name, "system:"), "the bundle ships %s, which the cluster-manager binds", name)
+				}
+			}
+		}
 	}
 }

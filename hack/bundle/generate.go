@@ -229,6 +229,10 @@ func (in *inputs) add(r *resource.Resource) error {
 		if obj, err = r.Map(); err == nil {
 			in.extra = append(in.extra, obj)
 		}
+	case "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding":
+		// A registry+v1 bundle cannot carry admission policies; the cluster-manager ensures the same objects
+		// (pkg/admission) when it starts.
+		return nil
 	case "Namespace", "ServiceAccount", "Secret", "StorageOSCluster", "StorageOSUpgrade", "Job", "NFSServer":
 		// OLM installs into the namespace the user picks and creates the ServiceAccounts of the install
 		// strategy; the sample Secret holds example credentials, never shipped; the alm-examples are the
@@ -580,7 +584,8 @@ func manifestName(obj map[string]any) string {
 	meta, _ := obj["metadata"].(map[string]any)
 	kind, _ := obj["kind"].(string)
 	name, _ := meta["name"].(string)
-	return name + "_" + strings.ToLower(kind) + ".yaml"
+	// Role names carry colons (storageos:init), which some file systems and archive tools refuse.
+	return strings.ReplaceAll(name, ":", "-") + "_" + strings.ToLower(kind) + ".yaml"
 }
 
 func sortedKeys[V any](m map[string]V) []string {

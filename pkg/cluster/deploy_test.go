@@ -33,7 +33,7 @@ func TestDeploysEveryObjectAndReportsStatus(t *testing.T) {
 		inNS(c, "storageos", &corev1.Service{}),
 		inNS(c, names.Scheduler, &appsv1.Deployment{}),
 		inNS(c, desired.SchedulerConfigMapName, &corev1.ConfigMap{}),
-		named("storageos:csi-provisioner", &rbacv1.ClusterRole{}),
+		named("storageos:csi-provisioner", &rbacv1.ClusterRoleBinding{}),
 		named("storageos:pod-fencer", &rbacv1.ClusterRoleBinding{}),
 		named(names.CSIDriver, &storagev1.CSIDriver{}),
 		named("fast", &storagev1.StorageClass{}),

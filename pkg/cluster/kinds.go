@@ -19,9 +19,7 @@ type managedKind struct {
 // managedKinds are every kind a StorageOSCluster deploys, the namespace excepted (see desired.Namespace).
 var managedKinds = []managedKind{
 	{func() client.Object { return &corev1.ServiceAccount{} }, func() client.ObjectList { return &corev1.ServiceAccountList{} }},
-	{func() client.Object { return &rbacv1.Role{} }, func() client.ObjectList { return &rbacv1.RoleList{} }},
 	{func() client.Object { return &rbacv1.RoleBinding{} }, func() client.ObjectList { return &rbacv1.RoleBindingList{} }},
-	{func() client.Object { return &rbacv1.ClusterRole{} }, func() client.ObjectList { return &rbacv1.ClusterRoleList{} }},
 	{func() client.Object { return &rbacv1.ClusterRoleBinding{} }, func() client.ObjectList { return &rbacv1.ClusterRoleBindingList{} }},
 	{func() client.Object { return &corev1.Secret{} }, func() client.ObjectList { return &corev1.SecretList{} }},
 	{func() client.Object { return &corev1.ConfigMap{} }, func() client.ObjectList { return &corev1.ConfigMapList{} }},
@@ -53,9 +51,9 @@ func managedLists() []client.ObjectList {
 // +kubebuilder:rbac:groups=apps,resources=daemonsets;statefulsets;deployments,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=networking.k8s.io,resources=ingresses,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=storage.k8s.io,resources=csidrivers;storageclasses,verbs=get;list;watch;create;update;patch;delete
-// +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=clusterroles;clusterrolebindings;roles;rolebindings,verbs=get;list;watch;create;update;patch;delete
-// The StorageOS components need permissions the cluster-manager itself does not hold; it may grant exactly
-// these roles, and bind the scheduler to the built-in scheduler roles, and nothing else.
-// +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=clusterroles,verbs=bind;escalate,resourceNames="storageos:key-management";"storageos:init";"storageos:pod-fencer";"storageos:driver-registrar";"storageos:csi-provisioner";"storageos:csi-attacher";"storageos:csi-resizer";"storageos:scheduler-extender";"storageos:openshift-scc";"storageos:nfs-provisioner";"system:kube-scheduler";"system:volume-scheduler"
-// +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=roles,verbs=bind;escalate,resourceNames="storageos:scheduler-leader-election"
+// +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=clusterrolebindings;rolebindings,verbs=get;list;watch;create;update;patch;delete
+// The StorageOS components need permissions the cluster-manager itself does not hold. Their ClusterRoles ship
+// with the install (desired.ComponentClusterRoles); the cluster-manager may bind exactly those, and the built-in
+// scheduler roles, and write no role: no `escalate`, no ClusterRole or Role it could rewrite.
+// +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=clusterroles,verbs=bind,resourceNames="storageos:key-management";"storageos:init";"storageos:pod-fencer";"storageos:driver-registrar";"storageos:csi-provisioner";"storageos:csi-attacher";"storageos:csi-resizer";"storageos:scheduler-extender";"storageos:scheduler-leader-election";"storageos:openshift-scc";"storageos:nfs-provisioner";"system:kube-scheduler";"system:volume-scheduler"
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch

@@ -243,7 +243,7 @@ func TestEveryParameterHasAnEffect(t *testing.T) {
 		}},
 		{"disableFencing", func(s *storageosv1.StorageOSClusterSpec) { s.DisableFencing = true }, nil, func(t *testing.T, c *storageosv1.StorageOSCluster) {
 			nodeConfig(func(env map[string]string) bool { return env["DISABLE_FENCING"] == "true" })(t, c)
-			absent(named("storageos:pod-fencer", &rbacv1.ClusterRole{}))(t, c)
+			absent(named("storageos:pod-fencer", &rbacv1.ClusterRoleBinding{}))(t, c)
 		}},
 		{"disableTCMU", func(s *storageosv1.StorageOSClusterSpec) { s.DisableTCMU = true }, nil,
 			nodeConfig(func(env map[string]string) bool { return env["DISABLE_TCMU"] == "true" && env["FORCE_TCMU"] == "" })},

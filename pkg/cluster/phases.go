@@ -10,6 +10,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
+	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	storageosv1 "github.com/storageos/cluster-operator/apis/storageos/v1"
 	"github.com/storageos/cluster-operator/pkg/cluster/desired"
@@ -45,10 +46,7 @@ func (r *Reconciler) reconcileInput(ctx context.Context, s *scope) error {
 	spec := s.cluster.Spec
 	apiSecret := &corev1.Secret{}
 	key := client.ObjectKey{Namespace: string(spec.SecretRefNamespace), Name: string(spec.SecretRefName)}
-	if err := r.secrets.get(ctx, key, apiSecret); err != nil {
-		return fmt.Errorf("reading the API secret %s (secretRefName/secretRefNamespace): %w", key, err)
-	}
-	if err := requireKeys(apiSecret, requiredKeys(spec)...); err != nil {
+	if err := r.useSecret(ctx, key, apiSecret, "secretRefName", requiredKeys(spec)); err != nil {
 		return err
 	}
 	s.input = desired.Input{
@@ -60,13 +58,45 @@ func (r *Reconciler) reconcileInput(ctx context.Context, s *scope) error {
 	if spec.TLSEtcdSecretRefName != "" {
 		etcd := &corev1.Secret{}
 		key := client.ObjectKey{Namespace: string(spec.TLSEtcdSecretRefNamespace), Name: string(spec.TLSEtcdSecretRefName)}
-		if err := r.secrets.get(ctx, key, etcd); err != nil {
-			return fmt.Errorf("reading the etcd TLS secret %s (tlsEtcdSecretRefName/tlsEtcdSecretRefNamespace): %w", key, err)
+		if err := r.useSecret(ctx, key, etcd, "tlsEtcdSecretRefName", desired.EtcdTLSKeys); err != nil {
+			return err
 		}
 		s.input.EtcdTLSSecret = etcd
 	}
 	return nil
 }
+
+// useSecret reads a referenced Secret that must hold keys. What is wrong with it (missing, which keys it lacks)
+// goes to the log only, for the operator's administrators: the error reaches the cluster's status and events,
+// which people who cannot read the Secret may read, so it says what is needed, never what the Secret holds or
+// whether it exists.
+func (r *Reconciler) useSecret(ctx context.Context, key client.ObjectKey, secret *corev1.Secret, field string, keys []string) error {
+	err := r.secrets.get(ctx, key, secret)
+	if err == nil {
+		err = requireKeys(secret, keys...)
+	}
+	if err != nil {
+		log.FromContext(ctx).Info("referenced Secret unusable", "field", field, "secret", key.String(), "reason", err.Error())
+		if !apierrors.IsNotFound(err) && !errors.Is(err, errMissingKeys) {
+			return fmt.Errorf("reading the Secret named by %s: %w", field, err)
+		}
+		return &unusableSecretError{Field: field, Keys: keys}
+	}
+	return nil
+}
+
+// unusableSecretError is a referenced Secret that is missing or lacks a key; its message names the field and the
+// keys StorageOS needs, not the Secret's state.
+type unusableSecretError struct {
+	Field string
+	Keys  []string
+}
+
+func (e *unusableSecretError) Error() string {
+	return fmt.Sprintf("the Secret named by %s must exist and hold %s", e.Field, strings.Join(e.Keys, ", "))
+}
+
+var errMissingKeys = errors.New("missing keys")
 
 // reconcileNamespace creates the namespace when it is missing. An existing namespace is left as it is: it may be
 // kube-system or hold other things, and it is only deleted with the cluster if the cluster created it.
@@ -152,7 +182,7 @@ func requireKeys(secret *corev1.Secret, keys ...string) error {
 		}
 	}
 	if len(missing) > 0 {
-		return fmt.Errorf("the API secret %s/%s (secretRefName) lacks %s", secret.Namespace, secret.Name, strings.Join(missing, ", "))
+		return fmt.Errorf("%w: lacks %s", errMissingKeys, strings.Join(missing, ", "))
 	}
 	return nil
 }

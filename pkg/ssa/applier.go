@@ -64,11 +64,14 @@ func New(c client.Client, live client.Reader, scheme *runtime.Scheme, owner stri
 	return &Applier{client: c, live: live, scheme: scheme, owner: owner, last: map[string]appliedState{}}
 }
 
-// recreatable kinds have immutable fields (a StorageClass's provisioner and parameters, a CSIDriver's spec) that
-// a spec edit may change. Replacing them is harmless: existing volumes do not depend on the objects.
+// recreatable kinds have immutable fields (a StorageClass's provisioner and parameters, a CSIDriver's spec, a
+// binding's roleRef) that a spec edit or a new version may change. Replacing them is harmless: existing volumes
+// do not depend on the objects, and a binding is missing only between its delete and its create.
 var recreatable = map[schema.GroupKind]bool{
-	{Group: "storage.k8s.io", Kind: "StorageClass"}: true,
-	{Group: "storage.k8s.io", Kind: "CSIDriver"}:    true,
+	{Group: "storage.k8s.io", Kind: "StorageClass"}:                  true,
+	{Group: "storage.k8s.io", Kind: "CSIDriver"}:                     true,
+	{Group: "rbac.authorization.k8s.io", Kind: "RoleBinding"}:        true,
+	{Group: "rbac.authorization.k8s.io", Kind: "ClusterRoleBinding"}: true,
 }
 
 // Apply makes the live object match obj in the fields this field owner manages. It reports whether a request

@@ -72,6 +72,18 @@ func (e *Environment) AsBinary(ctx context.Context, binary string) (func(*rest.C
 			return nil, fmt.Errorf("%s/role.yaml: unexpected kind %s", binary, meta.Kind)
 		}
 	}
+	// The roles the binary binds for others (the StorageOS components' roles) are installed beside it, unbound.
+	if components, err := os.ReadFile(filepath.Join(e.RootDir, "config", "rbac", binary, "component_roles.yaml")); err == nil {
+		for _, doc := range strings.Split(string(components), "\n---\n") {
+			role := &rbacv1.ClusterRole{}
+			if err := yaml.Unmarshal([]byte(doc), role); err != nil {
+				return nil, err
+			}
+			objects = append(objects, role)
+		}
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
 	for _, obj := range objects {
 		if err := e.Client.Create(ctx, obj); err != nil && !apierrors.IsAlreadyExists(err) {
 			return nil, err

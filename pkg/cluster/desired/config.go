@@ -30,15 +30,30 @@ func configObjects(in Input) []client.Object {
 		})
 	}
 	if in.EtcdTLSSecret != nil {
+		// Only the files the node reads travel: whatever else the source Secret holds stays where it is.
+		data := map[string][]byte{}
+		for _, k := range EtcdTLSKeys {
+			data[k] = in.EtcdTLSSecret.Data[k]
+		}
 		objs = append(objs, &corev1.Secret{
 			ObjectMeta: meta(in, OperandConfig, EtcdTLSSecretName),
-			Type:       in.EtcdTLSSecret.Type,
-			Data:       in.EtcdTLSSecret.Data,
+			Type:       corev1.SecretTypeOpaque,
+			Data:       data,
 		})
 	}
 	objs = append(objs, &corev1.ConfigMap{ObjectMeta: meta(in, OperandConfig, names.NodeConfigMap), Data: nodeEnv(in)})
 	return objs
 }
+
+// The keys of the etcd TLS Secret (tlsEtcdSecretRefName) the node reads, as the original named them.
+const (
+	EtcdTLSCAKey   = "etcd-client-ca.crt"
+	EtcdTLSCertKey = "etcd-client.crt"
+	EtcdTLSKeyKey  = "etcd-client.key"
+)
+
+// EtcdTLSKeys are the keys copied from the etcd TLS Secret, and required in it.
+var EtcdTLSKeys = []string{EtcdTLSCAKey, EtcdTLSCertKey, EtcdTLSKeyKey}
 
 // EnabledCredentials are the CSI credential secrets the csi.enable*Creds flags ask for (none without csi.enable).
 func EnabledCredentials(spec storageosv1.StorageOSClusterSpec) []CredentialSecret {
@@ -97,9 +112,9 @@ func nodeEnv(in Input) map[string]string {
 		env["ETCD_ENDPOINTS"] = spec.KVBackend.Address
 	}
 	if in.EtcdTLSSecret != nil {
-		env["ETCD_TLS_CLIENT_CA"] = etcdTLSMountPath + "/etcd-client-ca.crt"
-		env["ETCD_TLS_CLIENT_KEY"] = etcdTLSMountPath + "/etcd-client.key"
-		env["ETCD_TLS_CLIENT_CERT"] = etcdTLSMountPath + "/etcd-client.crt"
+		env["ETCD_TLS_CLIENT_CA"] = etcdTLSMountPath + "/" + EtcdTLSCAKey
+		env["ETCD_TLS_CLIENT_KEY"] = etcdTLSMountPath + "/" + EtcdTLSKeyKey
+		env["ETCD_TLS_CLIENT_CERT"] = etcdTLSMountPath + "/" + EtcdTLSCertKey
 	}
 	if spec.DisableTCMU {
 		env["DISABLE_TCMU"] = "true"
