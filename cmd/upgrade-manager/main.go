@@ -9,7 +9,6 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	"github.com/storageos/cluster-operator/pkg/manager"
-	"github.com/storageos/cluster-operator/pkg/storageos"
 	"github.com/storageos/cluster-operator/pkg/upgrade"
 )
 
@@ -20,8 +19,11 @@ func main() {
 	r := &upgrade.Reconciler{}
 	flag.DurationVar(&r.StepTimeout, "step-timeout", upgrade.DefaultStepTimeout,
 		"How long each upgrade step (image pull, pause, scale down, node roll, scale up) may take before the upgrade fails.")
-	flag.DurationVar(&r.PollInterval, "poll-interval", upgrade.DefaultPollInterval, "How often a waiting upgrade step looks again.")
-	storageos.BindEndpointFlag(flag.CommandLine, &r.APIEndpoint)
+	flag.DurationVar(&r.PollInterval, "poll-interval", upgrade.DefaultPollInterval,
+		"How soon a waiting upgrade step first looks again; the wait doubles while nothing changes, up to --max-poll-interval.")
+	flag.DurationVar(&r.MaxPollInterval, "max-poll-interval", upgrade.DefaultMaxPollInterval,
+		"The longest a waiting upgrade step goes without looking again.")
+	r.API.BindFlags(flag.CommandLine)
 	flag.Parse()
 
 	os.Exit(manager.Run(ctrl.SetupSignalHandler(), opts, func(ctx context.Context, mgr ctrl.Manager) error {

@@ -11,15 +11,18 @@ import (
 	"fmt"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrlevent "sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
@@ -30,18 +33,19 @@ import (
 )
 
 // The upgrade-manager owns StorageOSUpgrades and the image pull Job; it pauses and edits the cluster, scales
-// applications, and replaces node pods. Everything but upgrades and Jobs is read uncached: an upgrade is rare,
-// and caching every Deployment and Pod of the cluster for it would cost memory all the time.
+// applications, and replaces node pods. Discovery and the waiting steps read Deployments, StatefulSets, claims,
+// volumes and classes from the cache (list, watch; see reads.go); pods, the node DaemonSet, the cluster and the
+// Secret are read from the API server, narrowly.
 // +kubebuilder:rbac:groups=storageos.com,resources=storageosupgrades,verbs=get;list;watch;update;patch
 // +kubebuilder:rbac:groups=storageos.com,resources=storageosupgrades/status,verbs=update;patch
 // +kubebuilder:rbac:groups=storageos.com,resources=storageosupgrades/finalizers,verbs=update
 // +kubebuilder:rbac:groups=storageos.com,resources=storageosclusters,verbs=get;list;patch
 // +kubebuilder:rbac:groups=storageos.com,resources=jobs,verbs=get;list;watch;create;delete
-// +kubebuilder:rbac:groups=apps,resources=deployments;statefulsets,verbs=get;list;patch
+// +kubebuilder:rbac:groups=apps,resources=deployments;statefulsets,verbs=list;watch;patch
 // +kubebuilder:rbac:groups=apps,resources=daemonsets,verbs=get;patch
 // +kubebuilder:rbac:groups="",resources=pods,verbs=list;delete
-// +kubebuilder:rbac:groups="",resources=persistentvolumeclaims;persistentvolumes,verbs=list
-// +kubebuilder:rbac:groups=storage.k8s.io,resources=storageclasses,verbs=list
+// +kubebuilder:rbac:groups="",resources=persistentvolumeclaims;persistentvolumes,verbs=list;watch
+// +kubebuilder:rbac:groups=storage.k8s.io,resources=storageclasses,verbs=list;watch
 // The StorageOS API credentials are read from the one Secret the cluster names, never listed or watched.
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
@@ -60,18 +64,22 @@ const (
 
 // Reconciler runs StorageOSUpgrades.
 type Reconciler struct {
-	// Client writes, and reads upgrades and Jobs from the cache.
+	// Client writes, and reads from the cache (CacheOptions): upgrades and Jobs for the watches, workloads,
+	// claims, volumes and classes for discovery.
 	Client client.Client
 	// Reader reads from the API server: the upgrade itself, so a decision is never taken on a stale phase,
 	// and everything the cache does not hold.
 	Reader   client.Reader
 	Recorder recorder.EventRecorder
-	// APIEndpoint says where a cluster's StorageOS API is (storageos.ServiceEndpoint by default).
-	APIEndpoint func(*storageosv1.StorageOSCluster) string
+	// API is how the StorageOS APIs are reached (the cluster's Service by default).
+	API storageos.Access
 	// StepTimeout bounds each step; a step that takes longer fails the upgrade.
 	StepTimeout time.Duration
-	// PollInterval is how often a waiting step looks again.
+	// PollInterval is how soon a waiting step first looks again; while nothing changes, the wait between looks
+	// doubles up to MaxPollInterval (see backoff.go).
 	PollInterval time.Duration
+	// MaxPollInterval is the longest a waiting step goes without looking.
+	MaxPollInterval time.Duration
 	// ControllerName names the controller (default storageosupgrade); names are unique per process.
 	ControllerName string
 
@@ -80,20 +88,14 @@ type Reconciler struct {
 
 // Defaults for the flags of the binary.
 const (
-	DefaultStepTimeout  = 15 * time.Minute
-	DefaultPollInterval = 2 * time.Second
+	DefaultStepTimeout     = 15 * time.Minute
+	DefaultPollInterval    = 2 * time.Second
+	DefaultMaxPollInterval = 30 * time.Second
 )
 
-// CacheOptions limits the cache to the Jobs the upgrade-manager creates.
-func CacheOptions() cache.Options {
-	return cache.Options{ByObject: map[client.Object]cache.ByObject{
-		&storageosv1.Job{}: {Label: labels.SelectorFromSet(labels.Set{names.LabelManagedBy: names.UpgradeManager})},
-	}}
-}
-
 // Setup registers the StorageOSUpgrade controller on a manager built with CacheOptions: the clients and the
-// recorder come from the manager, and every option left unset gets its default.
-func Setup(_ context.Context, mgr ctrl.Manager, r *Reconciler) error {
+// recorder come from the manager, and every option left unset gets its default; ctx is the manager's lifetime.
+func Setup(ctx context.Context, mgr ctrl.Manager, r *Reconciler) error {
 	r.Client, r.Reader, r.Recorder = mgr.GetClient(), mgr.GetAPIReader(), mgr.GetEventRecorder(EventSource)
 	if r.StepTimeout <= 0 {
 		r.StepTimeout = DefaultStepTimeout
@@ -101,16 +103,90 @@ func Setup(_ context.Context, mgr ctrl.Manager, r *Reconciler) error {
 	if r.PollInterval <= 0 {
 		r.PollInterval = DefaultPollInterval
 	}
+	if r.MaxPollInterval <= 0 {
+		r.MaxPollInterval = DefaultMaxPollInterval
+	}
+	r.MaxPollInterval = max(r.MaxPollInterval, r.PollInterval)
 	if r.ControllerName == "" {
 		r.ControllerName = "storageosupgrade"
 	}
-	r.apis = &storageos.Connector{Endpoint: r.APIEndpoint}
+	apis, err := r.API.Connector()
+	if err != nil {
+		return err
+	}
+	r.apis = apis
+	for _, obj := range cachedForDiscovery() {
+		if _, err := mgr.GetCache().GetInformer(ctx, obj); err != nil {
+			return err
+		}
+	}
 	return ctrl.NewControllerManagedBy(mgr).
 		Named(r.ControllerName).
 		For(&storageosv1.StorageOSUpgrade{}).
 		// The pull Job lives in the cluster's namespace, where an owner reference to the upgrade cannot point.
 		Watches(&storageosv1.Job{}, handler.EnqueueRequestsFromMapFunc(r.upgradeOfJob)).
+		// Scaling down, back up, and the cleanup wait for recorded applications: each change of one (its pods
+		// stopping, becoming ready) brings back the upgrades that recorded it, instead of their next poll.
+		Watches(&appsv1.Deployment{}, handler.EnqueueRequestsFromMapFunc(r.upgradesOfWorkload(storageosv1.WorkloadKindDeployment))).
+		Watches(&appsv1.StatefulSet{}, handler.EnqueueRequestsFromMapFunc(r.upgradesOfWorkload(storageosv1.WorkloadKindStatefulSet))).
+		// An upgrade blocked by another starts as soon as that one is gone.
+		Watches(&storageosv1.StorageOSUpgrade{}, handler.EnqueueRequestsFromMapFunc(r.upgradesBehind), builder.WithPredicates(deleted)).
 		Complete(r)
+}
+
+// deleted lets only deletions through.
+var deleted = predicate.Funcs{
+	CreateFunc:  func(ctrlevent.CreateEvent) bool { return false },
+	UpdateFunc:  func(ctrlevent.UpdateEvent) bool { return false },
+	DeleteFunc:  func(ctrlevent.DeleteEvent) bool { return true },
+	GenericFunc: func(ctrlevent.GenericEvent) bool { return false },
+}
+
+// upgradesOfWorkload maps a Deployment or StatefulSet to the upgrades that recorded it and wait on it: those
+// scaling down or back, and those being deleted (their cleanup scales back). Every workload of the cluster is
+// watched, so the upgrades are read from the cache, without copies, and most events map to none.
+func (r *Reconciler) upgradesOfWorkload(kind storageosv1.WorkloadKind) handler.MapFunc {
+	return func(ctx context.Context, o client.Object) []reconcile.Request {
+		key := workloadKey(storageosv1.ScaledWorkload{Kind: kind, Namespace: o.GetNamespace(), Name: o.GetName()})
+		var list storageosv1.StorageOSUpgradeList
+		if err := r.Client.List(ctx, &list, client.UnsafeDisableDeepCopy); err != nil {
+			return nil
+		}
+		var out []reconcile.Request
+		for i := range list.Items {
+			u := &list.Items[i]
+			switch u.Status.Phase {
+			case storageosv1.UpgradePhaseScalingDown, storageosv1.UpgradePhaseScalingUp, storageosv1.UpgradePhaseRestoring:
+			default:
+				if u.DeletionTimestamp.IsZero() {
+					continue
+				}
+			}
+			for _, w := range u.Status.Workloads {
+				if workloadKey(w) == key {
+					out = append(out, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(u)})
+					break
+				}
+			}
+		}
+		return out
+	}
+}
+
+// upgradesBehind maps a deleted upgrade to the upgrades of its namespace that have not started: one of them
+// may have waited for it.
+func (r *Reconciler) upgradesBehind(ctx context.Context, o client.Object) []reconcile.Request {
+	var list storageosv1.StorageOSUpgradeList
+	if err := r.Client.List(ctx, &list, client.InNamespace(o.GetNamespace())); err != nil {
+		return nil
+	}
+	var out []reconcile.Request
+	for i := range list.Items {
+		if p := list.Items[i].Status.Phase; p == "" || p == storageosv1.UpgradePhasePending {
+			out = append(out, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
+		}
+	}
+	return out
 }
 
 // upgradeOfJob maps the pull Job to the upgrade running, found by the UID label.
@@ -175,12 +251,14 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 		}
 		out = wait("%v", err)
 	}
-	announce = transition(u, phase, out, metav1.Now(), r.StepTimeout)
+	now := metav1.Now()
+	announce = transition(u, phase, out, now, r.StepTimeout)
 	if u.Status.Phase != phase {
 		ctrl.LoggerFrom(ctx).Info("Upgrade step ended", "step", phase, "next", u.Status.Phase, "failure", out.failure)
 		return ctrl.Result{}, nil // the status write's watch event starts the next step
 	}
-	return ctrl.Result{RequeueAfter: r.PollInterval}, nil
+	progressed := waitingFor(u) != waitingFor(before)
+	return ctrl.Result{RequeueAfter: nextLook(u, progressed, now.Time, r.PollInterval, r.MaxPollInterval, r.StepTimeout)}, nil
 }
 
 // steps are the flow, by the phase in which each runs.
@@ -227,8 +305,12 @@ func (r *Reconciler) getCluster(ctx context.Context, u *storageosv1.StorageOSUpg
 // logged-in client of earlier steps while they have not changed.
 func (r *Reconciler) api(ctx context.Context, c *storageosv1.StorageOSCluster) (storageos.API, error) {
 	secret := &corev1.Secret{}
-	if err := r.Reader.Get(ctx, types.NamespacedName{Namespace: string(c.Spec.SecretRefNamespace), Name: string(c.Spec.SecretRefName)}, secret); err != nil {
-		return nil, fmt.Errorf("reading the StorageOS API secret %s/%s: %w", c.Spec.SecretRefNamespace, c.Spec.SecretRefName, err)
+	key := types.NamespacedName{Namespace: string(c.Spec.SecretRefNamespace), Name: string(c.Spec.SecretRefName)}
+	if err := r.Reader.Get(ctx, key, secret); err != nil {
+		// The upgrade's status and events may be read by people who cannot read the Secret: they learn that it
+		// could not be read, not whether it exists. The log says which and why.
+		log.FromContext(ctx).Info("reading the StorageOS API secret", "secret", key.String(), "reason", err.Error())
+		return nil, errors.New("the Secret named by the cluster's secretRefName could not be read")
 	}
 	return r.apis.Connect(c, storageos.CredentialsFromSecret(secret.Data)), nil
 }

@@ -3,6 +3,7 @@ package upgrade
 import (
 	"context"
 	"fmt"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -29,11 +30,16 @@ func (r *Reconciler) finalize(ctx context.Context, u *storageosv1.StorageOSUpgra
 	// The status (a cleanup failure) is written by Reconcile's deferred patch.
 	if u.Status.Cluster != nil {
 		if err := r.undo(ctx, u); err != nil {
+			if apierrors.IsConflict(err) {
+				return ctrl.Result{}, err // an application changed since the cache saw it: again, from the newer one
+			}
 			if setCondition(u, ConditionProgressing, metav1.ConditionTrue, ReasonFinalizing, "cleaning up: "+err.Error()) {
 				r.Recorder.Eventf(u, nil, corev1.EventTypeWarning, EventFinalizeError, "Cleanup",
 					"could not restore the cluster, retrying: %v", err)
 			}
-			return ctrl.Result{RequeueAfter: r.PollInterval}, nil
+			// Timed from the deletion, as a waiting step is from its start: the cause (the StorageOS API down)
+			// may last.
+			return ctrl.Result{RequeueAfter: backoff(time.Since(u.DeletionTimestamp.Time), r.PollInterval, r.MaxPollInterval)}, nil
 		}
 	}
 	return ctrl.Result{}, kube.RemoveFinalizer(ctx, r.Client, u, Finalizer)

@@ -8,9 +8,9 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 
-	storageosv1 "github.com/storageos/cluster-operator/apis/storageos/v1"
 	"github.com/storageos/cluster-operator/internal/test/envtest"
 	"github.com/storageos/cluster-operator/pkg/manager"
 	"github.com/storageos/cluster-operator/pkg/storageos"
@@ -43,6 +43,10 @@ type managerOptions struct {
 	stepTimeout time.Duration
 	// leaseNamespace turns leader election on, with short timings, in that namespace.
 	leaseNamespace string
+	// wrap, when set, is installed on the manager's REST config beside the request counter.
+	wrap func(*rest.Config)
+	// maxPollInterval bounds the backoff of a waiting step (default: a second, to keep tests quick).
+	maxPollInterval time.Duration
 }
 
 // runningManager is an upgrade-manager started by a test.
@@ -80,15 +84,23 @@ func startManager(t testing.TB, o managerOptions) *runningManager {
 		opts.LeaderElectionNamespace = o.leaseNamespace
 		opts.LeaseDuration, opts.RenewDeadline, opts.RetryPeriod = 3*time.Second, 2*time.Second, 250*time.Millisecond
 	}
-	mgr, err := testEnv.NewManager(opts, requests.Wrap, asUpgrader)
+	mutators := []func(*rest.Config){requests.Wrap, asUpgrader}
+	if o.wrap != nil {
+		mutators = append(mutators, o.wrap)
+	}
+	mgr, err := testEnv.NewManager(opts, mutators...)
 	require.NoError(t, err)
 	if o.stepTimeout == 0 {
 		o.stepTimeout = timeout
 	}
+	if o.maxPollInterval == 0 {
+		o.maxPollInterval = time.Second
+	}
 	r := &upgrade.Reconciler{
-		APIEndpoint:  func(*storageosv1.StorageOSCluster) string { return sim.URL() },
-		StepTimeout:  o.stepTimeout,
-		PollInterval: 100 * time.Millisecond,
+		API:             storageos.Access{Endpoint: storageos.FixedEndpoint(sim.URL())},
+		StepTimeout:     o.stepTimeout,
+		PollInterval:    100 * time.Millisecond,
+		MaxPollInterval: o.maxPollInterval,
 		// Controller names must be unique per process; each manager of a test gets its own.
 		ControllerName: fmt.Sprintf("storageosupgrade-%d", managerCount.Add(1)),
 	}

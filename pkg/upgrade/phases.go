@@ -10,6 +10,7 @@ import (
 	storagev1 "k8s.io/api/storage/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -27,11 +28,12 @@ func (r *Reconciler) preconditions(ctx context.Context, u *storageosv1.StorageOS
 	// An upgrade pauses the cluster, scales down StorageOS applications everywhere and writes its image into the
 	// privileged node DaemonSet: only whoever may create upgrades where the cluster is may ask for that, so the
 	// cluster of another namespace is never looked at, let alone acted on.
-	var clusters storageosv1.StorageOSClusterList
-	if err := r.Reader.List(ctx, &clusters, client.InNamespace(u.Namespace)); err != nil {
+	var clusters []storageosv1.StorageOSCluster
+	if err := listPages(ctx, r.Reader, func() *storageosv1.StorageOSClusterList { return &storageosv1.StorageOSClusterList{} },
+		func(l *storageosv1.StorageOSClusterList) { clusters = append(clusters, l.Items...) }, client.InNamespace(u.Namespace)); err != nil {
 		return outcome{}, err
 	}
-	if len(clusters.Items) == 0 {
+	if len(clusters) == 0 {
 		elsewhere, err := r.anyCluster(ctx)
 		if err != nil {
 			return outcome{}, err
@@ -54,12 +56,12 @@ func (r *Reconciler) preconditions(ctx context.Context, u *storageosv1.StorageOS
 		}
 		return wait("%s", message), nil
 	}
-	if len(clusters.Items) != 1 {
+	if len(clusters) != 1 {
 		setCondition(u, ConditionProgressing, metav1.ConditionFalse, ReasonWaitingForCluster,
-			fmt.Sprintf("found %d StorageOSClusters in namespace %s; an upgrade needs exactly one", len(clusters.Items), u.Namespace))
+			fmt.Sprintf("found %d StorageOSClusters in namespace %s; an upgrade needs exactly one", len(clusters), u.Namespace))
 		return wait("one StorageOSCluster"), nil
 	}
-	c := &clusters.Items[0]
+	c := &clusters[0]
 	if c.Status.Phase != storageosv1.ClusterPhaseRunning || !c.DeletionTimestamp.IsZero() {
 		setCondition(u, ConditionProgressing, metav1.ConditionFalse, ReasonWaitingForCluster,
 			fmt.Sprintf("StorageOSCluster %s/%s is %q; waiting for Running", c.Namespace, c.Name, c.Status.Phase))
@@ -105,15 +107,16 @@ func notEntitled(u *storageosv1.StorageOSUpgrade) string {
 // not deleted yet: a completed one keeps the cluster in maintenance mode until it is), or an older one still
 // pending. Only upgrades of the cluster's namespace can act on it, so one at a time there is one at a time on
 // the cluster; upgrades elsewhere (refused, or waiting for a cluster of their own) neither block it nor are
-// named to it.
+// named to it. They are read from the API server: of two upgrades created together, each must see the other.
 func (r *Reconciler) blockingUpgrade(ctx context.Context, u *storageosv1.StorageOSUpgrade) (string, error) {
-	var list storageosv1.StorageOSUpgradeList
-	if err := r.Reader.List(ctx, &list, client.InNamespace(u.Namespace)); err != nil {
+	var upgrades []storageosv1.StorageOSUpgrade
+	if err := listPages(ctx, r.Reader, func() *storageosv1.StorageOSUpgradeList { return &storageosv1.StorageOSUpgradeList{} },
+		func(l *storageosv1.StorageOSUpgradeList) { upgrades = append(upgrades, l.Items...) }, client.InNamespace(u.Namespace)); err != nil {
 		return "", err
 	}
-	sort.Slice(list.Items, func(i, j int) bool { return older(&list.Items[i], &list.Items[j]) })
-	for i := range list.Items {
-		other := &list.Items[i]
+	sort.Slice(upgrades, func(i, j int) bool { return older(&upgrades[i], &upgrades[j]) })
+	for i := range upgrades {
+		other := &upgrades[i]
 		if other.UID == u.UID {
 			continue
 		}
@@ -251,8 +254,7 @@ func (r *Reconciler) scaleDown(ctx context.Context, u *storageosv1.StorageOSUpgr
 		}
 	}
 
-	remaining := 0
-	podsByNamespace := map[string][]corev1.Pod{}
+	selectors := map[string][]labels.Selector{} // by namespace
 	workloads := inv.index()
 	for _, w := range u.Status.Workloads {
 		obj, ok := workloads[workloadKey(w)]
@@ -267,24 +269,15 @@ func (r *Reconciler) scaleDown(ctx context.Context, u *storageosv1.StorageOSUpgr
 		if err := r.scale(ctx, obj, 0, w.Replicas, u); err != nil {
 			return outcome{}, err
 		}
-		pods, ok := podsByNamespace[w.Namespace]
-		if !ok {
-			var list corev1.PodList
-			if err := r.Reader.List(ctx, &list, client.InNamespace(w.Namespace)); err != nil {
-				return outcome{}, err
-			}
-			pods = list.Items
-			podsByNamespace[w.Namespace] = pods
+		selectors[w.Namespace] = append(selectors[w.Namespace], selector)
+	}
+	remaining := 0
+	for namespace, sels := range selectors {
+		n, err := r.podsLeft(ctx, namespace, sels)
+		if err != nil {
+			return outcome{}, err
 		}
-		for _, p := range pods {
-			// Finished pods (evicted, completed) hold no volume and are not removed by scaling.
-			if p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
-				continue
-			}
-			if selector.Matches(labels.Set(p.Labels)) {
-				remaining++
-			}
-		}
+		remaining += n
 	}
 	if remaining > 0 {
 		return wait("%d pods of %d applications still exist", remaining, len(u.Status.Workloads)), nil
@@ -292,7 +285,37 @@ func (r *Reconciler) scaleDown(ctx context.Context, u *storageosv1.StorageOSUpgr
 	return advance(storageosv1.UpgradePhaseUpgrading), nil
 }
 
-// inventory lists what discovery needs, across all namespaces, from the API server.
+// podsLeft counts the pods of a namespace that any of the selectors match and that may still hold a volume.
+// Pods are not cached (the most numerous and busiest objects of a cluster, and the upgrade looks at them only
+// while it scales down), so this is a read from the API server, and a narrow one: metadata only (the labels are
+// all it needs), without finished pods (evicted, completed: they hold no volume and scaling does not remove
+// them), a page at a time.
+func (r *Reconciler) podsLeft(ctx context.Context, namespace string, selectors []labels.Selector) (int, error) {
+	running := fields.AndSelectors(fields.OneTermNotEqualSelector("status.phase", string(corev1.PodSucceeded)),
+		fields.OneTermNotEqualSelector("status.phase", string(corev1.PodFailed)))
+	left := 0
+	err := listPages(ctx, r.Reader, podMetadataList, func(l *metav1.PartialObjectMetadataList) {
+		for i := range l.Items {
+			for _, s := range selectors {
+				if s.Matches(labels.Set(l.Items[i].Labels)) {
+					left++
+					break
+				}
+			}
+		}
+	}, client.InNamespace(namespace), client.MatchingFieldsSelector{Selector: running})
+	return left, err
+}
+
+func podMetadataList() *metav1.PartialObjectMetadataList {
+	l := &metav1.PartialObjectMetadataList{}
+	l.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("PodList"))
+	return l
+}
+
+// inventory is what discovery needs, across all namespaces, from the cache. Claims, volumes and classes are
+// only read, so they are not copied out of the cache: on a large cluster a copy of every claim per look would
+// be most of the look's cost.
 func (r *Reconciler) inventory(ctx context.Context) (Inventory, error) {
 	var (
 		classes storagev1.StorageClassList
@@ -300,7 +323,7 @@ func (r *Reconciler) inventory(ctx context.Context) (Inventory, error) {
 		pvs     corev1.PersistentVolumeList
 	)
 	for _, l := range []client.ObjectList{&classes, &claims, &pvs} {
-		if err := r.Reader.List(ctx, l); err != nil {
+		if err := r.Client.List(ctx, l, client.UnsafeDisableDeepCopy); err != nil {
 			return Inventory{}, err
 		}
 	}
@@ -342,13 +365,14 @@ func (r *Reconciler) upgradeNodes(ctx context.Context, u *storageosv1.StorageOSU
 	if err != nil {
 		return outcome{}, err
 	}
-	var pods corev1.PodList
-	if err := r.Reader.List(ctx, &pods, client.InNamespace(ds.Namespace), client.MatchingLabelsSelector{Selector: selector}); err != nil {
+	var pods []corev1.Pod
+	if err := listPages(ctx, r.Reader, func() *corev1.PodList { return &corev1.PodList{} }, func(l *corev1.PodList) { pods = append(pods, l.Items...) },
+		client.InNamespace(ds.Namespace), client.MatchingLabelsSelector{Selector: selector}); err != nil {
 		return outcome{}, err
 	}
 	upgraded := 0
-	for i := range pods.Items {
-		p := &pods.Items[i]
+	for i := range pods {
+		p := &pods[i]
 		if !p.DeletionTimestamp.IsZero() {
 			continue
 		}
@@ -363,7 +387,7 @@ func (r *Reconciler) upgradeNodes(ctx context.Context, u *storageosv1.StorageOSU
 		}
 	}
 	want := ds.Status.DesiredNumberScheduled
-	if want == 0 || int32(upgraded) < want || int32(len(pods.Items)) != want {
+	if want == 0 || int32(upgraded) < want || int32(len(pods)) != want {
 		return wait("%d of %d node pods run %s and are ready", upgraded, want, image), nil
 	}
 	return advance(storageosv1.UpgradePhaseScalingUp), nil

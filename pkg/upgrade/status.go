@@ -62,3 +62,9 @@ func active(p storageosv1.UpgradePhase) bool {
 	}
 	return false
 }
+
+// timesOut reports whether a step waiting in phase fails once it has waited longer than the step timeout. Restoring
+// does not: it must not give up on scaling applications back.
+func timesOut(p storageosv1.UpgradePhase) bool {
+	return active(p) && p != storageosv1.UpgradePhaseRestoring
+}

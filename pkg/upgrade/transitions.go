@@ -36,8 +36,8 @@ type event struct {
 // step acts), a failure, or what the step waits for. A step that waits longer than stepTimeout fails, except
 // Restoring, which must not give up on scaling applications back.
 func transition(u *storageosv1.StorageOSUpgrade, phase storageosv1.UpgradePhase, out outcome, now metav1.Time, stepTimeout time.Duration) *event {
-	if out.failure == "" && out.next == "" && active(phase) && phase != storageosv1.UpgradePhaseRestoring &&
-		u.Status.PhaseStartTime != nil && now.Sub(u.Status.PhaseStartTime.Time) > stepTimeout {
+	if out.failure == "" && out.next == "" && timesOut(phase) && u.Status.PhaseStartTime != nil &&
+		now.Sub(u.Status.PhaseStartTime.Time) > stepTimeout {
 		out = fail("timed out after %s: %s", stepTimeout, out.waiting)
 	}
 	u.Status.ObservedGeneration = u.Generation

@@ -124,12 +124,13 @@ func (inv Inventory) index() map[string]client.Object {
 	return out
 }
 
-// listWorkloads lists the Deployments and StatefulSets of every namespace from the API server.
+// listWorkloads lists the Deployments and StatefulSets of every namespace from the cache, as copies: the ones
+// scaled are patched, and the patch's answer is decoded into them.
 func (r *Reconciler) listWorkloads(ctx context.Context) (Inventory, error) {
 	var deploys appsv1.DeploymentList
 	var sets appsv1.StatefulSetList
 	for _, l := range []client.ObjectList{&deploys, &sets} {
-		if err := r.Reader.List(ctx, l); err != nil {
+		if err := r.Client.List(ctx, l); err != nil {
 			return Inventory{}, err
 		}
 	}
@@ -138,20 +139,25 @@ func (r *Reconciler) listWorkloads(ctx context.Context) (Inventory, error) {
 
 // scale sets a workload's replicas. Scaling down (by is the upgrade) annotates it with the count to restore
 // and the upgrade; scaling back (by is nil) removes the annotations. Nothing is sent when it is already so.
+// obj comes from the cache, which may lag behind: scaling down again what is already down is harmless, but
+// scaling back what the cache still shows annotated could undo a change made since the annotation went (an
+// autoscaler's, the user's), so scaling back is conditional on obj's resource version and fails with a
+// conflict when the cache was behind.
 func (r *Reconciler) scale(ctx context.Context, obj client.Object, to, recorded int32, by *storageosv1.StorageOSUpgrade) error {
 	current, _ := workloadSpec(obj)
 	_, annotated := obj.GetAnnotations()[ReplicasAnnotation]
-	var annotations map[string]any
+	metadata := map[string]any{}
 	switch {
 	case by != nil && (current != to || !annotated):
-		annotations = map[string]any{ReplicasAnnotation: strconv.Itoa(int(recorded)), UpgradeAnnotation: by.Namespace + "/" + by.Name}
+		metadata["annotations"] = map[string]any{ReplicasAnnotation: strconv.Itoa(int(recorded)), UpgradeAnnotation: by.Namespace + "/" + by.Name}
 	case by == nil && (current != to || annotated):
-		annotations = map[string]any{ReplicasAnnotation: nil, UpgradeAnnotation: nil}
+		metadata["annotations"] = map[string]any{ReplicasAnnotation: nil, UpgradeAnnotation: nil}
+		metadata["resourceVersion"] = obj.GetResourceVersion()
 	default:
 		return nil
 	}
 	patch, err := json.Marshal(map[string]any{
-		"metadata": map[string]any{"annotations": annotations},
+		"metadata": metadata,
 		"spec":     map[string]any{"replicas": to},
 	})
 	if err != nil {

@@ -1,16 +1,22 @@
 package upgrade
 
 import (
+	"context"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	storagev1 "k8s.io/api/storage/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 
 	storageosv1 "github.com/storageos/cluster-operator/apis/storageos/v1"
+	"github.com/storageos/cluster-operator/pkg/manager"
 )
 
 func class(name, provisioner string, isDefault bool) storagev1.StorageClass {
@@ -136,4 +142,37 @@ func TestPullJobRunsTheNewImageWhereTheNodesRun(t *testing.T) {
 
 	none := PullJob(u, &appsv1.DaemonSet{ObjectMeta: metav1.ObjectMeta{Namespace: "storageos"}})
 	assert.Empty(t, none.Spec.NodeSelectorTerms, "every node when the DaemonSet has no affinity")
+}
+
+// Workloads come from the cache, which may lag behind. Scaling down again from a stale copy only repeats what
+// was done; scaling back from one could undo a change made since (an autoscaler's, the user's), so it fails
+// with a conflict, and the next look scales back from the newer copy, or not at all.
+func TestScalingBackFromAStaleCopyConflicts(t *testing.T) {
+	ctx := context.Background()
+	web := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "apps"}, Spec: appsv1.DeploymentSpec{Replicas: ptr.To[int32](3)}}
+	api := fake.NewClientBuilder().WithScheme(manager.NewScheme()).WithObjects(web).Build()
+	r := &Reconciler{Client: api}
+	u := &storageosv1.StorageOSUpgrade{ObjectMeta: metav1.ObjectMeta{Name: "up", Namespace: "storageos"}}
+	current := func() *appsv1.Deployment {
+		d := &appsv1.Deployment{}
+		require.NoError(t, api.Get(ctx, client.ObjectKeyFromObject(web), d))
+		return d
+	}
+
+	stale := current()
+	require.NoError(t, r.scale(ctx, current(), 0, 3, u))
+	require.NoError(t, r.scale(ctx, stale, 0, 3, u), "scaling down from a stale copy repeats the scale-down")
+	assert.Equal(t, int32(0), *current().Spec.Replicas)
+	assert.Equal(t, "3", current().Annotations[ReplicasAnnotation])
+
+	annotated := current()
+	require.NoError(t, r.scale(ctx, current(), 3, 3, nil))
+	scaledByUser := current()
+	scaledByUser.Spec.Replicas = ptr.To[int32](5)
+	require.NoError(t, api.Update(ctx, scaledByUser))
+
+	err := r.scale(ctx, annotated, 3, 3, nil)
+	assert.True(t, apierrors.IsConflict(err), "a copy from before the scale-back conflicts: %v", err)
+	assert.Equal(t, int32(5), *current().Spec.Replicas, "the user's change stays")
+	assert.NotContains(t, current().Annotations, ReplicasAnnotation)
 }
