@@ -16,7 +16,6 @@ import (
 	"github.com/storageos/cluster-operator/pkg/manager"
 	"github.com/storageos/cluster-operator/pkg/nfs"
 	"github.com/storageos/cluster-operator/pkg/nodelabels"
-	"github.com/storageos/cluster-operator/pkg/storageos"
 )
 
 func main() {
@@ -26,7 +25,7 @@ func main() {
 	r := &cluster.Reconciler{}
 	flag.StringVar(&r.DefaultK8sDistro, "default-k8s-distro", "",
 		"The k8sDistro of StorageOSClusters that set none, e.g. openshift (the OpenShift install sets it).")
-	storageos.BindEndpointFlag(flag.CommandLine, &r.APIEndpoint)
+	r.API.BindFlags(flag.CommandLine)
 	flag.Parse()
 
 	os.Exit(manager.Run(ctrl.SetupSignalHandler(), opts, func(ctx context.Context, mgr ctrl.Manager) error {
@@ -37,7 +36,7 @@ func main() {
 		if err := cluster.Setup(ctx, mgr, r); err != nil {
 			return err
 		}
-		if err := nodelabels.Setup(ctx, mgr, &nodelabels.Reconciler{APIEndpoint: r.APIEndpoint}); err != nil {
+		if err := nodelabels.Setup(ctx, mgr, &nodelabels.Reconciler{API: r.API}); err != nil {
 			return err
 		}
 		return nfs.Setup(ctx, mgr, &nfs.Reconciler{DefaultK8sDistro: r.DefaultK8sDistro})

@@ -141,7 +141,11 @@ func Up(ctx context.Context, o Options) (_ *Demo, err error) {
 	if err != nil {
 		return nil, err
 	}
-	d.Simulator = simulator.New(creds)
+	// Over HTTPS, as a production install with --storageos-api-ca-file: the managers verify its certificate.
+	d.Simulator = simulator.NewTLS(creds)
+	if err := os.WriteFile(d.apiCAFile(), d.Simulator.CAPEM(), 0o600); err != nil {
+		return nil, err
+	}
 	d.step("StorageOS API simulator on %s", d.Simulator.URL())
 	syncCtx, cancel := context.WithCancel(context.Background())
 	d.stopSync = cancel
@@ -364,6 +368,9 @@ func deleteAll(ctx context.Context, c client.Client, objects []*unstructured.Uns
 
 // Logs is the directory of every component's log.
 func (d *Demo) Logs() string { return filepath.Join(d.o.WorkDir, "logs") }
+
+// apiCAFile holds the CA of the StorageOS API simulator, given to the managers with --storageos-api-ca-file.
+func (d *Demo) apiCAFile() string { return filepath.Join(d.o.WorkDir, "storageos-api-ca.pem") }
 
 func (d *Demo) step(format string, args ...any) {
 	if d.o.Progress != nil {

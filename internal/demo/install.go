@@ -41,7 +41,7 @@ type install struct {
 // kinds the demo applies as they are; Deployments become processes and Services and network policies have
 // nothing to route to on loopback.
 var appliedKinds = []string{"Namespace", "CustomResourceDefinition", "ServiceAccount", "Role", "ClusterRole", "RoleBinding",
-	"ClusterRoleBinding", "MutatingWebhookConfiguration"}
+	"ClusterRoleBinding", "MutatingWebhookConfiguration", "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"}
 
 // renderInstall builds the kustomization at dir, as make deploy does.
 func renderInstall(dir string) (*install, error) {

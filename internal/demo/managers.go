@@ -58,7 +58,7 @@ func (d *Demo) planManagers() error {
 				args = append(args, "--leader-election-namespace="+dep.Namespace)
 			}
 			if b == "cluster-manager" || b == "upgrade-manager" {
-				args = append(args, "--storageos-api-endpoint="+d.Simulator.URL())
+				args = append(args, "--storageos-api-endpoint="+d.Simulator.URL(), "--storageos-api-ca-file="+d.apiCAFile())
 			}
 			args = append(args, d.o.ExtraArgs[b]...)
 			d.Managers[b] = append(d.Managers[b], &Manager{Binary: b, Replica: i, HealthAddr: "127.0.0.1:" + ports[0],

@@ -154,11 +154,15 @@ func upgradePolicy() *admissionregistrationv1.ValidatingAdmissionPolicy {
 }
 
 // jobPolicy: a storageos.com Job runs its pods as a DaemonSet in its own namespace, where Pod Security
-// Admission then judges them. It takes the right to create that DaemonSet.
+// Admission then judges them. It takes the right to create that DaemonSet — or the upgrade verb there: an
+// upgrade pre-pulls its image on every node with a Job (the upgrade-manager's), and whoever may upgrade already
+// runs an image of their choice on every node.
 func jobPolicy() *admissionregistrationv1.ValidatingAdmissionPolicy {
 	return policy(JobPolicy, "jobs", createUpdate, nil,
 		forbidden(
-			`(request.operation == 'UPDATE' && object.spec == oldObject.spec) || authorizer.group('apps').resource('daemonsets').namespace(request.namespace).check('create').allowed()`,
+			`(request.operation == 'UPDATE' && object.spec == oldObject.spec) || `+
+				`authorizer.group('apps').resource('daemonsets').namespace(request.namespace).check('create').allowed() || `+
+				`authorizer.group('`+storageosv1.GroupVersion.Group+`').resource('storageosclusters').namespace(request.namespace).check('`+UpgradeVerb+`').allowed()`,
 			`'spec: ' + `+who+` + ' may not create daemonsets.apps in namespace ' + request.namespace + ', which running this Job does'`),
 	)
 }

@@ -49,8 +49,8 @@ type Reconciler struct {
 	KubeVersion *version.Version
 	// Getenv looks up RELATED_IMAGE_* overrides; os.Getenv in the binary.
 	Getenv func(string) string
-	// APIEndpoint says where a cluster's StorageOS API is (storageos.ServiceEndpoint by default).
-	APIEndpoint func(*storageosv1.StorageOSCluster) string
+	// API is how the StorageOS APIs are reached (the cluster's Service by default).
+	API storageos.Access
 	// ResyncPeriod is how often a cluster's status is refreshed from the StorageOS API without any event.
 	ResyncPeriod time.Duration
 	// DefaultK8sDistro is the k8sDistro of clusters that name none (e.g. "openshift" on OpenShift).
@@ -92,7 +92,11 @@ func Setup(ctx context.Context, mgr ctrl.Manager, r *Reconciler) error {
 	if r.ResyncPeriod == 0 {
 		r.ResyncPeriod = time.Minute
 	}
-	r.apis = &storageos.Connector{Endpoint: r.APIEndpoint}
+	apis, err := r.API.Connector()
+	if err != nil {
+		return err
+	}
+	r.apis = apis
 	r.applier = ssa.New(r.Client, mgr.GetAPIReader(), r.Scheme, names.ClusterManager).
 		AdoptFrom(names.LegacyOperator, legacyUnlabelledCSIDriver)
 

@@ -2,6 +2,7 @@ package cluster_test
 
 import (
 	"context"
+	"os"
 	"sync"
 	"testing"
 	"time"
@@ -11,7 +12,6 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	storageosv1 "github.com/storageos/cluster-operator/apis/storageos/v1"
 	"github.com/storageos/cluster-operator/internal/test/envtest"
 	"github.com/storageos/cluster-operator/pkg/cluster"
 	"github.com/storageos/cluster-operator/pkg/manager"
@@ -37,7 +37,9 @@ const (
 )
 
 func TestMain(m *testing.M) {
-	sim = simulator.New(storageos.Credentials{Username: apiUsername, Password: apiPassword})
+	// Over HTTPS, verified against the simulator's CA given as --storageos-api-ca-file would be: every API call
+	// of this package's tests proves the verified TLS path.
+	sim = simulator.NewTLS(storageos.Credentials{Username: apiUsername, Password: apiPassword})
 	envtest.Run(m, &testEnv, startClusterManager)
 	sim.Close()
 }
@@ -71,7 +73,18 @@ func startClusterManager(env *envtest.Environment) (func(), error) {
 		return nil, err
 	}
 	r := reconciler
-	r.APIEndpoint = func(*storageosv1.StorageOSCluster) string { return sim.URL() }
+	caFile, err := os.CreateTemp("", "storageos-api-ca-*.pem")
+	if err != nil {
+		return nil, err
+	}
+	defer os.Remove(caFile.Name()) // read once, by Setup
+	if _, err := caFile.Write(sim.CAPEM()); err != nil {
+		return nil, err
+	}
+	if err := caFile.Close(); err != nil {
+		return nil, err
+	}
+	r.API = storageos.Access{Endpoint: storageos.FixedEndpoint(sim.URL()), CAFile: caFile.Name()}
 	r.ResyncPeriod = 2 * time.Second
 	r.Getenv = func(name string) string {
 		v, _ := operatorEnv.Load(name)

@@ -45,8 +45,8 @@ const EventSyncFailed = "NodeLabelSyncFailed"
 type Reconciler struct {
 	Client   client.Client
 	Recorder recorder.EventRecorder
-	// APIEndpoint says where a cluster's StorageOS API is (storageos.ServiceEndpoint by default).
-	APIEndpoint func(*storageosv1.StorageOSCluster) string
+	// API is how the StorageOS APIs are reached (the cluster's Service by default).
+	API storageos.Access
 
 	// reader reads the API secret from the API server. A sync runs only when a node's labels change or a
 	// StorageOS node joins, so one read per sync costs less than an informer kept on the secret for good.
@@ -58,7 +58,11 @@ type Reconciler struct {
 // manager, and every option left unset gets its default.
 func Setup(_ context.Context, mgr ctrl.Manager, r *Reconciler) error {
 	r.Client, r.Recorder, r.reader = mgr.GetClient(), mgr.GetEventRecorder(names.ClusterManager), mgr.GetAPIReader()
-	r.apis = &storageos.Connector{Endpoint: r.APIEndpoint}
+	apis, err := r.API.Connector()
+	if err != nil {
+		return err
+	}
+	r.apis = apis
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("nodelabels").
 		For(&storageosv1.StorageOSCluster{}, builder.WithPredicates(clusterChanged)).

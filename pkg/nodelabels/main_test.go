@@ -75,7 +75,7 @@ func startNodeLabels(env *envtest.Environment) (func(), error) {
 	}
 	cached = mgr.GetClient()
 	ctx, cancel := context.WithCancel(ctrl.LoggerInto(ctx, ctrl.Log))
-	r := &nodelabels.Reconciler{APIEndpoint: storageos.FixedEndpoint(sim.URL())}
+	r := &nodelabels.Reconciler{API: storageos.Access{Endpoint: storageos.FixedEndpoint(sim.URL())}}
 	if err := nodelabels.Setup(ctx, mgr, r); err != nil {
 		cancel()
 		return nil, err

@@ -3,6 +3,8 @@ package storageos
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -69,6 +71,7 @@ type Client struct {
 	endpoint string
 	creds    Credentials
 	timeout  time.Duration
+	roots    *x509.CertPool
 	http     *http.Client
 
 	mu    sync.Mutex
@@ -85,6 +88,11 @@ func WithTimeout(d time.Duration) Option {
 	return func(c *Client) { c.timeout = d }
 }
 
+// WithRootCAs verifies an https endpoint's certificate against roots instead of the system's.
+func WithRootCAs(roots *x509.CertPool) Option {
+	return func(c *Client) { c.roots = roots }
+}
+
 // New returns a client for the API at endpoint, e.g. "http://storageos.storageos.svc:5705".
 func New(endpoint string, creds Credentials, opts ...Option) *Client {
 	c := &Client{
@@ -95,8 +103,11 @@ func New(endpoint string, creds Credentials, opts ...Option) *Client {
 	for _, o := range opts {
 		o(c)
 	}
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	transport.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: c.roots}
 	c.http = &http.Client{
-		Timeout: c.timeout,
+		Transport: transport,
+		Timeout:   c.timeout,
 		// Never follow a redirect: Go's client re-sends a login's body (the password) on a 307 or 308, to any
 		// host. The 3xx answer itself comes back and do and login turn it into ErrRedirected.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },

@@ -7,6 +7,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -15,6 +17,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	storageosv1 "github.com/storageos/cluster-operator/apis/storageos/v1"
+	"github.com/storageos/cluster-operator/internal/test/envtest"
 	"github.com/storageos/cluster-operator/pkg/storageos"
 	"github.com/storageos/cluster-operator/pkg/storageos/simulator"
 )
@@ -392,4 +396,52 @@ func TestTransportErrorsAreRedacted(t *testing.T) {
 	assert.True(t, storageos.IsUnavailable(err), "%v", err)
 	assert.NotContains(t, err.Error(), creds.Password)
 	assert.Contains(t, err.Error(), "[redacted]")
+}
+
+// With --storageos-api-ca-file the API is reached over HTTPS and its certificate verified against that CA only:
+// a server whose certificate another CA signed never gets the login.
+func TestAPIOverVerifiedTLS(t *testing.T) {
+	sim := simulator.NewTLS(creds)
+	defer sim.Close()
+	dir := t.TempDir()
+	caFile := filepath.Join(dir, "ca.pem")
+	require.NoError(t, os.WriteFile(caFile, sim.CAPEM(), 0o600))
+	// Another CA: a self-signed certificate that did not sign the simulator's.
+	require.NoError(t, envtest.WriteServingCert(dir))
+	cluster := &storageosv1.StorageOSCluster{}
+	ctx := context.Background()
+
+	c, err := (&storageos.Access{Endpoint: storageos.FixedEndpoint(sim.URL()), CAFile: filepath.Join(dir, "tls.crt")}).Connector()
+	require.NoError(t, err)
+	_, err = c.Connect(cluster, creds).GetCluster(ctx)
+	require.Error(t, err, "a certificate another CA signed is refused")
+	assert.Zero(t, sim.Requests("POST /v2/auth/login"), "the password never left")
+	assert.NotContains(t, err.Error(), creds.Password)
+
+	c, err = (&storageos.Access{Endpoint: storageos.FixedEndpoint(sim.URL()), CAFile: caFile}).Connector()
+	require.NoError(t, err)
+	_, err = c.Connect(cluster, creds).GetCluster(ctx)
+	require.NoError(t, err, "verified against the given CA")
+
+	_, err = (&storageos.Access{CAFile: filepath.Join(dir, "missing.pem")}).Connector()
+	assert.ErrorContains(t, err, "--storageos-api-ca-file")
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "empty.pem"), []byte("not a certificate"), 0o600))
+	_, err = (&storageos.Access{CAFile: filepath.Join(dir, "empty.pem")}).Connector()
+	assert.ErrorContains(t, err, "no PEM certificate")
+}
+
+// With a CA file and no fixed endpoint, the cluster's Service is reached over https.
+func TestServiceEndpointSchemeFollowsTheCA(t *testing.T) {
+	sim := simulator.NewTLS(creds)
+	defer sim.Close()
+	caFile := filepath.Join(t.TempDir(), "ca.pem")
+	require.NoError(t, os.WriteFile(caFile, sim.CAPEM(), 0o600))
+	cluster := &storageosv1.StorageOSCluster{Spec: storageosv1.StorageOSClusterSpec{Namespace: "storageos",
+		Service: storageosv1.StorageOSClusterService{Name: "storageos", ExternalPort: 5705}}}
+	assert.Equal(t, "http://storageos.storageos.svc:5705", storageos.ServiceEndpoint(cluster))
+	c, err := (&storageos.Access{CAFile: caFile}).Connector()
+	require.NoError(t, err)
+	_, err = c.Connect(cluster, creds).GetCluster(context.Background())
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "https://storageos.storageos.svc:5705")
 }

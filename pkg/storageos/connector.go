@@ -2,8 +2,10 @@ package storageos
 
 import (
 	"crypto/sha256"
+	"crypto/x509"
 	"flag"
 	"fmt"
+	"os"
 	"sync"
 
 	storageosv1 "github.com/storageos/cluster-operator/apis/storageos/v1"
@@ -20,16 +22,13 @@ func CredentialsFromSecret(data map[string][]byte) Credentials {
 	return Credentials{Username: string(data[SecretUsernameKey]), Password: string(data[SecretPasswordKey])}
 }
 
-// ServiceEndpoint is the StorageOS API inside the cluster: the cluster's Service.
+// ServiceEndpoint is the StorageOS API inside the cluster: the cluster's Service, over plain HTTP.
 func ServiceEndpoint(c *storageosv1.StorageOSCluster) string {
-	return fmt.Sprintf("http://%s.%s.svc:%d", c.Spec.Service.Name, c.Spec.Namespace, c.Spec.Service.ExternalPort)
+	return serviceEndpoint("http", c)
 }
 
-// BindEndpointFlag registers --storageos-api-endpoint, which points *endpoint at one URL for every cluster:
-// for managers that run outside the cluster, where the Service's DNS name does not resolve.
-func BindEndpointFlag(fs *flag.FlagSet, endpoint *func(*storageosv1.StorageOSCluster) string) {
-	fs.Func("storageos-api-endpoint", "The StorageOS API's URL, when the manager runs outside the cluster (default: the cluster's Service).",
-		func(url string) error { *endpoint = FixedEndpoint(url); return nil })
+func serviceEndpoint(scheme string, c *storageosv1.StorageOSCluster) string {
+	return fmt.Sprintf("%s://%s.%s.svc:%d", scheme, c.Spec.Service.Name, c.Spec.Namespace, c.Spec.Service.ExternalPort)
 }
 
 // FixedEndpoint reaches the StorageOS API of every cluster at url, for managers that run outside the cluster
@@ -38,12 +37,49 @@ func FixedEndpoint(url string) func(*storageosv1.StorageOSCluster) string {
 	return func(*storageosv1.StorageOSCluster) string { return url }
 }
 
+// Access is how a manager reaches the StorageOS APIs: the same flags for every manager that talks to it.
+type Access struct {
+	// Endpoint says where a cluster's API is; the cluster's Service when nil.
+	Endpoint func(*storageosv1.StorageOSCluster) string
+	// CAFile is a PEM bundle of the CAs that sign the API's serving certificate. When set, the Service is reached
+	// over HTTPS and its certificate verified against these CAs only, so the admin password goes only to a server
+	// that proves it is StorageOS.
+	CAFile string
+}
+
+// BindFlags registers --storageos-api-endpoint and --storageos-api-ca-file.
+func (a *Access) BindFlags(fs *flag.FlagSet) {
+	fs.Func("storageos-api-endpoint", "The StorageOS API's URL, when the manager runs outside the cluster (default: the cluster's Service).",
+		func(url string) error { a.Endpoint = FixedEndpoint(url); return nil })
+	fs.StringVar(&a.CAFile, "storageos-api-ca-file", "",
+		"A PEM file of the CAs that sign the StorageOS API's certificate: the API is then reached over HTTPS and verified (default: plain HTTP inside the cluster).")
+}
+
+// Connector returns a Connector that reaches the APIs as a says, with the CA file read once, now.
+func (a *Access) Connector() (*Connector, error) {
+	c := &Connector{Endpoint: a.Endpoint}
+	if a.CAFile == "" {
+		return c, nil
+	}
+	pem, err := os.ReadFile(a.CAFile)
+	if err != nil {
+		return nil, fmt.Errorf("reading --storageos-api-ca-file: %w", err)
+	}
+	c.roots = x509.NewCertPool()
+	if !c.roots.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("--storageos-api-ca-file %s holds no PEM certificate", a.CAFile)
+	}
+	return c, nil
+}
+
 // Connector hands out StorageOS API clients and reuses one client, and so one login session, per endpoint and
 // credentials: the managers talk to the API on every resync and upgrade step, and logging in each time would
 // double the requests. New credentials (a rotated secret) get a new client. It is safe for concurrent use.
 type Connector struct {
-	// Endpoint says where a cluster's API is; ServiceEndpoint when nil. Tests point it at the simulator.
+	// Endpoint says where a cluster's API is; the cluster's Service when nil. Tests point it at the simulator.
 	Endpoint func(*storageosv1.StorageOSCluster) string
+	// roots, when set, verify the API's certificate, and the Service is reached over HTTPS.
+	roots *x509.CertPool
 
 	mu      sync.Mutex
 	clients map[[sha256.Size]byte]API
@@ -54,11 +90,15 @@ const maxClients = 8
 
 // Connect returns a client for the cluster's API that logs in with creds.
 func (c *Connector) Connect(cluster *storageosv1.StorageOSCluster, creds Credentials) API {
-	endpoint := ServiceEndpoint
-	if c.Endpoint != nil {
-		endpoint = c.Endpoint
+	var url string
+	switch {
+	case c.Endpoint != nil:
+		url = c.Endpoint(cluster)
+	case c.roots != nil:
+		url = serviceEndpoint("https", cluster)
+	default:
+		url = ServiceEndpoint(cluster)
 	}
-	url := endpoint(cluster)
 	// Hashed, so the cache holds no password in clear beside the client that needs it anyway.
 	key := sha256.Sum256([]byte(url + "\x00" + creds.Username + "\x00" + creds.Password))
 	c.mu.Lock()
@@ -69,7 +109,11 @@ func (c *Connector) Connect(cluster *storageosv1.StorageOSCluster, creds Credent
 	if c.clients == nil || len(c.clients) >= maxClients {
 		c.clients = map[[sha256.Size]byte]API{}
 	}
-	api := New(url, creds)
+	var opts []Option
+	if c.roots != nil {
+		opts = append(opts, WithRootCAs(c.roots))
+	}
+	api := New(url, creds, opts...)
 	c.clients[key] = api
 	return api
 }

@@ -39,6 +39,7 @@ func TestOperatorOnASimulatedCluster(t *testing.T) {
 		run  func(*testing.T)
 	}{
 		{"install: Running on every node", testInstall},
+		{"secrets: StorageOS password rotated; only used keys copied", testPasswordRotation},
 		{"spec edit: rolled", testSpecEdit},
 		{"webhook: StorageOS pods go to the StorageOS scheduler", testWebhook},
 		{"nfs: the original's NFSServer served, edited, deleted; ReadWriteMany pods admitted", testNFSServer},
@@ -50,6 +51,7 @@ func TestOperatorOnASimulatedCluster(t *testing.T) {
 		{"fault: every webhook process killed", testWebhooksKilled},
 		{"fault: kube-apiserver restarted", testAPIServerRestarted},
 		{"fault: StorageOS API down", testStorageOSAPIDown},
+		{"secrets: no Secret value in any manager log, event or status", testNoSecretValueRevealed},
 		{"delete: nothing left", testDelete},
 		{"uninstall: nothing stuck", testUninstall},
 	}

@@ -154,9 +154,11 @@ func testJobManagerLeaderKilled(t *testing.T) {
 const holdFinalizer = "e2e.storageos.com/hold"
 
 // A second upgrade, with the leading upgrade-manager SIGKILLed as soon as each step is seen: every step is
-// resumed by the standby and the upgrade ends with every app back. Two steps are too quick on simulated nodes
+// resumed by the standby and the upgrade ends with every app back. Three steps are too quick on simulated nodes
 // to be seen while they run, so they are held: StorageOS answers slowly (1 s a call) during pausing and
-// maintenance mode, and web's pods carry a finalizer the test removes only after the kill in ScalingDown.
+// maintenance mode, web's pods carry a finalizer the test removes only after the kill in ScalingDown, and
+// web's pods cannot be scheduled (a node selector no node matches, set while it is scaled down, as a user might)
+// until the kill in ScalingUp.
 func testUpgradeManagerKilledAtEveryStep(t *testing.T) {
 	ctx := context.Background()
 	var apps []*appsv1.Deployment
@@ -174,6 +176,13 @@ func testUpgradeManagerKilledAtEveryStep(t *testing.T) {
 		eventually(t, timeout, "web rolled", func(ctx context.Context) error { return deploymentReady(ctx, web, upgradeApps["web"]) })
 	}
 	setHold(true)
+	unschedulable := func(on bool) {
+		patch := `{"spec":{"template":{"spec":{"nodeSelector":null}}}}`
+		if on {
+			patch = `{"spec":{"template":{"spec":{"nodeSelector":{"` + holdFinalizer + `":"true"}}}}}`
+		}
+		require.NoError(t, env.Client.Patch(ctx, web, client.RawPatch("application/merge-patch+json", []byte(patch))))
+	}
 	releaseFrom := make(chan struct{})
 	startReleasing := sync.OnceFunc(func() { close(releaseFrom) })
 	stop := make(chan struct{})
@@ -181,6 +190,7 @@ func testUpgradeManagerKilledAtEveryStep(t *testing.T) {
 	defer func() {
 		// Back to pods without the finalizer; the old ones are let go as they are deleted.
 		startReleasing()
+		unschedulable(false)
 		setHold(false)
 		close(stop)
 		<-stopped
@@ -211,8 +221,12 @@ func testUpgradeManagerKilledAtEveryStep(t *testing.T) {
 		took := killLeader(t, "upgrade-manager")
 		killedIn = append(killedIn, p)
 		t.Logf("FAULT upgrade-manager killed in %s: resumed after %s", p, took.Round(100*time.Millisecond))
-		if p == storageosv1.UpgradePhaseScalingDown {
+		switch p {
+		case storageosv1.UpgradePhaseScalingDown:
 			startReleasing()
+			unschedulable(true)
+		case storageosv1.UpgradePhaseScalingUp:
+			unschedulable(false)
 		}
 	})
 	for _, p := range []storageosv1.UpgradePhase{storageosv1.UpgradePhasePullingImage, storageosv1.UpgradePhasePausing,

@@ -241,6 +241,10 @@ func attacks(t *testing.T, w *world) {
 		}, timeout, tick, "the upgrade-manager pauses the cluster of an upgrade")
 		assert.True(t, cluster().Spec.Pause)
 		require.NoError(t, um.Patch(ctx, cluster(), mergePatch(`{"spec":{"pause":false}}`)))
+		pull := &storageosv1.Job{ObjectMeta: metav1.ObjectMeta{Name: "pull", Namespace: w.deploy},
+			Spec: storageosv1.JobSpec{Image: "storageos/node:v2.2.0", CompletionWord: "pulled"}}
+		require.NoError(t, um.Create(ctx, pull), "the upgrade-manager pre-pulls the new image with a Job")
+		require.NoError(t, testEnv.Client.Delete(ctx, pull))
 		refused(t, um.Create(ctx, newCluster(w.team, "other", w.secrets, "storageos-api")))
 	})
 }

@@ -43,6 +43,7 @@ type JobSpec struct {
 	// +kubebuilder:default="daemonset-job=true"
 	// +kubebuilder:validation:MaxLength=4096
 	// +kubebuilder:validation:XValidation:rule=`self.matches('^\\s*([a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?\\s*=\\s*(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?\\s*(,\\s*([a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?\\s*=\\s*(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?\\s*)*$')`,message="labelSelector must be key=value pairs separated by commas, e.g. app=cleanup,tier=x: keys [prefix/]name, names and values at most 63 alphanumerics, '-', '_' or '.'"
+	// +kubebuilder:validation:XValidation:rule=`!self.matches('(^|,)\\s*(storageos[.]com/[^=]*|app[.]kubernetes[.]io/managed-by)\\s*=') && !(self.matches('(^|,)\\s*app\\s*=\\s*storageos\\s*(,|$)') && self.matches('(^|,)\\s*kind\\s*=\\s*daemonset\\s*(,|$)'))`,message="labelSelector may not use the operator's labels (storageos.com/*, app.kubernetes.io/managed-by) or the StorageOS node pods' (app=storageos with kind=daemonset): the operator's selectors, the StorageOS API Service's among them, must select only its own pods"
 	// +optional
 	LabelSelector string `json:"labelSelector,omitempty"`
 

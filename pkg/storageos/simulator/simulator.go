@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"maps"
 	"net/http"
@@ -37,8 +38,25 @@ type Simulator struct {
 	requests    map[string]int
 }
 
-// New starts a simulator that accepts creds. Close it when done.
+// New starts a simulator that accepts creds, over plain HTTP. Close it when done.
 func New(creds storageos.Credentials) *Simulator {
+	return start(creds, false)
+}
+
+// NewTLS starts a simulator that serves HTTPS with a certificate of its own CA (CAPEM). Close it when done.
+func NewTLS(creds storageos.Credentials) *Simulator {
+	return start(creds, true)
+}
+
+// CAPEM is the PEM of the certificate a TLS simulator serves, the CA a client must trust; nil over HTTP.
+func (s *Simulator) CAPEM() []byte {
+	if s.server.Certificate() == nil {
+		return nil
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: s.server.Certificate().Raw})
+}
+
+func start(creds storageos.Credentials, useTLS bool) *Simulator {
 	s := &Simulator{
 		creds:    creds,
 		tokens:   map[string]bool{},
@@ -54,7 +72,12 @@ func New(creds storageos.Credentials) *Simulator {
 	mux.HandleFunc("PUT /v2/nodes/{id}", s.authenticated(s.putNode))
 	mux.HandleFunc("POST /v1/cluster/maintenance", s.authenticated(s.setMaintenance(true)))
 	mux.HandleFunc("DELETE /v1/cluster/maintenance", s.authenticated(s.setMaintenance(false)))
-	s.server = httptest.NewServer(s.faults(mux, mux))
+	s.server = httptest.NewUnstartedServer(s.faults(mux, mux))
+	if useTLS {
+		s.server.StartTLS()
+	} else {
+		s.server.Start()
+	}
 	return s
 }
 
@@ -209,6 +232,14 @@ func (s *Simulator) RejectCredentials(reject bool) {
 	if reject {
 		s.tokens = map[string]bool{}
 	}
+}
+
+// SetCredentials changes the accepted credentials, as an administrator changing the StorageOS password does;
+// sessions opened with the old ones stay valid until they expire.
+func (s *Simulator) SetCredentials(creds storageos.Credentials) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.creds = creds
 }
 
 // SetOutage makes the API drop every connection without answering, as when no StorageOS pod is running.
