@@ -15,11 +15,23 @@ import (
 	"github.com/storageos/cluster-operator/pkg/cluster/desired"
 )
 
-// UpgradeVerb is the custom verb on storageosclusters that entitles its holder to upgrade the StorageOS cluster
-// of a namespace: to create a StorageOSUpgrade there, and to change the cluster's pause and images. Kubernetes'
-// aggregated edit/admin roles (and OLM's aggregation of owned kinds into them) never grant it; cluster-admin's
-// wildcard does, and the upgrade-manager's role names it.
-const UpgradeVerb = "upgrade"
+// UpgradeRight is the right that entitles its holder to upgrade the StorageOS cluster of a namespace: to create
+// or delete a StorageOSUpgrade there, and to change an existing cluster's spec (the upgrade-manager sets pause
+// and the node image). It is `update` on the storageosclusters/upgrade subresource, which exists only as this
+// right: a rule on storageosclusters, even with every verb (OLM aggregates `*` on owned kinds into the built-in
+// admin role), does not grant it; cluster-admin's wildcard resources do, and the upgrade-manager's role names it.
+const (
+	UpgradeSubresource = "upgrade"
+	UpgradeVerb        = "update"
+	// UpgradeRight describes the right in messages.
+	UpgradeRight = UpgradeVerb + " on storageosclusters/" + UpgradeSubresource + " (storageos.com)"
+)
+
+// upgradeCheck is the CEL authorizer check of UpgradeRight in namespace ns (a CEL expression).
+func upgradeCheck(ns string) string {
+	return `authorizer.group('` + storageosv1.GroupVersion.Group + `').resource('storageosclusters').subresource('` +
+		UpgradeSubresource + `').namespace(` + ns + `).check('` + UpgradeVerb + `').allowed()`
+}
 
 // Names of the policies; each binding has its policy's name.
 const (
@@ -98,7 +110,7 @@ const who = `request.userInfo.username`
 
 // clusterPolicy: a StorageOSCluster deploys privileged pods on every node in spec.namespace, a StorageClass, a
 // CSIDriver, and grants the nodes the component roles (storageos:key-management: every Secret). Creating one,
-// or changing its spec, takes the rights to do that oneself — or, for an update, the upgrade verb (which the
+// or changing its spec, takes the rights to do that oneself — or, for an update, the upgrade right (which the
 // upgrade-manager holds to pause the cluster and set its image). Deleting one takes down every volume: it takes
 // the right to delete the DaemonSet it runs. A Secret may be referenced only by someone who can read it.
 func clusterPolicy() *admissionregistrationv1.ValidatingAdmissionPolicy {
@@ -106,7 +118,7 @@ func clusterPolicy() *admissionregistrationv1.ValidatingAdmissionPolicy {
 	deployRight := func(check, what string) admissionregistrationv1.Validation {
 		return forbidden(
 			`request.operation == 'DELETE' || !variables.specChanged || variables.upgrader || `+check,
-			`'spec: ' + `+who+` + ' may not `+what+`, which deploying this StorageOSCluster does (or hold the `+UpgradeVerb+` verb on storageosclusters.storageos.com to change an existing one)'`)
+			`'spec: ' + `+who+` + ' may not `+what+`, which deploying this StorageOSCluster does (or hold `+UpgradeRight+` to change an existing one)'`)
 	}
 	secretRef := func(nameField, nsField string) admissionregistrationv1.Validation {
 		name, ns := "object.spec."+nameField, "object.spec."+nsField
@@ -123,8 +135,7 @@ func clusterPolicy() *admissionregistrationv1.ValidatingAdmissionPolicy {
 			variable("specChanged", `request.operation == 'CREATE' || object.spec != oldObject.spec`),
 			// Where the nodes run: spec.namespace (indexed: namespace is a CEL keyword), defaulted by the schema.
 			variable("deployNamespace", `request.operation == 'DELETE' ? oldObject.spec['namespace'] : object.spec['namespace']`),
-			variable("upgrader", `request.operation == 'UPDATE' && authorizer.group('`+storageosv1.GroupVersion.Group+
-				`').resource('storageosclusters').namespace(request.namespace).name(request.name).check('`+UpgradeVerb+`').allowed()`),
+			variable("upgrader", `request.operation == 'UPDATE' && `+upgradeCheck("request.namespace")),
 		},
 		deployRight(`authorizer.group('apps').resource('daemonsets').namespace(variables.deployNamespace).check('create').allowed()`,
 			`create daemonsets.apps in namespace ' + variables.deployNamespace + '`),
@@ -143,18 +154,23 @@ func clusterPolicy() *admissionregistrationv1.ValidatingAdmissionPolicy {
 }
 
 // upgradePolicy: a StorageOSUpgrade pauses the cluster of its namespace, scales down every application using
-// StorageOS volumes in every namespace and runs spec.newImage privileged on every node. It takes the upgrade verb.
+// StorageOS volumes in every namespace and runs spec.newImage privileged on every node; deleting one that runs
+// undoes it half-way (applications back, cluster unpaused, maintenance off while node pods are replaced). Both
+// take the upgrade right; an upgrade that has ended may be deleted by whoever may delete it.
 func upgradePolicy() *admissionregistrationv1.ValidatingAdmissionPolicy {
-	return policy(UpgradePolicy, "storageosupgrades", createUpdate, nil,
+	ops := []admissionregistrationv1.OperationType{create, update, deleteOp}
+	return policy(UpgradePolicy, "storageosupgrades", ops, nil,
 		forbidden(
-			`(request.operation == 'UPDATE' && object.spec == oldObject.spec) || authorizer.group('`+storageosv1.GroupVersion.Group+
-				`').resource('storageosclusters').namespace(request.namespace).check('`+UpgradeVerb+`').allowed()`,
-			`'spec: ' + `+who+` + ' may not `+UpgradeVerb+` storageosclusters.storageos.com in namespace ' + request.namespace + ': an upgrade pauses the cluster, scales down its applications and runs spec.newImage on every node'`),
+			`request.operation == 'DELETE' || (request.operation == 'UPDATE' && object.spec == oldObject.spec) || `+upgradeCheck("request.namespace"),
+			`'spec: ' + `+who+` + ' may not `+UpgradeVerb+` storageosclusters/`+UpgradeSubresource+` in namespace ' + request.namespace + ': an upgrade pauses the cluster, scales down its applications and runs spec.newImage on every node'`),
+		forbidden(
+			`request.operation != 'DELETE' || (has(oldObject.status) && has(oldObject.status.phase) && oldObject.status.phase in ['Completed', 'Failed']) || `+upgradeCheck("request.namespace"),
+			who+` + ' may not `+UpgradeVerb+` storageosclusters/`+UpgradeSubresource+` in namespace ' + request.namespace + ', which deleting a running upgrade takes: it undoes the upgrade half-way'`),
 	)
 }
 
 // jobPolicy: a storageos.com Job runs its pods as a DaemonSet in its own namespace, where Pod Security
-// Admission then judges them. It takes the right to create that DaemonSet — or the upgrade verb there: an
+// Admission then judges them. It takes the right to create that DaemonSet — or the upgrade right there: an
 // upgrade pre-pulls its image on every node with a Job (the upgrade-manager's), and whoever may upgrade already
 // runs an image of their choice on every node.
 func jobPolicy() *admissionregistrationv1.ValidatingAdmissionPolicy {
@@ -162,7 +178,7 @@ func jobPolicy() *admissionregistrationv1.ValidatingAdmissionPolicy {
 		forbidden(
 			`(request.operation == 'UPDATE' && object.spec == oldObject.spec) || `+
 				`authorizer.group('apps').resource('daemonsets').namespace(request.namespace).check('create').allowed() || `+
-				`authorizer.group('`+storageosv1.GroupVersion.Group+`').resource('storageosclusters').namespace(request.namespace).check('`+UpgradeVerb+`').allowed()`,
+				upgradeCheck("request.namespace"),
 			`'spec: ' + `+who+` + ' may not create daemonsets.apps in namespace ' + request.namespace + ', which running this Job does'`),
 	)
 }

@@ -12,6 +12,7 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	storagev1 "k8s.io/api/storage/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -70,6 +71,13 @@ func TestExistingNamespaceSurvivesDelete(t *testing.T) {
 func TestOnlyOneClusterRuns(t *testing.T) {
 	first := createCluster(t, nil)
 	eventuallyGet(t, inNS(first, names.DaemonSet, &appsv1.DaemonSet{}), nil)
+	// The first has claimed the deployment once its status says so; before that, two clusters created within
+	// the same second are ordered by namespace, which is random here.
+	require.Eventually(t, func() bool {
+		fresh := &storageosv1.StorageOSCluster{}
+		return testEnv.Client.Get(context.Background(), client.ObjectKeyFromObject(first), fresh) == nil &&
+			meta.FindStatusCondition(fresh.Status.Conditions, cluster.ConditionAvailable) != nil
+	}, timeout, tick, "the first cluster claimed the deployment")
 	second := createCluster(t, nil)
 
 	cond := eventuallyCondition(t, second, cluster.ConditionAvailable, metav1.ConditionFalse, cluster.ReasonAnotherCluster)

@@ -20,6 +20,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
@@ -218,7 +219,10 @@ func (r *Reconciler) api(ctx context.Context, c *storageosv1.StorageOSCluster) (
 	key := types.NamespacedName{Namespace: string(c.Spec.SecretRefNamespace), Name: string(c.Spec.SecretRefName)}
 	secret := &corev1.Secret{}
 	if err := r.reader.Get(ctx, key, secret); err != nil {
-		return nil, fmt.Errorf("reading the API secret %s (secretRefName/secretRefNamespace): %w", key, err)
+		// Events on the cluster may be read by people who cannot read the Secret: whether it exists goes to the
+		// log only.
+		log.FromContext(ctx).Info("reading the API secret", "secret", key.String(), "reason", err.Error())
+		return nil, errors.New("the Secret named by secretRefName could not be read")
 	}
 	return r.apis.Connect(c, storageos.CredentialsFromSecret(secret.Data)), nil
 }

@@ -65,13 +65,16 @@ func New(c client.Client, live client.Reader, scheme *runtime.Scheme, owner stri
 }
 
 // recreatable kinds have immutable fields (a StorageClass's provisioner and parameters, a CSIDriver's spec, a
-// binding's roleRef) that a spec edit or a new version may change. Replacing them is harmless: existing volumes
-// do not depend on the objects, and a binding is missing only between its delete and its create.
+// binding's roleRef, a Secret's type) that a spec edit or a new version may change. Replacing them is harmless:
+// existing volumes do not depend on the objects, a binding is missing only between its delete and its create,
+// and the kubelet keeps a mounted Secret's last content until the new one appears.
 var recreatable = map[schema.GroupKind]bool{
 	{Group: "storage.k8s.io", Kind: "StorageClass"}:                  true,
 	{Group: "storage.k8s.io", Kind: "CSIDriver"}:                     true,
 	{Group: "rbac.authorization.k8s.io", Kind: "RoleBinding"}:        true,
 	{Group: "rbac.authorization.k8s.io", Kind: "ClusterRoleBinding"}: true,
+	// A Secret's type is immutable; the etcd TLS copy became Opaque (it carried its source's type before).
+	{Group: "", Kind: "Secret"}: true,
 }
 
 // Apply makes the live object match obj in the fields this field owner manages. It reports whether a request

@@ -423,6 +423,8 @@ func TestAPIOverVerifiedTLS(t *testing.T) {
 	_, err = c.Connect(cluster, creds).GetCluster(ctx)
 	require.NoError(t, err, "verified against the given CA")
 
+	_, err = (&storageos.Access{Endpoint: storageos.FixedEndpoint("http://storageos:5705"), CAFile: caFile}).Connector()
+	assert.ErrorContains(t, err, "is not https", "a CA with a plain-HTTP endpoint would still send the password in clear")
 	_, err = (&storageos.Access{CAFile: filepath.Join(dir, "missing.pem")}).Connector()
 	assert.ErrorContains(t, err, "--storageos-api-ca-file")
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "empty.pem"), []byte("not a certificate"), 0o600))

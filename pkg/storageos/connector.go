@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strings"
 	"sync"
 
 	storageosv1 "github.com/storageos/cluster-operator/apis/storageos/v1"
@@ -60,6 +61,12 @@ func (a *Access) Connector() (*Connector, error) {
 	c := &Connector{Endpoint: a.Endpoint}
 	if a.CAFile == "" {
 		return c, nil
+	}
+	// A CA means "verify the API": an http:// endpoint would send the password in clear all the same.
+	if a.Endpoint != nil {
+		if u := a.Endpoint(&storageosv1.StorageOSCluster{}); !strings.HasPrefix(u, "https://") {
+			return nil, fmt.Errorf("--storageos-api-endpoint %s is not https, but --storageos-api-ca-file asks for a verified TLS connection", u)
+		}
 	}
 	pem, err := os.ReadFile(a.CAFile)
 	if err != nil {

@@ -155,3 +155,31 @@ func waitEvent(t *testing.T, u *storageosv1.StorageOSUpgrade, reason string) cor
 	}, timeout, tick, "no %s event", reason)
 	return found
 }
+
+// Deleting an upgrade whose status names a cluster in another namespace undoes nothing there: the cluster its
+// administrator paused stays paused, and an application the status lists (with a replica count of the writer's
+// choosing) is not scaled.
+func TestDeletingAnUpgradeWithAStatusFromElsewhereUndoesNothing(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t)
+	c := cluster(t, w)
+	c.Spec.Pause = true
+	require.NoError(t, testEnv.Client.Update(ctx, c))
+	u := createUpgrade(t, testEnv.CreateNamespace(t), newImage)
+	now := metav1.Now()
+	u.Status = storageosv1.StorageOSUpgradeStatus{Phase: storageosv1.UpgradePhaseScalingDown, PhaseStartTime: &now,
+		PreviousImage: oldImage, ClusterPaused: true,
+		Cluster:   &storageosv1.ClusterReference{Namespace: w.cluster.Namespace, Name: w.cluster.Name},
+		Workloads: []storageosv1.ScaledWorkload{{Kind: storageosv1.WorkloadKindDeployment, Namespace: w.appNS, Name: "cache", Replicas: 7}}}
+	require.NoError(t, testEnv.Client.Status().Update(ctx, u))
+	// Deleted before any upgrade-manager saw it, so the first reconcile is the cleanup.
+	u.Finalizers = append(u.Finalizers, upgrade.Finalizer)
+	require.NoError(t, testEnv.Client.Update(ctx, u))
+	require.NoError(t, testEnv.Client.Delete(ctx, u))
+	startManager(t, managerOptions{})
+
+	deleteUpgrade(t, u)
+	assert.True(t, cluster(t, w).Spec.Pause, "the cluster stays paused")
+	replicas, _ := workload(t, w, storageosv1.WorkloadKindDeployment, "cache")
+	assert.Equal(t, allApps["cache"], replicas, "the listed application is not scaled")
+}

@@ -440,9 +440,11 @@ func (r *Reconciler) restoreWorkloads(ctx context.Context, u *storageosv1.Storag
 		if !ok {
 			continue
 		}
-		// Only a workload still carrying the annotation is scaled back: the same patch removes it, so a later
-		// change of replicas (an autoscaler, the user) is never undone.
-		if _, scaledDown := obj.GetAnnotations()[ReplicasAnnotation]; scaledDown {
+		// Only a workload still carrying the annotations, naming this upgrade, is scaled back: the same patch
+		// removes them, so a later change of replicas (an autoscaler, the user) is never undone, and a status
+		// listing someone else's workload (status is writable apart from the spec) scales nothing.
+		_, scaledDown := obj.GetAnnotations()[ReplicasAnnotation]
+		if scaledDown && obj.GetAnnotations()[UpgradeAnnotation] == u.Namespace+"/"+u.Name {
 			if err := r.scale(ctx, obj, w.Replicas, w.Replicas, nil); err != nil {
 				return 0, err
 			}

@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	storageosv1 "github.com/storageos/cluster-operator/apis/storageos/v1"
+	"github.com/storageos/cluster-operator/pkg/admission"
 	"github.com/storageos/cluster-operator/pkg/cluster/desired"
 	"github.com/storageos/cluster-operator/pkg/job"
 	"github.com/storageos/cluster-operator/pkg/names"
@@ -27,6 +28,7 @@ const (
 	editor   = "alice" // edit role + every right on storageos.com in her namespace, as OLM grants
 	tenant   = "bob"   // every right on storageos.com in his namespace, nothing else
 	platform = "pat"   // may deploy StorageOS (DaemonSets, StorageClasses, CSIDrivers, bind its roles), reads no Secret
+	nsAdmin  = "ada"   // admin of the cluster's namespace: every verb on storageos.com there, as OLM aggregates into admin
 )
 
 // world is the cluster the attacks run against: namespaces, people, the StorageOS cluster an administrator
@@ -81,6 +83,9 @@ func newWorld(t *testing.T) *world {
 		binding(w.team, "ClusterRole", "test-edit", editor),
 		&rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: "storageos-all", Namespace: w.tenantNS}, Rules: []rbacv1.PolicyRule{allStorageOS}},
 		binding(w.tenantNS, "Role", "storageos-all", tenant),
+		&rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: "storageos-admin", Namespace: w.team}, Rules: []rbacv1.PolicyRule{{
+			APIGroups: allStorageOS.APIGroups, Resources: allStorageOS.Resources, Verbs: []string{"*"}}}},
+		binding(w.team, "Role", "storageos-admin", nsAdmin),
 		&rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: "test-storageos-deployer"}, Rules: []rbacv1.PolicyRule{
 			allStorageOS,
 			{APIGroups: []string{"apps"}, Resources: []string{"daemonsets"}, Verbs: []string{"create", "delete"}},
@@ -115,7 +120,7 @@ func newWorld(t *testing.T) *world {
 		if err == nil {
 			_ = testEnv.Client.Delete(ctx, probe)
 		}
-		return apierrors.IsForbidden(err)
+		return err != nil && strings.Contains(err.Error(), "ValidatingAdmissionPolicy '"+admission.JobPolicy+"'")
 	}, timeout, tick, "the admission policies are in force")
 	return w
 }
@@ -150,12 +155,13 @@ func mergePatch(format string, args ...any) client.Patch {
 	return client.RawPatch(types.MergePatchType, []byte(fmt.Sprintf(format, args...)))
 }
 
-// refused asserts err is the API server refusing the request with a message naming the requester and the
-// missing right.
-func refused(t *testing.T, err error, mentions ...string) {
+// refused asserts err is the API server refusing the request by the named admission policy, with a message
+// naming the requester and the missing right (an RBAC refusal would not prove the policy works).
+func refused(t *testing.T, err error, policy string, mentions ...string) {
 	t.Helper()
 	require.Error(t, err)
-	assert.True(t, apierrors.IsForbidden(err) || apierrors.IsInvalid(err), "refused as forbidden: %v", err)
+	assert.True(t, apierrors.IsForbidden(err), "refused as forbidden: %v", err)
+	assert.Contains(t, err.Error(), "ValidatingAdmissionPolicy '"+policy+"'")
 	for _, m := range mentions {
 		assert.Contains(t, err.Error(), m)
 	}
@@ -177,35 +183,35 @@ func attacks(t *testing.T, w *world) {
 	}
 
 	t.Run("editor takes over: creates a StorageOSCluster in her namespace", func(t *testing.T) {
-		refused(t, as(editor).Create(ctx, newCluster(w.team, "mine", w.team, "whatever")), editor)
+		refused(t, as(editor).Create(ctx, newCluster(w.team, "mine", w.team, "whatever")), admission.ClusterPolicy, editor)
 	})
 	t.Run("editor pauses the cluster", func(t *testing.T) {
-		refused(t, as(editor).Patch(ctx, cluster(), mergePatch(`{"spec":{"pause":true}}`)), editor, "spec")
+		refused(t, as(editor).Patch(ctx, cluster(), mergePatch(`{"spec":{"pause":true}}`)), admission.ClusterPolicy, editor, "spec")
 		assert.False(t, cluster().Spec.Pause)
 	})
 	t.Run("editor puts her image on every node", func(t *testing.T) {
-		refused(t, as(editor).Patch(ctx, cluster(), mergePatch(`{"spec":{"images":{"nodeContainer":"evil/node:1"}}}`)), editor)
+		refused(t, as(editor).Patch(ctx, cluster(), mergePatch(`{"spec":{"images":{"nodeContainer":"evil/node:1"}}}`)), admission.ClusterPolicy, editor)
 		assert.Empty(t, cluster().Spec.Images.NodeContainer)
 	})
 	t.Run("editor points the cluster at another Secret", func(t *testing.T) {
-		refused(t, as(editor).Patch(ctx, cluster(), mergePatch(`{"spec":{"secretRefName":"private"}}`)), editor)
+		refused(t, as(editor).Patch(ctx, cluster(), mergePatch(`{"spec":{"secretRefName":"private"}}`)), admission.ClusterPolicy, editor)
 	})
 	t.Run("editor deletes the cluster", func(t *testing.T) {
-		refused(t, as(editor).Delete(ctx, cluster()), editor, "delete daemonsets.apps in namespace "+w.deploy)
+		refused(t, as(editor).Delete(ctx, cluster()), admission.ClusterPolicy, editor, "delete daemonsets.apps in namespace "+w.deploy)
 		assert.NoError(t, testEnv.Client.Get(ctx, key, &storageosv1.StorageOSCluster{}))
 	})
 	t.Run("editor upgrades the cluster", func(t *testing.T) {
 		u := &storageosv1.StorageOSUpgrade{ObjectMeta: metav1.ObjectMeta{Name: "up", Namespace: w.team},
 			Spec: storageosv1.StorageOSUpgradeSpec{NewImage: "evil/node:1"}}
-		refused(t, as(editor).Create(ctx, u), editor, "may not upgrade storageosclusters.storageos.com in namespace "+w.team)
+		refused(t, as(editor).Create(ctx, u), admission.UpgradePolicy, editor, "may not update storageosclusters/upgrade in namespace "+w.team)
 	})
 	t.Run("tenant upgrades from another namespace", func(t *testing.T) {
 		u := &storageosv1.StorageOSUpgrade{ObjectMeta: metav1.ObjectMeta{Name: "up", Namespace: w.tenantNS},
 			Spec: storageosv1.StorageOSUpgradeSpec{NewImage: "evil/node:1"}}
-		refused(t, as(tenant).Create(ctx, u), tenant)
+		refused(t, as(tenant).Create(ctx, u), admission.UpgradePolicy, tenant)
 	})
 	t.Run("tenant runs a root host-path Job without any right on pods", func(t *testing.T) {
-		refused(t, as(tenant).Create(ctx, rootJob(w.tenantNS)), tenant, "may not create daemonsets.apps in namespace "+w.tenantNS)
+		refused(t, as(tenant).Create(ctx, rootJob(w.tenantNS)), admission.JobPolicy, tenant, "may not create daemonsets.apps in namespace "+w.tenantNS)
 	})
 	t.Run("editor's Job pods are judged by her namespace's Pod Security", func(t *testing.T) {
 		// The editor may create DaemonSets in her namespace, so her Job is admitted, but its pods are created
@@ -216,25 +222,48 @@ func attacks(t *testing.T, w *world) {
 		require.NoError(t, err)
 		pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "job-pod", Namespace: w.team}, Spec: ds.Spec.Template.Spec}
 		pod.Spec.NodeName = "node-1"
-		refused(t, testEnv.Client.Create(ctx, pod, client.DryRunAll), "violates PodSecurity")
+		err = testEnv.Client.Create(ctx, pod, client.DryRunAll)
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), "violates PodSecurity")
 	})
 	t.Run("tenant runs an NFS server image of his choice", func(t *testing.T) {
 		nfs := &storageosv1.NFSServer{ObjectMeta: metav1.ObjectMeta{Name: "nfs", Namespace: w.tenantNS},
 			Spec: storageosv1.NFSServerSpec{NFSContainer: "evil/nfs:1"}}
-		refused(t, as(tenant).Create(ctx, nfs), tenant, "spec.nfsContainer")
+		refused(t, as(tenant).Create(ctx, nfs), admission.NFSServerPolicy, tenant, "spec.nfsContainer")
 		nfs.Spec.NFSContainer = ""
 		assert.NoError(t, as(tenant).Create(ctx, nfs), "an NFS server with the operator's image is the product")
-		refused(t, as(tenant).Patch(ctx, nfs, mergePatch(`{"spec":{"nfsContainer":"evil/nfs:1"}}`)), tenant)
+		refused(t, as(tenant).Patch(ctx, nfs, mergePatch(`{"spec":{"nfsContainer":"evil/nfs:1"}}`)), admission.NFSServerPolicy, tenant)
+	})
+	t.Run("namespace admin (every verb, as OLM aggregates) upgrades or repoints the cluster", func(t *testing.T) {
+		u := &storageosv1.StorageOSUpgrade{ObjectMeta: metav1.ObjectMeta{Name: "admin-up", Namespace: w.team},
+			Spec: storageosv1.StorageOSUpgradeSpec{NewImage: "evil/node:1"}}
+		refused(t, as(nsAdmin).Create(ctx, u), admission.UpgradePolicy, nsAdmin)
+		refused(t, as(nsAdmin).Patch(ctx, cluster(), mergePatch(`{"spec":{"images":{"nodeContainer":"evil/node:1"}}}`)), admission.ClusterPolicy, nsAdmin)
+	})
+	t.Run("editor aborts a running upgrade half-way", func(t *testing.T) {
+		u := &storageosv1.StorageOSUpgrade{ObjectMeta: metav1.ObjectMeta{Name: "running", Namespace: w.team},
+			Spec: storageosv1.StorageOSUpgradeSpec{NewImage: "storageos/node:v2.2.0"}}
+		require.NoError(t, testEnv.Client.Create(ctx, u))
+		u.Status.Phase = storageosv1.UpgradePhaseScalingDown
+		require.NoError(t, testEnv.Client.Status().Update(ctx, u))
+		refused(t, as(editor).Delete(ctx, u), admission.UpgradePolicy, editor, "deleting a running upgrade")
+		u.Status.Phase = storageosv1.UpgradePhaseCompleted
+		require.NoError(t, testEnv.Client.Status().Update(ctx, u))
+		assert.NoError(t, as(editor).Delete(ctx, u), "an upgrade that has ended may be deleted")
+	})
+	t.Run("platform engineer repoints the cluster at a Secret he cannot read", func(t *testing.T) {
+		refused(t, as(platform).Patch(ctx, cluster(), mergePatch(`{"spec":{"secretRefName":"private"}}`)),
+			admission.ClusterPolicy, platform, "may not get secret "+w.secrets+"/private")
 	})
 	t.Run("platform engineer gives StorageOS a Secret he cannot read", func(t *testing.T) {
 		err := as(platform).Create(ctx, newCluster(w.deploy, "second", w.secrets, "private"))
-		refused(t, err, platform, "may not get secret "+w.secrets+"/private")
+		refused(t, err, admission.ClusterPolicy, platform, "may not get secret "+w.secrets+"/private")
 		// Whether a Secret exists is not revealed: a missing one is refused with the same words.
 		missing := as(platform).Create(ctx, newCluster(w.deploy, "second", w.secrets, "no-such-secret"))
-		refused(t, missing, platform, "may not get secret "+w.secrets+"/no-such-secret")
+		refused(t, missing, admission.ClusterPolicy, platform, "may not get secret "+w.secrets+"/no-such-secret")
 		assert.Equal(t, err.Error(), strings.ReplaceAll(missing.Error(), "no-such-secret", "private"))
 	})
-	t.Run("the upgrade-manager can only do an upgrade's changes, and not deploy a cluster", func(t *testing.T) {
+	t.Run("the upgrade-manager still does an upgrade's changes", func(t *testing.T) {
 		um := asServiceAccount(names.UpgradeManager)
 		require.Eventually(t, func() bool {
 			return um.Patch(ctx, cluster(), mergePatch(`{"spec":{"pause":true}}`)) == nil
@@ -245,7 +274,6 @@ func attacks(t *testing.T, w *world) {
 			Spec: storageosv1.JobSpec{Image: "storageos/node:v2.2.0", CompletionWord: "pulled"}}
 		require.NoError(t, um.Create(ctx, pull), "the upgrade-manager pre-pulls the new image with a Job")
 		require.NoError(t, testEnv.Client.Delete(ctx, pull))
-		refused(t, um.Create(ctx, newCluster(w.team, "other", w.secrets, "storageos-api")))
 	})
 }
 
