@@ -156,9 +156,11 @@ const holdFinalizer = "e2e.storageos.com/hold"
 // A second upgrade, with the leading upgrade-manager SIGKILLed as soon as each step is seen: every step is
 // resumed by the standby and the upgrade ends with every app back. Three steps are too quick on simulated nodes
 // to be seen while they run, so they are held: StorageOS answers slowly (1 s a call) during pausing and
-// maintenance mode, web's pods carry a finalizer the test removes only after the kill in ScalingDown, and
-// web's pods cannot be scheduled (a node selector no node matches, set while it is scaled down, as a user might)
-// until the kill in ScalingUp.
+// maintenance mode, web's pods carry a finalizer the test removes only after the kill in ScalingDown, the node
+// pods carry it until the kill in Upgrading (a replaced node pod stays Terminating, as one whose volumes take
+// time to unmount), and web's pods cannot be scheduled (a node selector no node matches, set while it is scaled
+// down, as a user might) until the kill in ScalingUp. Without the holds, a step can pass entirely while the
+// test waits for the standby to take over after the kill in the step before.
 func testUpgradeManagerKilledAtEveryStep(t *testing.T) {
 	ctx := context.Background()
 	var apps []*appsv1.Deployment
@@ -187,9 +189,11 @@ func testUpgradeManagerKilledAtEveryStep(t *testing.T) {
 	startReleasing := sync.OnceFunc(func() { close(releaseFrom) })
 	stop := make(chan struct{})
 	stopped := make(chan struct{})
+	holdNodePods(t, true)
 	defer func() {
 		// Back to pods without the finalizer; the old ones are let go as they are deleted.
 		startReleasing()
+		holdNodePods(t, false)
 		unschedulable(false)
 		setHold(false)
 		close(stop)
@@ -225,6 +229,8 @@ func testUpgradeManagerKilledAtEveryStep(t *testing.T) {
 		case storageosv1.UpgradePhaseScalingDown:
 			startReleasing()
 			unschedulable(true)
+		case storageosv1.UpgradePhaseUpgrading:
+			holdNodePods(t, false)
 		case storageosv1.UpgradePhaseScalingUp:
 			unschedulable(false)
 		}
@@ -234,6 +240,28 @@ func testUpgradeManagerKilledAtEveryStep(t *testing.T) {
 		require.Contains(t, killedIn, p, "killed in every step; killed in %v", killedIn)
 	}
 	allManagersReady(t)
+}
+
+// holdNodePods adds the hold finalizer to every StorageOS node pod, or removes it from every one that has it.
+func holdNodePods(t *testing.T, on bool) {
+	t.Helper()
+	ctx := context.Background()
+	var pods corev1.PodList
+	require.NoError(t, env.Client.List(ctx, &pods, client.MatchingLabels(names.NodePodLabels())))
+	for i := range pods.Items {
+		p := &pods.Items[i]
+		held := slices.Contains(p.Finalizers, holdFinalizer)
+		if held == on || (on && p.DeletionTimestamp != nil) {
+			continue
+		}
+		patch := client.MergeFrom(p.DeepCopy())
+		if on {
+			p.Finalizers = append(p.Finalizers, holdFinalizer)
+		} else {
+			p.Finalizers = slices.DeleteFunc(p.Finalizers, func(f string) bool { return f == holdFinalizer })
+		}
+		require.NoError(t, client.IgnoreNotFound(env.Client.Patch(ctx, p, patch)))
+	}
 }
 
 // releaseTerminatingPods removes the hold finalizer from the apps' pods being deleted.
