@@ -2,7 +2,9 @@ package cluster_test
 
 import (
 	"context"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -205,4 +207,42 @@ func TestNodeServiceAccountManagesNFSServersWhileTheClusterExists(t *testing.T) 
 	eventuallyGone(t, named(desired.NFSProvisionerRole, &rbacv1.ClusterRoleBinding{}))
 	require.Eventually(t, func() bool { return apierrors.IsForbidden(nodeSA.Create(ctx, server("pvc-3"))) }, timeout, tick,
 		"the grant goes with the cluster")
+}
+
+// Each status transition is announced once: reconciles that race the last status write (resyncs every 2 s here,
+// watch events of children) must not repeat its ChangedStatus event ("x2 over 26s" in kubectl describe).
+func TestEachTransitionIsAnnouncedOnce(t *testing.T) {
+	c := createCluster(t, nil)
+	nodesUp(t, c, "node-a", "node-b")
+	healthy := "ChangedStatus: 2/2 StorageOS nodes are functional. Cluster healthy"
+	eventuallyEvent(t, c, healthy)
+	// Several resyncs and the children's own updates later, still one.
+	time.Sleep(3 * resync)
+	counts := eventCounts(t, c)
+	assert.Equal(t, 1, counts[healthy], "events: %v", counts)
+	for reason, n := range counts {
+		if strings.HasPrefix(reason, "ChangedStatus") {
+			assert.Equal(t, 1, n, "%s announced %d times", reason, n)
+		}
+	}
+}
+
+// eventCounts counts the events about c by reason and message, with the repetitions the recorder folded into
+// one Event (its count, or its series' count).
+func eventCounts(t testing.TB, c *storageosv1.StorageOSCluster) map[string]int {
+	t.Helper()
+	var list corev1.EventList
+	require.NoError(t, testEnv.Client.List(context.Background(), &list, client.InNamespace(c.Namespace)))
+	out := map[string]int{}
+	for _, e := range list.Items {
+		if e.InvolvedObject.Name != c.Name {
+			continue
+		}
+		n := max(1, int(e.Count))
+		if e.Series != nil {
+			n = max(n, int(e.Series.Count))
+		}
+		out[e.Reason+": "+e.Message] += n
+	}
+	return out
 }

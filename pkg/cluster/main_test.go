@@ -36,6 +36,9 @@ const (
 	apiPassword = "never-in-logs-or-status"
 )
 
+// resync is the cluster-manager's ResyncPeriod in these tests (a minute in production).
+const resync = 2 * time.Second
+
 func TestMain(m *testing.M) {
 	// Over HTTPS, verified against the simulator's CA given as --storageos-api-ca-file would be: every API call
 	// of this package's tests proves the verified TLS path.
@@ -85,7 +88,7 @@ func startClusterManager(env *envtest.Environment) (func(), error) {
 		return nil, err
 	}
 	r.API = storageos.Access{Endpoint: storageos.FixedEndpoint(sim.URL()), CAFile: caFile.Name()}
-	r.ResyncPeriod = 2 * time.Second
+	r.ResyncPeriod = resync
 	r.Getenv = func(name string) string {
 		v, _ := operatorEnv.Load(name)
 		s, _ := v.(string)

@@ -10,6 +10,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	storageosv1 "github.com/storageos/cluster-operator/apis/storageos/v1"
 	"github.com/storageos/cluster-operator/pkg/cluster/desired"
@@ -241,24 +242,33 @@ func (r *Reconciler) blockedBy(s *scope, other *storageosv1.StorageOSCluster) {
 	}
 }
 
-// patchStatus computes the status, emits ChangedStatus when readiness changed, and writes the status in one
-// patch, only when it changed.
+// patchStatus computes the status and writes it in one patch, locked on the object as this reconcile read it;
+// only once that write succeeded does it emit the events of the transitions it records (ChangedStatus when
+// readiness changed, FieldsIgnored when the ignored fields did). A reconcile that started from a stale cache (a
+// retry, a resync racing the last write) is refused with a conflict and emits nothing, so each transition is
+// announced once.
 func (r *Reconciler) patchStatus(ctx context.Context, s *scope) error {
 	setStatus(s)
 	c := s.cluster
+	type event struct{ kind, reason, note string }
+	var events []event
 	if c.Status.Ready != s.base.Status.Ready && c.Status.Ready != "" && !s.deleting {
 		if s.isTrue(ConditionNodeReady) {
-			r.Recorder.Eventf(c, nil, corev1.EventTypeNormal, EventChangedStatus, "Observe",
-				"%s StorageOS nodes are functional. Cluster healthy", c.Status.Ready)
+			events = append(events, event{corev1.EventTypeNormal, EventChangedStatus, c.Status.Ready + " StorageOS nodes are functional. Cluster healthy"})
 		} else {
-			r.Recorder.Eventf(c, nil, corev1.EventTypeWarning, EventChangedStatus, "Observe",
-				"%s StorageOS nodes are functional", c.Status.Ready)
+			events = append(events, event{corev1.EventTypeWarning, EventChangedStatus, c.Status.Ready + " StorageOS nodes are functional"})
 		}
 	}
 	if cond := meta.FindStatusCondition(c.Status.Conditions, ConditionFieldsIgnored); cond != nil && cond.Status == metav1.ConditionTrue {
 		if old := meta.FindStatusCondition(s.base.Status.Conditions, ConditionFieldsIgnored); old == nil || old.Message != cond.Message {
-			r.Recorder.Eventf(c, nil, corev1.EventTypeWarning, EventFieldsIgnored, "Observe", "%s", cond.Message)
+			events = append(events, event{corev1.EventTypeWarning, EventFieldsIgnored, cond.Message})
 		}
 	}
-	return kube.PatchStatus(ctx, r.Client, names.ClusterManager, s.base, c)
+	if err := kube.PatchStatus(ctx, r.Client, names.ClusterManager, s.base, c, client.MergeFromWithOptimisticLock{}); err != nil {
+		return err
+	}
+	for _, e := range events {
+		r.Recorder.Eventf(c, nil, e.kind, e.reason, "Observe", "%s", e.note)
+	}
+	return nil
 }

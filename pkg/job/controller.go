@@ -121,7 +121,18 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 		return ctrl.Result{}, nil // the garbage collector removes the DaemonSet and its pods
 	}
 	before := job.DeepCopy()
-	defer func() { reterr = errors.Join(reterr, kube.PatchStatus(ctx, r.Client, names.JobManager, before, job)) }()
+	completedNow := false
+	defer func() {
+		// Locked on the Job as read: a reconcile that started from a stale cache is refused (and retried), so it
+		// cannot announce the completion a second time.
+		if err := kube.PatchStatus(ctx, r.Client, names.JobManager, before, job, client.MergeFromWithOptimisticLock{}); err != nil {
+			reterr = errors.Join(reterr, err)
+			return
+		}
+		if completedNow {
+			r.Recorder.Eventf(job, nil, corev1.EventTypeNormal, EventJobCompleted, "Complete", "Job Completed. Safe to delete.")
+		}
+	}()
 
 	desired, err := DaemonSet(job)
 	if err != nil {
@@ -146,9 +157,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 		return ctrl.Result{}, err
 	}
 
-	if setStatus(job, ds, r.progress(ctx, job, ds, pods.Items)) {
-		r.Recorder.Eventf(job, nil, corev1.EventTypeNormal, EventJobCompleted, "Complete", "Job Completed. Safe to delete.")
-	}
+	completedNow = setStatus(job, ds, r.progress(ctx, job, ds, pods.Items))
 	if job.Status.Completed {
 		return ctrl.Result{}, nil
 	}
