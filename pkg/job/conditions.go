@@ -5,9 +5,11 @@ const (
 	ConditionComplete    = "Complete"
 	ConditionPodsHealthy = "PodsHealthy"
 
-	ReasonCompleted   = "Completed"
-	ReasonInProgress  = "InProgress"
-	ReasonWaiting     = "WaitingForPods"
+	ReasonCompleted  = "Completed"
+	ReasonInProgress = "InProgress"
+	ReasonWaiting    = "WaitingForPods"
+	// ReasonNoNodes: no node is selected by the Job's nodeSelectorTerms, or none of those tolerated.
+	ReasonNoNodes     = "NoMatchingNodes"
 	ReasonPodsFailing = "PodsFailing"
 	ReasonHealthy     = "Healthy"
 	// ReasonDaemonSetFailed: the Job's DaemonSet could not be created or updated.

@@ -39,6 +39,8 @@ const maxConcurrentLogReads = 16
 // +kubebuilder:rbac:groups=storageos.com,resources=jobs/finalizers,verbs=update
 // +kubebuilder:rbac:groups=apps,resources=daemonsets,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups="",resources=pods,verbs=list;watch
+// Nodes are read (labels and taints) to say why a Job's DaemonSet runs nowhere.
+// +kubebuilder:rbac:groups="",resources=nodes,verbs=list;watch
 // +kubebuilder:rbac:groups="",resources=pods/log,verbs=get
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
@@ -65,13 +67,29 @@ type Reconciler struct {
 	lastRead map[types.NamespacedName]map[types.UID]time.Time
 }
 
-// CacheOptions limits the job-manager's cache to job pods and its own DaemonSets.
+// CacheOptions limits the job-manager's cache to job pods, its own DaemonSets, and what placement reads of nodes
+// (name, labels, taints: a Job that runs nowhere says why).
 func CacheOptions() cache.Options {
 	jobPods, _ := labels.NewRequirement(LabelJob, selection.Exists, nil)
 	return cache.Options{ByObject: map[client.Object]cache.ByObject{
 		&corev1.Pod{}:       {Label: labels.NewSelector().Add(*jobPods)},
 		&appsv1.DaemonSet{}: {Label: labels.SelectorFromSet(labels.Set{names.LabelManagedBy: names.JobManager})},
+		&corev1.Node{}:      {Transform: placementOnly},
 	}}
+}
+
+// placementOnly keeps of a node what fitNodes reads; the rest (status, images, annotations) is most of its size.
+func placementOnly(obj any) (any, error) {
+	node, ok := obj.(*corev1.Node)
+	if !ok {
+		return obj, nil
+	}
+	return &corev1.Node{
+		TypeMeta: node.TypeMeta,
+		ObjectMeta: metav1.ObjectMeta{Name: node.Name, UID: node.UID, ResourceVersion: node.ResourceVersion,
+			Labels: node.Labels},
+		Spec: corev1.NodeSpec{Taints: node.Spec.Taints},
+	}, nil
 }
 
 // Setup registers the Job controller on a manager built with CacheOptions: the client, scheme and recorder come
@@ -157,7 +175,17 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 		return ctrl.Result{}, err
 	}
 
-	completedNow = setStatus(job, ds, r.progress(ctx, job, ds, pods.Items))
+	var fit *nodeFit
+	if ds.Status.DesiredNumberScheduled == 0 {
+		// Only a Job whose DaemonSet runs nowhere looks at the nodes, to say why.
+		var nodes corev1.NodeList
+		if err := r.Client.List(ctx, &nodes); err != nil {
+			return ctrl.Result{}, err
+		}
+		f := fitNodes(job, nodes.Items)
+		fit = &f
+	}
+	completedNow = setStatus(job, ds, r.progress(ctx, job, ds, pods.Items), fit)
 	if job.Status.Completed {
 		return ctrl.Result{}, nil
 	}

@@ -231,3 +231,42 @@ func TestLabelSelectorSyntaxIsValidated(t *testing.T) {
 		assert.Contains(t, err.Error(), "labelSelector must be key=value pairs", bad)
 	}
 }
+
+// The seed's sample selects node-role.kubernetes.io/worker=true; on nodes without that label the Job says so,
+// with numbers, and kubectl shows 0 and 0 rather than blank columns. A node that gains the label lets it on.
+func TestAJobThatSelectsNoNodeSaysWhy(t *testing.T) {
+	ctx := context.Background()
+	var nodes []*corev1.Node
+	for _, name := range []string{"fit-a", "fit-b", "fit-c"} {
+		n := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{"storageos.com/test": "fit"}}}
+		require.NoError(t, testEnv.Client.Create(ctx, n))
+		nodes = append(nodes, n)
+		t.Cleanup(func() { _ = testEnv.Client.Delete(context.Background(), n) })
+	}
+	j := &storageosv1.Job{ObjectMeta: metav1.ObjectMeta{Name: "no-nodes", Namespace: testEnv.CreateNamespace(t)},
+		Spec: storageosv1.JobSpec{Image: "darkowlzz/cleanup:v0.0.2", CompletionWord: "done",
+			NodeSelectorTerms: []corev1.NodeSelectorTerm{{MatchExpressions: []corev1.NodeSelectorRequirement{
+				{Key: "node-role.kubernetes.io/worker", Operator: corev1.NodeSelectorOpIn, Values: []string{"true"}},
+				{Key: "storageos.com/test", Operator: corev1.NodeSelectorOpIn, Values: []string{"fit"}}}}}}}
+	require.NoError(t, testEnv.Client.Create(ctx, j))
+	scheduleOn(t, daemonSet(t, j), 0)
+
+	var cond *metav1.Condition
+	require.Eventually(t, func() bool {
+		cond = meta.FindStatusCondition(status(t, j).Conditions, job.ConditionComplete)
+		return cond != nil && cond.Reason == job.ReasonNoNodes
+	}, timeout, tick, "Complete=False NoMatchingNodes; last %+v", cond)
+	// Other tests' nodes may exist; this Job's selector matches none of them either.
+	assert.Regexp(t, `^0 of \d+ nodes match nodeSelectorTerms$`, cond.Message)
+	out, err := testEnv.Kubectl(ctx, "get", "jobs.storageos.com", "-n", j.Namespace, j.Name)
+	require.NoError(t, err)
+	assert.Regexp(t, `no-nodes\s+false\s+0\s+0\s+`, out, "columns COMPLETED DONE NODES")
+
+	// A node gains the label: the Job waits for the DaemonSet instead (here nobody plays its controller).
+	nodes[0].Labels["node-role.kubernetes.io/worker"] = "true"
+	require.NoError(t, testEnv.Client.Update(ctx, nodes[0]))
+	require.Eventually(t, func() bool {
+		cond = meta.FindStatusCondition(status(t, j).Conditions, job.ConditionComplete)
+		return cond != nil && cond.Reason == job.ReasonWaiting
+	}, timeout, tick, "Complete=False WaitingForPods; last %+v", cond)
+}

@@ -31,7 +31,14 @@ func classifyPods(job *storageosv1.Job, ds *appsv1.DaemonSet, pods []corev1.Pod,
 	var out progress
 	for i := range pods {
 		pod := &pods[i]
-		if pod.Spec.NodeName == "" || !pod.DeletionTimestamp.IsZero() || !metav1.IsControlledBy(pod, ds) {
+		if !pod.DeletionTimestamp.IsZero() || !metav1.IsControlledBy(pod, ds) {
+			continue
+		}
+		if pod.Spec.NodeName == "" {
+			// Not scheduled yet; the scheduler says why when it cannot (resources, ports, volumes).
+			if msg := unschedulable(pod); msg != "" {
+				out.failing = append(out.failing, pod.Name+" (not scheduled: "+msg+")")
+			}
 			continue
 		}
 		if rec, ok := recorded[pod.Spec.NodeName]; ok && rec.UID == string(pod.UID) && rec.RestartCount == restartCount(pod) {
@@ -48,7 +55,9 @@ func classifyPods(job *storageosv1.Job, ds *appsv1.DaemonSet, pods []corev1.Pod,
 // setStatus records progress in the job's status and conditions, and reports whether the job has just completed.
 // The job is complete when every node the DaemonSet should run on (desiredNumberScheduled, as of the DaemonSet's
 // current generation) has a pod that printed the word.
-func setStatus(job *storageosv1.Job, ds *appsv1.DaemonSet, p progress) (justCompleted bool) {
+//
+// fit, when the DaemonSet schedules no pod, says why (no node selected, none tolerated); nil when not known.
+func setStatus(job *storageosv1.Job, ds *appsv1.DaemonSet, p progress, fit *nodeFit) (justCompleted bool) {
 	st := &job.Status
 	wasComplete := st.Completed
 	desired := ds.Status.DesiredNumberScheduled
@@ -67,6 +76,8 @@ func setStatus(job *storageosv1.Job, ds *appsv1.DaemonSet, p progress) (justComp
 	switch {
 	case st.Completed:
 		set(ConditionComplete, metav1.ConditionTrue, ReasonCompleted, fmt.Sprintf("all %d nodes printed %q", desired, job.Spec.CompletionWord))
+	case observed && desired == 0 && fit != nil && fit.reason() != "":
+		set(ConditionComplete, metav1.ConditionFalse, ReasonNoNodes, fit.reason())
 	case !observed || desired == 0:
 		set(ConditionComplete, metav1.ConditionFalse, ReasonWaiting, "waiting for the DaemonSet to schedule pods on the selected nodes")
 	default:
@@ -106,6 +117,16 @@ func restartCount(pod *corev1.Pod) int32 {
 // running reports whether the job container is running, so its log can hold the word.
 func running(pod *corev1.Pod) bool {
 	return containerStartedAt(pod, ContainerName) != nil
+}
+
+// unschedulable is the scheduler's reason for not placing a pod, or "" while it has not given up.
+func unschedulable(pod *corev1.Pod) string {
+	for _, c := range pod.Status.Conditions {
+		if c.Type == corev1.PodScheduled && c.Status == corev1.ConditionFalse && c.Reason == corev1.PodReasonUnschedulable {
+			return c.Message
+		}
+	}
+	return ""
 }
 
 // failure says why a pod's task cannot finish, or "" when it may still.

@@ -114,6 +114,7 @@ func TestSetStatus(t *testing.T) {
 		ds            *appsv1.DaemonSet
 		wasComplete   bool
 		progress      progress
+		fit           *nodeFit
 		wantCompleted bool
 		wantJust      bool
 		wantComplete  metav1.Condition // Type, Status, Reason, Message
@@ -138,6 +139,21 @@ func TestSetStatus(t *testing.T) {
 			ds: testDaemonSet(0, 1, 1),
 			wantComplete: metav1.Condition{Status: metav1.ConditionFalse, Reason: ReasonWaiting,
 				Message: "waiting for the DaemonSet to schedule pods on the selected nodes"}},
+		{name: "no node selected: says so, with numbers",
+			ds: testDaemonSet(0, 1, 1), fit: &nodeFit{total: 3},
+			wantComplete: metav1.Condition{Status: metav1.ConditionFalse, Reason: ReasonNoNodes, Message: "0 of 3 nodes match nodeSelectorTerms"}},
+		{name: "selected nodes all tainted: says which",
+			ds: testDaemonSet(0, 1, 1), fit: &nodeFit{total: 3, selected: 1, untolerated: []string{"c (role:NoSchedule)"}},
+			wantComplete: metav1.Condition{Status: metav1.ConditionFalse, Reason: ReasonNoNodes,
+				Message: "1 of 3 nodes match nodeSelectorTerms, and none is tolerated (tolerations): c (role:NoSchedule)"}},
+		{name: "some node fits but the DaemonSet schedules none yet: waiting",
+			ds: testDaemonSet(0, 1, 1), fit: &nodeFit{total: 3, selected: 2, tolerated: 2},
+			wantComplete: metav1.Condition{Status: metav1.ConditionFalse, Reason: ReasonWaiting,
+				Message: "waiting for the DaemonSet to schedule pods on the selected nodes"}},
+		{name: "DaemonSet not observed: waiting, whatever the nodes",
+			ds: testDaemonSet(0, 2, 1), fit: &nodeFit{total: 3},
+			wantComplete: metav1.Condition{Status: metav1.ConditionFalse, Reason: ReasonWaiting,
+				Message: "waiting for the DaemonSet to schedule pods on the selected nodes"}},
 		{name: "failing pods: named by node, in node order",
 			ds: testDaemonSet(3, 1, 1), progress: progress{done: []storageosv1.CompletedPod{doneOn("a", 0)},
 				failing: []string{"c: CrashLoopBackOff", "b: ImagePullBackOff"}},
@@ -151,7 +167,7 @@ func TestSetStatus(t *testing.T) {
 				Spec: storageosv1.JobSpec{CompletionWord: "done"}, Status: storageosv1.JobStatus{Completed: tc.wasComplete}}
 			done := len(tc.progress.done)
 
-			assert.Equal(t, tc.wantJust, setStatus(job, tc.ds, tc.progress), "just completed")
+			assert.Equal(t, tc.wantJust, setStatus(job, tc.ds, tc.progress, tc.fit), "just completed")
 
 			st := job.Status
 			assert.Equal(t, tc.wantCompleted, st.Completed)
@@ -186,4 +202,23 @@ func assertCondition(t *testing.T, conditions []metav1.Condition, condType strin
 	assert.Equal(t, want.Reason, got.Reason, condType)
 	assert.Equal(t, want.Message, got.Message, condType)
 	assert.Equal(t, int64(5), got.ObservedGeneration, condType)
+}
+
+// A pod the scheduler cannot place (resources, ports) is named with the scheduler's reason; one merely not
+// scheduled yet is not.
+func TestClassifyPodsNamesUnschedulablePods(t *testing.T) {
+	pending := func(reason, message string) func(*corev1.Pod) {
+		return func(p *corev1.Pod) {
+			p.Spec.NodeName = ""
+			p.Status = corev1.PodStatus{Phase: corev1.PodPending, Conditions: []corev1.PodCondition{
+				{Type: corev1.PodScheduled, Status: corev1.ConditionFalse, Reason: reason, Message: message}}}
+		}
+	}
+	got := classifyPods(&storageosv1.Job{}, testDaemonSet(2, 1, 1), []corev1.Pod{
+		testPod("a", pending(corev1.PodReasonUnschedulable, "0/3 nodes are available: 3 Insufficient cpu.")),
+		testPod("b", pending("", "")),
+	}, nil)
+	assert.Equal(t, []string{"pod-a (not scheduled: 0/3 nodes are available: 3 Insufficient cpu.)"}, got.failing)
+	assert.Empty(t, got.toRead)
+	assert.Empty(t, got.done)
 }

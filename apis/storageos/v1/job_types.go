@@ -58,17 +58,23 @@ type JobSpec struct {
 
 // JobStatus is the progress of a job.
 type JobStatus struct {
-	// Completed is true once the pod on every selected node has printed completionWord.
+	// Completed is true once the pod on every selected node has printed completionWord. Defaulted, so that
+	// kubectl's COMPLETED column shows false rather than nothing.
+	// +kubebuilder:default=false
 	// +optional
 	Completed bool `json:"completed"`
 
-	// NodesCompleted is how many nodes have finished the task.
+	// NodesCompleted is how many nodes have finished the task. Defaulted, so that kubectl's DONE column shows 0
+	// rather than nothing.
+	// +kubebuilder:default=0
 	// +optional
-	NodesCompleted int32 `json:"nodesCompleted,omitempty"`
+	NodesCompleted int32 `json:"nodesCompleted"`
 
-	// NodesTotal is how many nodes the task must run on.
+	// NodesTotal is how many nodes the task must run on (0 while no node is selected: the Complete condition
+	// says why). Defaulted, so that kubectl's NODES column shows 0 rather than nothing.
+	// +kubebuilder:default=0
 	// +optional
-	NodesTotal int32 `json:"nodesTotal,omitempty"`
+	NodesTotal int32 `json:"nodesTotal"`
 
 	// CompletedPods are the pods seen to print completionWord. Their logs are not read again unless the pod
 	// is replaced or its container restarts, which must then print the word again.
