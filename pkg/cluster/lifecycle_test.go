@@ -16,10 +16,10 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	storageosv1 "github.com/storageos/cluster-operator/apis/storageos/v1"
+	"github.com/storageos/cluster-operator/internal/test/envtest"
 	"github.com/storageos/cluster-operator/pkg/cluster"
 	"github.com/storageos/cluster-operator/pkg/cluster/desired"
 	"github.com/storageos/cluster-operator/pkg/names"
@@ -184,14 +184,7 @@ func TestNodeServiceAccountManagesNFSServersWhileTheClusterExists(t *testing.T) 
 	c := createCluster(t, nil)
 	eventuallyGet(t, named(desired.NFSProvisionerRole, &rbacv1.ClusterRoleBinding{}), nil)
 
-	as := func(user string) client.Client {
-		cfg := rest.CopyConfig(testEnv.Config)
-		cfg.Impersonate = rest.ImpersonationConfig{UserName: user}
-		cl, err := client.New(cfg, client.Options{Scheme: testEnv.Scheme})
-		require.NoError(t, err)
-		return cl
-	}
-	nodeSA := as("system:serviceaccount:" + string(c.Spec.Namespace) + ":" + desired.DaemonSetSA)
+	nodeSA := testEnv.ClientAs(t, envtest.ServiceAccount(string(c.Spec.Namespace), desired.DaemonSetSA))
 	ns := testEnv.CreateNamespace(t)
 	server := func(name string) *storageosv1.NFSServer {
 		return &storageosv1.NFSServer{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns}}
@@ -200,7 +193,7 @@ func TestNodeServiceAccountManagesNFSServersWhileTheClusterExists(t *testing.T) 
 	require.Eventually(t, func() bool { return nodeSA.Create(ctx, server("pvc-1")) == nil }, timeout, tick,
 		"the node ServiceAccount can create NFSServers")
 	assert.NoError(t, nodeSA.Delete(ctx, server("pvc-1")))
-	other := as("system:serviceaccount:" + string(c.Spec.Namespace) + ":default")
+	other := testEnv.ClientAs(t, envtest.ServiceAccount(string(c.Spec.Namespace), "default"))
 	assert.True(t, apierrors.IsForbidden(other.Create(ctx, server("pvc-2"))), "no other ServiceAccount gets the grant")
 
 	deleteAndWait(t, c)
@@ -218,31 +211,11 @@ func TestEachTransitionIsAnnouncedOnce(t *testing.T) {
 	eventuallyEvent(t, c, healthy)
 	// Several resyncs and the children's own updates later, still one.
 	time.Sleep(3 * resync)
-	counts := eventCounts(t, c)
+	counts := testEnv.EventCounts(t, c.Namespace, c.Name)
 	assert.Equal(t, 1, counts[healthy], "events: %v", counts)
 	for reason, n := range counts {
 		if strings.HasPrefix(reason, "ChangedStatus") {
 			assert.Equal(t, 1, n, "%s announced %d times", reason, n)
 		}
 	}
-}
-
-// eventCounts counts the events about c by reason and message, with the repetitions the recorder folded into
-// one Event (its count, or its series' count).
-func eventCounts(t testing.TB, c *storageosv1.StorageOSCluster) map[string]int {
-	t.Helper()
-	var list corev1.EventList
-	require.NoError(t, testEnv.Client.List(context.Background(), &list, client.InNamespace(c.Namespace)))
-	out := map[string]int{}
-	for _, e := range list.Items {
-		if e.InvolvedObject.Name != c.Name {
-			continue
-		}
-		n := max(1, int(e.Count))
-		if e.Series != nil {
-			n = max(n, int(e.Series.Count))
-		}
-		out[e.Reason+": "+e.Message] += n
-	}
-	return out
 }

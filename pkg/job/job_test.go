@@ -60,7 +60,7 @@ func TestCompletesWhenEveryNodePrintedTheWord(t *testing.T) {
 	require.Eventually(t, func() bool { return hasEvent(t, j, "JobCompleted: Job Completed. Safe to delete.") }, timeout, tick)
 	// Announced once, however many reconciles (pod and DaemonSet events, polls) follow the completion.
 	time.Sleep(2 * time.Second)
-	assert.Equal(t, 1, eventCount(t, j, "JobCompleted: Job Completed. Safe to delete."))
+	assert.Equal(t, 1, testEnv.EventCounts(t, j.Namespace, j.Name)["JobCompleted: Job Completed. Safe to delete."])
 
 	// A pod seen done is not read again: at most one read per pod found the word.
 	for _, pod := range []*corev1.Pod{a, b, c} {
@@ -148,24 +148,6 @@ func hasEvent(t testing.TB, j *storageosv1.Job, want string) bool {
 		}
 	}
 	return false
-}
-
-// eventCount counts the events about j with reason and message want, with the repetitions the recorder folded
-// into one Event.
-func eventCount(t testing.TB, j *storageosv1.Job, want string) int {
-	var list corev1.EventList
-	require.NoError(t, testEnv.Client.List(context.Background(), &list, client.InNamespace(j.Namespace)))
-	n := 0
-	for _, e := range list.Items {
-		if e.InvolvedObject.Name == j.Name && fmt.Sprintf("%s: %s", e.Reason, e.Message) == want {
-			count := max(1, int(e.Count))
-			if e.Series != nil {
-				count = max(count, int(e.Series.Count))
-			}
-			n += count
-		}
-	}
-	return n
 }
 
 // A DaemonSet of the Job's name that is not the Job's own is never taken over; the Job says why it waits.

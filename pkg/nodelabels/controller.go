@@ -13,14 +13,12 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
 	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
-	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
@@ -216,15 +214,7 @@ func (r *Reconciler) recordSynced(ctx context.Context, kube *metav1.PartialObjec
 
 // api connects to the cluster's StorageOS API with the credentials of its API secret.
 func (r *Reconciler) api(ctx context.Context, c *storageosv1.StorageOSCluster) (storageos.API, error) {
-	key := types.NamespacedName{Namespace: string(c.Spec.SecretRefNamespace), Name: string(c.Spec.SecretRefName)}
-	secret := &corev1.Secret{}
-	if err := r.reader.Get(ctx, key, secret); err != nil {
-		// Events on the cluster may be read by people who cannot read the Secret: whether it exists goes to the
-		// log only.
-		log.FromContext(ctx).Info("reading the API secret", "secret", key.String(), "reason", err.Error())
-		return nil, errors.New("the Secret named by secretRefName could not be read")
-	}
-	return r.apis.Connect(c, storageos.CredentialsFromSecret(secret.Data)), nil
+	return r.apis.ConnectWithSecret(ctx, r.reader, c)
 }
 
 // transient failures go away on their own and are only retried: a change made since the StorageOS node was read

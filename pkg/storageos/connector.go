@@ -1,13 +1,21 @@
 package storageos
 
 import (
+	"context"
 	"crypto/sha256"
 	"crypto/x509"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
 	"strings"
 	"sync"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	storageosv1 "github.com/storageos/cluster-operator/apis/storageos/v1"
 )
@@ -123,4 +131,17 @@ func (c *Connector) Connect(cluster *storageosv1.StorageOSCluster, creds Credent
 	api := New(url, creds, opts...)
 	c.clients[key] = api
 	return api
+}
+
+// ConnectWithSecret connects to the cluster's API with the credentials of the Secret its spec names, read
+// through reader. Its error goes to status and events, which people who cannot read the Secret may see: it says
+// the Secret could not be read, not whether it exists; the log says why.
+func (c *Connector) ConnectWithSecret(ctx context.Context, reader client.Reader, cluster *storageosv1.StorageOSCluster) (API, error) {
+	key := types.NamespacedName{Namespace: string(cluster.Spec.SecretRefNamespace), Name: string(cluster.Spec.SecretRefName)}
+	secret := &corev1.Secret{}
+	if err := reader.Get(ctx, key, secret); err != nil {
+		log.FromContext(ctx).Info("reading the StorageOS API secret", "secret", key.String(), "reason", err.Error())
+		return nil, errors.New("the Secret named by the cluster's secretRefName could not be read")
+	}
+	return c.Connect(cluster, CredentialsFromSecret(secret.Data)), nil
 }

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -21,7 +20,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	ctrlevent "sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
-	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
@@ -291,26 +289,24 @@ func recordedElsewhere(u *storageosv1.StorageOSUpgrade, phase storageosv1.Upgrad
 	return outcome{}, false
 }
 
-// getCluster reads the cluster the upgrade recorded.
+// getCluster reads the cluster the upgrade recorded. It is the only way any step, restore or cleanup reaches the
+// cluster, and it reads only in the upgrade's own namespace: a status naming a cluster elsewhere (status is
+// writable apart from the spec) reads as no cluster, so nothing there is paused, unpaused or cleaned up.
 func (r *Reconciler) getCluster(ctx context.Context, u *storageosv1.StorageOSUpgrade) (*storageosv1.StorageOSCluster, error) {
-	if u.Status.Cluster == nil {
+	ref := u.Status.Cluster
+	if ref == nil {
 		return nil, errors.New("status.cluster is not recorded")
 	}
+	if ref.Namespace != u.Namespace {
+		return nil, apierrors.NewNotFound(storageosv1.GroupVersion.WithResource("storageosclusters").GroupResource(), ref.Name)
+	}
 	c := &storageosv1.StorageOSCluster{}
-	err := r.Reader.Get(ctx, types.NamespacedName{Namespace: u.Status.Cluster.Namespace, Name: u.Status.Cluster.Name}, c)
+	err := r.Reader.Get(ctx, types.NamespacedName{Namespace: u.Namespace, Name: ref.Name}, c)
 	return c, err
 }
 
 // api connects to the cluster's StorageOS API with the credentials of the Secret it names, reusing the
 // logged-in client of earlier steps while they have not changed.
 func (r *Reconciler) api(ctx context.Context, c *storageosv1.StorageOSCluster) (storageos.API, error) {
-	secret := &corev1.Secret{}
-	key := types.NamespacedName{Namespace: string(c.Spec.SecretRefNamespace), Name: string(c.Spec.SecretRefName)}
-	if err := r.Reader.Get(ctx, key, secret); err != nil {
-		// The upgrade's status and events may be read by people who cannot read the Secret: they learn that it
-		// could not be read, not whether it exists. The log says which and why.
-		log.FromContext(ctx).Info("reading the StorageOS API secret", "secret", key.String(), "reason", err.Error())
-		return nil, errors.New("the Secret named by the cluster's secretRefName could not be read")
-	}
-	return r.apis.Connect(c, storageos.CredentialsFromSecret(secret.Data)), nil
+	return r.apis.ConnectWithSecret(ctx, r.Reader, c)
 }

@@ -27,10 +27,8 @@ func (r *Reconciler) finalize(ctx context.Context, u *storageosv1.StorageOSUpgra
 	if !controllerutil.ContainsFinalizer(u, Finalizer) {
 		return ctrl.Result{}, nil
 	}
-	// The status (a cleanup failure) is written by Reconcile's deferred patch. A status naming a cluster of
-	// another namespace was not written by this upgrade-manager (it acts only in the upgrade's own): nothing
-	// there is undone.
-	if u.Status.Cluster != nil && u.Status.Cluster.Namespace == u.Namespace {
+	// The status (a cleanup failure) is written by Reconcile's deferred patch.
+	if u.Status.Cluster != nil {
 		if err := r.undo(ctx, u); err != nil {
 			if apierrors.IsConflict(err) {
 				return ctrl.Result{}, err // an application changed since the cache saw it: again, from the newer one

@@ -13,10 +13,10 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	storageosv1 "github.com/storageos/cluster-operator/apis/storageos/v1"
+	"github.com/storageos/cluster-operator/internal/test/envtest"
 	"github.com/storageos/cluster-operator/pkg/admission"
 	"github.com/storageos/cluster-operator/pkg/cluster/desired"
 	"github.com/storageos/cluster-operator/pkg/job"
@@ -112,11 +112,11 @@ func newWorld(t *testing.T) *world {
 	// RBAC reaches the authorizer's cache, and a new policy the API server's admission, eventually: wait until
 	// the editor's grant works and the policies refuse what they must.
 	require.Eventually(t, func() bool {
-		return as(editor).Get(ctx, client.ObjectKeyFromObject(w.cluster), &storageosv1.StorageOSCluster{}) == nil
+		return as(t, editor).Get(ctx, client.ObjectKeyFromObject(w.cluster), &storageosv1.StorageOSCluster{}) == nil
 	}, timeout, tick)
 	require.Eventually(t, func() bool {
 		probe := rootJob(w.tenantNS)
-		err := as(tenant).Create(ctx, probe)
+		err := as(t, tenant).Create(ctx, probe)
 		if err == nil {
 			_ = testEnv.Client.Delete(ctx, probe)
 		}
@@ -131,24 +131,10 @@ func binding(ns, kind, role, user string) *rbacv1.RoleBinding {
 		Subjects: []rbacv1.Subject{{Kind: rbacv1.UserKind, Name: user}}}
 }
 
-func as(user string) client.Client {
-	cfg := rest.CopyConfig(testEnv.Config)
-	cfg.Impersonate = rest.ImpersonationConfig{UserName: user, Groups: []string{"system:authenticated"}}
-	c, err := client.New(cfg, client.Options{Scheme: testEnv.Scheme})
-	if err != nil {
-		panic(err)
-	}
-	return c
-}
+func as(t *testing.T, user string) client.Client { return testEnv.ClientAs(t, envtest.User(user)) }
 
-func asServiceAccount(binary string) client.Client {
-	cfg := rest.CopyConfig(testEnv.Config)
-	cfg.Impersonate = serviceAccount(binary)
-	c, err := client.New(cfg, client.Options{Scheme: testEnv.Scheme})
-	if err != nil {
-		panic(err)
-	}
-	return c
+func asServiceAccount(t *testing.T, binary string) client.Client {
+	return testEnv.ClientAs(t, envtest.ServiceAccount(operatorNS, binary))
 }
 
 func mergePatch(format string, args ...any) client.Patch {
@@ -183,41 +169,41 @@ func attacks(t *testing.T, w *world) {
 	}
 
 	t.Run("editor takes over: creates a StorageOSCluster in her namespace", func(t *testing.T) {
-		refused(t, as(editor).Create(ctx, newCluster(w.team, "mine", w.team, "whatever")), admission.ClusterPolicy, editor)
+		refused(t, as(t, editor).Create(ctx, newCluster(w.team, "mine", w.team, "whatever")), admission.ClusterPolicy, editor)
 	})
 	t.Run("editor pauses the cluster", func(t *testing.T) {
-		refused(t, as(editor).Patch(ctx, cluster(), mergePatch(`{"spec":{"pause":true}}`)), admission.ClusterPolicy, editor, "spec")
+		refused(t, as(t, editor).Patch(ctx, cluster(), mergePatch(`{"spec":{"pause":true}}`)), admission.ClusterPolicy, editor, "spec")
 		assert.False(t, cluster().Spec.Pause)
 	})
 	t.Run("editor puts her image on every node", func(t *testing.T) {
-		refused(t, as(editor).Patch(ctx, cluster(), mergePatch(`{"spec":{"images":{"nodeContainer":"evil/node:1"}}}`)), admission.ClusterPolicy, editor)
+		refused(t, as(t, editor).Patch(ctx, cluster(), mergePatch(`{"spec":{"images":{"nodeContainer":"evil/node:1"}}}`)), admission.ClusterPolicy, editor)
 		assert.Empty(t, cluster().Spec.Images.NodeContainer)
 	})
 	t.Run("editor points the cluster at another Secret", func(t *testing.T) {
-		refused(t, as(editor).Patch(ctx, cluster(), mergePatch(`{"spec":{"secretRefName":"private"}}`)), admission.ClusterPolicy, editor)
+		refused(t, as(t, editor).Patch(ctx, cluster(), mergePatch(`{"spec":{"secretRefName":"private"}}`)), admission.ClusterPolicy, editor)
 	})
 	t.Run("editor deletes the cluster", func(t *testing.T) {
-		refused(t, as(editor).Delete(ctx, cluster()), admission.ClusterPolicy, editor, "delete daemonsets.apps in namespace "+w.deploy)
+		refused(t, as(t, editor).Delete(ctx, cluster()), admission.ClusterPolicy, editor, "delete daemonsets.apps in namespace "+w.deploy)
 		assert.NoError(t, testEnv.Client.Get(ctx, key, &storageosv1.StorageOSCluster{}))
 	})
 	t.Run("editor upgrades the cluster", func(t *testing.T) {
 		u := &storageosv1.StorageOSUpgrade{ObjectMeta: metav1.ObjectMeta{Name: "up", Namespace: w.team},
 			Spec: storageosv1.StorageOSUpgradeSpec{NewImage: "evil/node:1"}}
-		refused(t, as(editor).Create(ctx, u), admission.UpgradePolicy, editor, "may not update storageosclusters/upgrade in namespace "+w.team)
+		refused(t, as(t, editor).Create(ctx, u), admission.UpgradePolicy, editor, "may not update storageosclusters/upgrade in namespace "+w.team)
 	})
 	t.Run("tenant upgrades from another namespace", func(t *testing.T) {
 		u := &storageosv1.StorageOSUpgrade{ObjectMeta: metav1.ObjectMeta{Name: "up", Namespace: w.tenantNS},
 			Spec: storageosv1.StorageOSUpgradeSpec{NewImage: "evil/node:1"}}
-		refused(t, as(tenant).Create(ctx, u), admission.UpgradePolicy, tenant)
+		refused(t, as(t, tenant).Create(ctx, u), admission.UpgradePolicy, tenant)
 	})
 	t.Run("tenant runs a root host-path Job without any right on pods", func(t *testing.T) {
-		refused(t, as(tenant).Create(ctx, rootJob(w.tenantNS)), admission.JobPolicy, tenant, "may not create daemonsets.apps in namespace "+w.tenantNS)
+		refused(t, as(t, tenant).Create(ctx, rootJob(w.tenantNS)), admission.JobPolicy, tenant, "may not create daemonsets.apps in namespace "+w.tenantNS)
 	})
 	t.Run("editor's Job pods are judged by her namespace's Pod Security", func(t *testing.T) {
 		// The editor may create DaemonSets in her namespace, so her Job is admitted, but its pods are created
 		// in her namespace, where Pod Security Admission (baseline) refuses a host path as it would hers.
 		j := rootJob(w.team)
-		require.NoError(t, as(editor).Create(ctx, j))
+		require.NoError(t, as(t, editor).Create(ctx, j))
 		ds, err := job.DaemonSet(j)
 		require.NoError(t, err)
 		pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "job-pod", Namespace: w.team}, Spec: ds.Spec.Template.Spec}
@@ -229,16 +215,16 @@ func attacks(t *testing.T, w *world) {
 	t.Run("tenant runs an NFS server image of his choice", func(t *testing.T) {
 		nfs := &storageosv1.NFSServer{ObjectMeta: metav1.ObjectMeta{Name: "nfs", Namespace: w.tenantNS},
 			Spec: storageosv1.NFSServerSpec{NFSContainer: "evil/nfs:1"}}
-		refused(t, as(tenant).Create(ctx, nfs), admission.NFSServerPolicy, tenant, "spec.nfsContainer")
+		refused(t, as(t, tenant).Create(ctx, nfs), admission.NFSServerPolicy, tenant, "spec.nfsContainer")
 		nfs.Spec.NFSContainer = ""
-		assert.NoError(t, as(tenant).Create(ctx, nfs), "an NFS server with the operator's image is the product")
-		refused(t, as(tenant).Patch(ctx, nfs, mergePatch(`{"spec":{"nfsContainer":"evil/nfs:1"}}`)), admission.NFSServerPolicy, tenant)
+		assert.NoError(t, as(t, tenant).Create(ctx, nfs), "an NFS server with the operator's image is the product")
+		refused(t, as(t, tenant).Patch(ctx, nfs, mergePatch(`{"spec":{"nfsContainer":"evil/nfs:1"}}`)), admission.NFSServerPolicy, tenant)
 	})
 	t.Run("namespace admin (every verb, as OLM aggregates) upgrades or repoints the cluster", func(t *testing.T) {
 		u := &storageosv1.StorageOSUpgrade{ObjectMeta: metav1.ObjectMeta{Name: "admin-up", Namespace: w.team},
 			Spec: storageosv1.StorageOSUpgradeSpec{NewImage: "evil/node:1"}}
-		refused(t, as(nsAdmin).Create(ctx, u), admission.UpgradePolicy, nsAdmin)
-		refused(t, as(nsAdmin).Patch(ctx, cluster(), mergePatch(`{"spec":{"images":{"nodeContainer":"evil/node:1"}}}`)), admission.ClusterPolicy, nsAdmin)
+		refused(t, as(t, nsAdmin).Create(ctx, u), admission.UpgradePolicy, nsAdmin)
+		refused(t, as(t, nsAdmin).Patch(ctx, cluster(), mergePatch(`{"spec":{"images":{"nodeContainer":"evil/node:1"}}}`)), admission.ClusterPolicy, nsAdmin)
 	})
 	t.Run("editor aborts a running upgrade half-way", func(t *testing.T) {
 		u := &storageosv1.StorageOSUpgrade{ObjectMeta: metav1.ObjectMeta{Name: "running", Namespace: w.team},
@@ -246,25 +232,25 @@ func attacks(t *testing.T, w *world) {
 		require.NoError(t, testEnv.Client.Create(ctx, u))
 		u.Status.Phase = storageosv1.UpgradePhaseScalingDown
 		require.NoError(t, testEnv.Client.Status().Update(ctx, u))
-		refused(t, as(editor).Delete(ctx, u), admission.UpgradePolicy, editor, "deleting a running upgrade")
+		refused(t, as(t, editor).Delete(ctx, u), admission.UpgradePolicy, editor, "deleting a running upgrade")
 		u.Status.Phase = storageosv1.UpgradePhaseCompleted
 		require.NoError(t, testEnv.Client.Status().Update(ctx, u))
-		assert.NoError(t, as(editor).Delete(ctx, u), "an upgrade that has ended may be deleted")
+		assert.NoError(t, as(t, editor).Delete(ctx, u), "an upgrade that has ended may be deleted")
 	})
 	t.Run("platform engineer repoints the cluster at a Secret he cannot read", func(t *testing.T) {
-		refused(t, as(platform).Patch(ctx, cluster(), mergePatch(`{"spec":{"secretRefName":"private"}}`)),
+		refused(t, as(t, platform).Patch(ctx, cluster(), mergePatch(`{"spec":{"secretRefName":"private"}}`)),
 			admission.ClusterPolicy, platform, "may not get secret "+w.secrets+"/private")
 	})
 	t.Run("platform engineer gives StorageOS a Secret he cannot read", func(t *testing.T) {
-		err := as(platform).Create(ctx, newCluster(w.deploy, "second", w.secrets, "private"))
+		err := as(t, platform).Create(ctx, newCluster(w.deploy, "second", w.secrets, "private"))
 		refused(t, err, admission.ClusterPolicy, platform, "may not get secret "+w.secrets+"/private")
 		// Whether a Secret exists is not revealed: a missing one is refused with the same words.
-		missing := as(platform).Create(ctx, newCluster(w.deploy, "second", w.secrets, "no-such-secret"))
+		missing := as(t, platform).Create(ctx, newCluster(w.deploy, "second", w.secrets, "no-such-secret"))
 		refused(t, missing, admission.ClusterPolicy, platform, "may not get secret "+w.secrets+"/no-such-secret")
 		assert.Equal(t, err.Error(), strings.ReplaceAll(missing.Error(), "no-such-secret", "private"))
 	})
 	t.Run("the upgrade-manager still does an upgrade's changes", func(t *testing.T) {
-		um := asServiceAccount(names.UpgradeManager)
+		um := asServiceAccount(t, names.UpgradeManager)
 		require.Eventually(t, func() bool {
 			return um.Patch(ctx, cluster(), mergePatch(`{"spec":{"pause":true}}`)) == nil
 		}, timeout, tick, "the upgrade-manager pauses the cluster of an upgrade")

@@ -15,12 +15,12 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/wait"
-	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 	"sigs.k8s.io/yaml"
 
+	"github.com/storageos/cluster-operator/internal/test/envtest"
 	"github.com/storageos/cluster-operator/pkg/admission"
 	"github.com/storageos/cluster-operator/pkg/names"
 )
@@ -95,10 +95,7 @@ func installBundle(t *testing.T) {
 	}
 	createAll(t, objs)
 
-	cfg := rest.CopyConfig(testEnv.Config)
-	cfg.Impersonate = serviceAccount(names.ClusterManager)
-	c, err := client.New(cfg, client.Options{Scheme: testEnv.Scheme})
-	require.NoError(t, err)
+	c := testEnv.ClientAs(t, envtest.ServiceAccount(operatorNS, names.ClusterManager))
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	// RBAC is eventually consistent in the authorizer's cache: the Ensurer retries, as in a real start-up.
@@ -116,13 +113,6 @@ func installBundle(t *testing.T) {
 			_ = testEnv.Client.Delete(context.Background(), b)
 		}
 	})
-}
-
-func serviceAccount(name string) rest.ImpersonationConfig {
-	return rest.ImpersonationConfig{
-		UserName: "system:serviceaccount:" + operatorNS + ":" + name,
-		Groups:   []string{"system:serviceaccounts", "system:serviceaccounts:" + operatorNS, "system:authenticated"},
-	}
 }
 
 // createAll creates objs as the admin and deletes them when the test ends (the next install starts clean).

@@ -89,9 +89,6 @@ func (e *Environment) AsBinary(ctx context.Context, binary string) (func(*rest.C
 			return nil, err
 		}
 	}
-	user := rest.ImpersonationConfig{
-		UserName: "system:serviceaccount:" + ns + ":" + name,
-		Groups:   []string{"system:serviceaccounts", "system:serviceaccounts:" + ns, "system:authenticated"},
-	}
+	user := ServiceAccount(ns, name)
 	return func(cfg *rest.Config) { cfg.Impersonate = user }, nil
 }
