@@ -139,11 +139,14 @@ func run(m *testing.M, env **Environment, setups []Setup) int {
 	return m.Run()
 }
 
-// NewManager builds a manager with the binaries' shared setup (pkg/manager) against this environment. Metrics
-// and probes are off so that several managers can run side by side in one test binary.
+// NewManager builds a manager with the binaries' shared setup (pkg/manager) against this environment. Probes are
+// off, and metrics too unless o asks for them (ServeMetrics), so that several managers can run side by side in
+// one test binary.
 // Config mutators (e.g. a counting transport) apply to a copy of the environment's REST config.
 func (e *Environment) NewManager(o manager.Options, mutators ...func(*rest.Config)) (ctrl.Manager, error) {
-	o.MetricsBindAddress = "0"
+	if o.MetricsBindAddress == "" {
+		o.MetricsBindAddress = "0"
+	}
 	o.HealthProbeBindAddress = "0"
 	cfg := rest.CopyConfig(e.Config)
 	for _, mutate := range mutators {
