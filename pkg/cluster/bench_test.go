@@ -18,6 +18,7 @@ import (
 	"github.com/storageos/cluster-operator/pkg/cluster"
 	"github.com/storageos/cluster-operator/pkg/cluster/desired"
 	"github.com/storageos/cluster-operator/pkg/names"
+	"github.com/storageos/cluster-operator/pkg/storageos"
 )
 
 // Run with: make bench (go test -run '^$' -bench . ./pkg/cluster/).
@@ -152,4 +153,82 @@ func createUnrelated(b *testing.B, perKind int) {
 		close(jobs)
 		wg.Wait()
 	})
+}
+
+// BenchmarkStatusFreshness measures, with the production poll periods, how long a change in the StorageOS API
+// takes to reach the cluster's status: a node going offline that its pod's readiness also shows (the usual
+// case when the node's process stops), a node coming back that only the API shows while the cluster is
+// unsettled, and a node going offline that only the API shows while the cluster is settled (bounded by the
+// settled poll: the price of one API call per 30 s). Then it counts the StorageOS API calls of a settled cluster over a minute.
+func BenchmarkStatusFreshness(b *testing.B) {
+	ctx := context.Background()
+	var podSignalled, apiOnlyUnsettled, apiOnlySettled time.Duration
+	var c *storageosv1.StorageOSCluster
+	health := func(h storageos.NodeHealth) func() bool {
+		return func() bool {
+			fresh := &storageosv1.StorageOSCluster{}
+			return testEnv.Client.Get(ctx, client.ObjectKeyFromObject(c), fresh) == nil &&
+				fresh.Status.NodeHealthStatus["node-f2"].Health == storageosv1.NodeHealthState(h)
+		}
+	}
+	setHealth := func(h storageos.NodeHealth) {
+		sim.SetNodes(storageos.Node{ID: "f1", Name: "node-f1", Health: storageos.NodeHealthOnline},
+			storageos.Node{ID: "f2", Name: "node-f2", Health: h})
+	}
+	setReady := func(ready corev1.ConditionStatus) {
+		pod := inNS(c, "storageos-node-f2", &corev1.Pod{})
+		require.NoError(b, testEnv.Client.Get(ctx, client.ObjectKeyFromObject(pod), pod))
+		pod.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodReady, Status: ready}}
+		require.NoError(b, testEnv.Client.Status().Update(ctx, pod))
+	}
+	measure := func(cond func() bool) time.Duration {
+		start := time.Now()
+		require.Eventually(b, cond, timeout, 10*time.Millisecond)
+		return time.Since(start)
+	}
+	for b.Loop() {
+		b.StopTimer()
+		c = settledCluster(b)
+		b.StartTimer()
+		setHealth(storageos.NodeHealthOffline)
+		setReady(corev1.ConditionFalse)
+		podSignalled += measure(health(storageos.NodeHealthOffline))
+		// Back online in the API while the pod still reads unready: only the fast poll can tell. First let the
+		// reconciles that follow the status write above pass, so the change lands between two polls.
+		b.StopTimer()
+		time.Sleep(time.Second)
+		b.StartTimer()
+		setHealth(storageos.NodeHealthOnline)
+		apiOnlyUnsettled += measure(health(storageos.NodeHealthOnline))
+		b.StopTimer()
+		setReady(corev1.ConditionTrue)
+		eventuallyCondition(b, c, cluster.ConditionNodesHealthy, metav1.ConditionTrue, cluster.ReasonReady)
+		eventuallyCondition(b, c, cluster.ConditionDegraded, metav1.ConditionFalse, "")
+		// Let the fast polls end: the next one finds nothing unsettled and waits the settled period.
+		time.Sleep(4 * time.Second)
+		b.StartTimer()
+		setHealth(storageos.NodeHealthOffline)
+		apiOnlySettled += measure(health(storageos.NodeHealthOffline))
+		b.StopTimer()
+		setHealth(storageos.NodeHealthOnline)
+		deleteAndWait(b, c)
+		b.StartTimer()
+	}
+	n := float64(b.N)
+	b.ReportMetric(podSignalled.Seconds()/n, "offline-with-pod-unready-s")
+	b.ReportMetric(apiOnlyUnsettled.Seconds()/n, "online-api-only-unsettled-s")
+	b.ReportMetric(apiOnlySettled.Seconds()/n, "offline-api-only-settled-s")
+
+	b.StopTimer()
+	c = settledCluster(b)
+	eventuallyCondition(b, c, cluster.ConditionDegraded, metav1.ConditionFalse, "")
+	time.Sleep(4 * time.Second)
+	calls := func() int {
+		return sim.Requests("GET /v2/nodes") + sim.Requests("GET /v2/cluster") + sim.Requests("PUT /v2/cluster") +
+			sim.Requests("POST /v2/auth/login")
+	}
+	before, writes := calls(), requests.Writes()
+	time.Sleep(time.Minute)
+	b.ReportMetric(float64(calls()-before), "settled-api-calls/min")
+	b.ReportMetric(float64(requests.Writes()-writes), "settled-kube-writes/min")
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sync"
 	"time"
 
 	"k8s.io/apimachinery/pkg/util/version"
@@ -51,14 +52,18 @@ type Reconciler struct {
 	Getenv func(string) string
 	// API is how the StorageOS APIs are reached (the cluster's Service by default).
 	API storageos.Access
-	// ResyncPeriod is how often a cluster's status is refreshed from the StorageOS API without any event.
-	ResyncPeriod time.Duration
+	// ResyncPeriod is how often a settled cluster's status is refreshed from the StorageOS API without any
+	// event, and UnsettledPollPeriod how often while anything is not as desired (poll.go).
+	ResyncPeriod        time.Duration
+	UnsettledPollPeriod time.Duration
 	// DefaultK8sDistro is the k8sDistro of clusters that name none (e.g. "openshift" on OpenShift).
 	DefaultK8sDistro string
 
 	applier *ssa.Applier
 	secrets *referencedSecrets
-	apis    *storageos.Connector
+	// configChecked memoises, by cluster UID, the StorageOS settings last found as the spec wants them.
+	configChecked sync.Map
+	apis          *storageos.Connector
 }
 
 // CacheOptions limits what the cluster-manager caches to the objects it manages, so unrelated ConfigMaps,
@@ -90,7 +95,10 @@ func Setup(ctx context.Context, mgr ctrl.Manager, r *Reconciler) error {
 		r.Getenv = os.Getenv
 	}
 	if r.ResyncPeriod == 0 {
-		r.ResyncPeriod = time.Minute
+		r.ResyncPeriod = defaultSettledPoll
+	}
+	if r.UnsettledPollPeriod == 0 {
+		r.UnsettledPollPeriod = defaultUnsettledPoll
 	}
 	apis, err := r.API.Connector()
 	if err != nil {
@@ -109,19 +117,24 @@ func Setup(ctx context.Context, mgr ctrl.Manager, r *Reconciler) error {
 				CreateFunc: func(_ event.CreateEvent) bool { return false },
 				UpdateFunc: func(_ event.UpdateEvent) bool { return false },
 			}))
-	managed := builder.WithPredicates(predicate.NewPredicateFuncs(func(o client.Object) bool {
+	isManaged := predicate.NewPredicateFuncs(func(o client.Object) bool {
 		return o.GetLabels()[names.LabelManagedBy] == names.ClusterManager
-	}))
+	})
+	managed := builder.WithPredicates(isManaged)
 	for _, k := range managedKinds {
 		b = b.Watches(k.object(), handler.EnqueueRequestsFromMapFunc(ownerOf), managed)
 	}
+	// A node pod turning ready or unready is news from StorageOS (its readiness probe asks the node's API):
+	// reconciled at once rather than at the next poll, or when the DaemonSet's status catches up.
+	b = b.Watches(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(ownerOf),
+		builder.WithPredicates(isManaged, nodePodReadiness()))
 	c, err := b.Build(r)
 	if err != nil {
 		return err
 	}
 	r.secrets = &referencedSecrets{mgr: mgr, ctx: ctx, controller: c,
 		clusters: r.Client, readers: map[types.NamespacedName]cache.Cache{}, stops: map[types.NamespacedName]context.CancelFunc{}}
-	return nil
+	return registerMetrics(mgr)
 }
 
 func serverVersion(mgr ctrl.Manager) (*version.Version, error) {
@@ -161,8 +174,9 @@ func (r *Reconciler) otherClusters(ctx context.Context, o client.Object) []recon
 }
 
 // Reconcile is fetch → delete or finalizer → one-cluster check → ordered phases → observe → one status patch,
-// deferred, whose error is returned so a failed write is retried with backoff.
-func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Result, reterr error) {
+// deferred, whose error is returned so a failed write is retried with backoff. A reconcile that observed the
+// deployment asks again after a period that depends on the status it wrote (nextPoll).
+func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (res ctrl.Result, reterr error) {
 	cluster := &storageosv1.StorageOSCluster{}
 	if err := r.Client.Get(ctx, req.NamespacedName, cluster); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
@@ -170,6 +184,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 	s := newScope(cluster)
 	defer func() {
 		reterr = errors.Join(reterr, r.patchStatus(ctx, s))
+		if reterr == nil && s.observed != nil && !s.deleting {
+			res.RequeueAfter = nextPoll(s.cluster, r.ResyncPeriod, r.UnsettledPollPeriod)
+		}
 	}()
 
 	// A cluster the original operator deployed carries its finalizer; ours replaces it, so the cluster can be
@@ -217,7 +234,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 		return ctrl.Result{}, err
 	}
 	r.reconcileClusterConfig(ctx, s)
-	return ctrl.Result{RequeueAfter: r.ResyncPeriod}, nil
+	return ctrl.Result{}, nil
 }
 
 // activeCluster returns the cluster that already owns this Kubernetes cluster's StorageOS deployment, if it is

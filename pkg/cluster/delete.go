@@ -29,6 +29,7 @@ func ownedBy(c *storageosv1.StorageOSCluster) client.MatchingLabels {
 func (r *Reconciler) reconcileDelete(ctx context.Context, s *scope) (ctrl.Result, error) {
 	s.deleting = true
 	c := s.cluster
+	r.configChecked.Delete(c.UID)
 	if !controllerutil.ContainsFinalizer(c, Finalizer) {
 		return ctrl.Result{}, nil
 	}

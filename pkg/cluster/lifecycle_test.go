@@ -202,15 +202,15 @@ func TestNodeServiceAccountManagesNFSServersWhileTheClusterExists(t *testing.T) 
 		"the grant goes with the cluster")
 }
 
-// Each status transition is announced once: reconciles that race the last status write (resyncs every 2 s here,
-// watch events of children) must not repeat its ChangedStatus event ("x2 over 26s" in kubectl describe).
+// Each status transition is announced once: reconciles that race the last status write (polls every 3 s while
+// unsettled, watch events of children) must not repeat its ChangedStatus event ("x2 over 26s" in kubectl describe).
 func TestEachTransitionIsAnnouncedOnce(t *testing.T) {
 	c := createCluster(t, nil)
 	nodesUp(t, c, "node-a", "node-b")
 	healthy := "ChangedStatus: 2/2 StorageOS nodes are functional. Cluster healthy"
 	eventuallyEvent(t, c, healthy)
-	// Several resyncs and the children's own updates later, still one.
-	time.Sleep(3 * resync)
+	// Several polls and the children's own updates later, still one.
+	time.Sleep(8 * time.Second)
 	counts := testEnv.EventCounts(t, c.Namespace, c.Name)
 	assert.Equal(t, 1, counts[healthy], "events: %v", counts)
 	for reason, n := range counts {

@@ -5,7 +5,6 @@ import (
 	"os"
 	"sync"
 	"testing"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -29,15 +28,14 @@ var (
 	operatorEnv sync.Map
 	// secretNS holds the API secret every test cluster references.
 	secretNS = "storageos-secrets"
+	// metricsAddr is where the cluster-manager serves its metrics, over HTTPS behind authn/authz as in a pod.
+	metricsAddr string
 )
 
 const (
 	apiUsername = "storageos"
 	apiPassword = "never-in-logs-or-status"
 )
-
-// resync is the cluster-manager's ResyncPeriod in these tests (a minute in production).
-const resync = 2 * time.Second
 
 func TestMain(m *testing.M) {
 	// Over HTTPS, verified against the simulator's CA given as --storageos-api-ca-file would be: every API call
@@ -71,6 +69,9 @@ func startClusterManager(env *envtest.Environment) (func(), error) {
 	}
 	opts := manager.NewOptions("cluster-manager", "")
 	opts.Cache = cluster.CacheOptions()
+	if metricsAddr, err = envtest.ServeMetrics(&opts); err != nil {
+		return nil, err
+	}
 	mgr, err := env.NewManager(opts, requests.Wrap, asClusterManager)
 	if err != nil {
 		return nil, err
@@ -88,7 +89,7 @@ func startClusterManager(env *envtest.Environment) (func(), error) {
 		return nil, err
 	}
 	r.API = storageos.Access{Endpoint: storageos.FixedEndpoint(sim.URL()), CAFile: caFile.Name()}
-	r.ResyncPeriod = resync
+	// The poll periods are the production defaults: these tests prove how fast status follows the API.
 	r.Getenv = func(name string) string {
 		v, _ := operatorEnv.Load(name)
 		s, _ := v.(string)

@@ -134,10 +134,11 @@ func setAPIStatus(s *scope, api apiObservation) {
 		var unhealthy []string
 		for _, n := range api.nodes {
 			c := n.Components
-			health[n.Name] = storageosv1.NodeHealth{Health: storageosv1.NodeHealthState(n.Health),
+			h := storageosv1.NodeHealth{Health: storageosv1.NodeHealthState(n.Health),
 				DirectfsInitiator: c.DirectfsInitiator, Director: c.Director, KV: c.KV, KVWrite: c.KVWrite,
 				Nats: c.Nats, Presentation: c.Presentation, Rdb: c.Rdb}
-			if problems := nodeProblems(n); problems != "" {
+			health[n.Name] = h
+			if problems := nodeProblems(h); problems != "" {
 				unhealthy = append(unhealthy, n.Name+": "+problems)
 			}
 		}
@@ -155,21 +156,28 @@ func setAPIStatus(s *scope, api apiObservation) {
 
 // nodeProblems names what is wrong with a node: not online, or components not alive ("" when healthy). A
 // component the API does not report is not counted against the node.
-func nodeProblems(n storageos.Node) string {
+func nodeProblems(h storageosv1.NodeHealth) string {
 	var out []string
-	if n.Health != storageos.NodeHealthOnline {
-		out = append(out, string(n.Health))
+	if h.Health != storageosv1.NodeHealthOnline {
+		out = append(out, string(h.Health))
 	}
-	c := n.Components
-	for _, comp := range []struct{ name, state string }{
-		{"directfsInitiator", c.DirectfsInitiator}, {"director", c.Director}, {"kv", c.KV}, {"kvWrite", c.KVWrite},
-		{"nats", c.Nats}, {"presentation", c.Presentation}, {"rdb", c.Rdb},
-	} {
+	for _, comp := range components(h) {
 		if comp.state != "" && comp.state != storageos.ComponentAlive {
 			out = append(out, comp.name+" "+comp.state)
 		}
 	}
 	return strings.Join(out, ", ")
+}
+
+// componentState is one component of a StorageOS node, named as nodeHealthStatus names it.
+type componentState struct{ name, state string }
+
+// components are a node's components and their states ("" when the API did not report one).
+func components(h storageosv1.NodeHealth) []componentState {
+	return []componentState{
+		{"directfsInitiator", h.DirectfsInitiator}, {"director", h.Director}, {"kv", h.KV}, {"kvWrite", h.KVWrite},
+		{"nats", h.Nats}, {"presentation", h.Presentation}, {"rdb", h.Rdb},
+	}
 }
 
 // setSpecStatus reports what the spec resolves to: the images deployed (after RELATED_IMAGE_* and built-in

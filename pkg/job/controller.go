@@ -109,6 +109,9 @@ func Setup(_ context.Context, mgr ctrl.Manager, r *Reconciler) error {
 	r.applier = ssa.New(r.Client, mgr.GetAPIReader(), r.Scheme, names.JobManager)
 	r.seen = map[types.NamespacedName][]storageosv1.CompletedPod{}
 	r.lastRead = map[types.NamespacedName]map[types.UID]time.Time{}
+	if err := registerMetrics(mgr); err != nil {
+		return err
+	}
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("job").
 		For(&storageosv1.Job{}).

@@ -18,6 +18,8 @@ import (
 var (
 	testEnv *envtest.Environment
 	logs    = &fakeLogs{text: map[string]string{}, reads: map[string]int{}, readsAfterWord: map[string]int{}}
+	// metricsAddr is where the job-manager serves its metrics, over HTTPS behind authn/authz as in a pod.
+	metricsAddr string
 )
 
 func TestMain(m *testing.M) {
@@ -33,6 +35,9 @@ func startJobManager(env *envtest.Environment) (func(), error) {
 	}
 	opts := manager.NewOptions("job-manager", "")
 	opts.Cache = job.CacheOptions()
+	if metricsAddr, err = envtest.ServeMetrics(&opts); err != nil {
+		return nil, err
+	}
 	mgr, err := env.NewManager(opts, asJobManager)
 	if err != nil {
 		return nil, err

@@ -20,6 +20,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	toolscache "k8s.io/client-go/tools/cache"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/certwatcher"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 
@@ -85,6 +86,9 @@ type Certificates struct {
 	// from memory, so it can start before the first certificate exists and switches to a new one at once.
 	serving atomic.Pointer[tls.Certificate]
 	roots   atomic.Pointer[x509.CertPool]
+	// files watches the pair in CertDir (external only). It is ours rather than the webhook server's so that
+	// the expiry metric reads the very certificate the server serves, reloaded or not.
+	files atomic.Pointer[certwatcher.CertWatcher]
 }
 
 // NewCertificates returns the certificate handling described by o.
@@ -93,9 +97,13 @@ func NewCertificates(o CertOptions) *Certificates {
 }
 
 // TLSOpt goes into the webhook server's TLSOpts. With self-managed certificates it serves the Secret's pair
-// from memory; with external ones it leaves the server to load and watch the files in CertDir.
+// from memory; with external ones it serves the files in CertDir as Setup's watcher last loaded them (the
+// server loads and watches them itself when Setup was not called).
 func (c *Certificates) TLSOpt(cfg *tls.Config) {
 	if !c.o.SelfManaged {
+		if files := c.files.Load(); files != nil {
+			cfg.GetCertificate = files.GetCertificate
+		}
 		return
 	}
 	cfg.GetCertificate = func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
@@ -106,13 +114,24 @@ func (c *Certificates) TLSOpt(cfg *tls.Config) {
 	}
 }
 
-// Setup adds the rotation (self-managed) and the readiness check to the manager.
+// Setup adds the rotation (self-managed) or the watch of CertDir (external), the readiness check and the
+// certificate expiry metric to the manager.
 func (c *Certificates) Setup(ctx context.Context, mgr ctrl.Manager) error {
 	o := c.o
 	if len(o.DNSNames) == 0 {
 		return errors.New("certificates: no DNS name for the serving certificate")
 	}
+	if err := registerCertificateExpiry(c.servedCertificate); err != nil {
+		return fmt.Errorf("certificates: registering the expiry metric: %w", err)
+	}
 	if !o.SelfManaged {
+		files, err := c.watchFiles()
+		if err != nil {
+			return err
+		}
+		if err := mgr.Add(files); err != nil {
+			return err
+		}
 		return mgr.AddReadyzCheck("certificate", ServingCertificateCheck(o.ServingAddress, o.DNSNames[0], func() (*x509.CertPool, error) {
 			return readRoots(filepath.Join(o.CertDir, caFile))
 		}))
@@ -163,6 +182,38 @@ func (c *Certificates) Setup(ctx context.Context, mgr ctrl.Manager) error {
 		}
 		return serving(req)
 	})
+}
+
+// watchFiles loads the external pair from CertDir and returns the watcher that reloads it when the files
+// change, which must be started; TLSOpt serves from it from then on.
+func (c *Certificates) watchFiles() (*certwatcher.CertWatcher, error) {
+	files, err := certwatcher.New(filepath.Join(c.o.CertDir, certFile), filepath.Join(c.o.CertDir, keyFile))
+	if err != nil {
+		return nil, fmt.Errorf("certificates: loading the serving certificate in %s: %w", c.o.CertDir, err)
+	}
+	c.files.Store(files)
+	return files, nil
+}
+
+// servedCertificate is the certificate the webhook server serves now, nil before it has one.
+func (c *Certificates) servedCertificate() *x509.Certificate {
+	var pair *tls.Certificate
+	if c.o.SelfManaged {
+		pair = c.serving.Load()
+	} else if files := c.files.Load(); files != nil {
+		pair, _ = files.GetCertificate(nil) // never fails: it returns what it loaded
+	}
+	if pair == nil || len(pair.Certificate) == 0 {
+		return nil
+	}
+	if pair.Leaf != nil {
+		return pair.Leaf
+	}
+	leaf, err := x509.ParseCertificate(pair.Certificate[0])
+	if err != nil {
+		return nil // the TLS handshake would fail on it as well: nothing valid is served
+	}
+	return leaf
 }
 
 // ensureSecret creates the empty certificate Secret the rotator fills; the rotator only updates Secrets.

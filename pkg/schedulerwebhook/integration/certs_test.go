@@ -29,6 +29,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
+	"github.com/storageos/cluster-operator/internal/test/envtest"
 	"github.com/storageos/cluster-operator/pkg/manager"
 	"github.com/storageos/cluster-operator/pkg/schedulerwebhook"
 )
@@ -37,9 +38,9 @@ const operatorNamespace = "storageos-operator"
 
 var rotatorCount atomic.Int32
 
-// replica is one self-managed webhook process: its serving and readiness addresses.
+// replica is one self-managed webhook process: its serving, readiness and metrics addresses.
 type replica struct {
-	serving, probes string
+	serving, probes, metrics string
 }
 
 // startSelfManaged runs a webhook replica with self-managed certificates, as the ServiceAccount bound to the
@@ -67,7 +68,8 @@ func startSelfManaged(t *testing.T, index int, configuration, secret string) rep
 		ControllerName: fmt.Sprintf("cert-rotator-%s-%d-%d", configuration, index, rotatorCount.Add(1)),
 	})
 	opts.Webhook = &webhook.Options{Host: "127.0.0.1", Port: port, CertDir: certDir, TLSOpts: []func(*tls.Config){certificates.TLSOpt}}
-	opts.MetricsBindAddress = "0"
+	r.metrics, err = envtest.ServeMetrics(&opts)
+	require.NoError(t, err)
 	opts.HealthProbeBindAddress = r.probes
 	cfg := rest.CopyConfig(testEnv.Config)
 	asWebhook(cfg)
@@ -131,6 +133,8 @@ func TestSelfManagedCertificates(t *testing.T) {
 	assertConsistent(t, configuration, secret, replicas)
 	assert.Equal(t, schedulerwebhook.SchedulerName, createPod(t, ns, "data", nil).Spec.SchedulerName,
 		"the API server calls the webhook over TLS with the injected CA")
+	token := testEnv.MetricsReaderToken(t, testEnv.CreateNamespace(t))
+	eventuallyExpiryExported(t, replicas, token, leaf(t, secret.Data["tls.crt"]).NotAfter)
 
 	t.Run("serving certificate renewed before expiry", func(t *testing.T) {
 		caBefore := string(secret.Data["ca.crt"])
@@ -150,6 +154,10 @@ func TestSelfManagedCertificates(t *testing.T) {
 		assert.Equal(t, caBefore, string(secret.Data["ca.crt"]), "renewing the serving certificate keeps the CA")
 		waitConsistent(t, configuration, key, replicas)
 		assert.Equal(t, schedulerwebhook.SchedulerName, createPod(t, ns, "data", nil).Spec.SchedulerName)
+		// The renewed certificate's expiry, which may fall in the same second as the first one's (both a year
+		// on); the unit tests show the metric changing with the certificate.
+		require.NoError(t, testEnv.Client.Get(ctx, key, secret))
+		eventuallyExpiryExported(t, replicas, token, leaf(t, secret.Data["tls.crt"]).NotAfter)
 	})
 
 	t.Run("CA renewed and re-injected", func(t *testing.T) {
@@ -165,6 +173,28 @@ func TestSelfManagedCertificates(t *testing.T) {
 		waitConsistent(t, configuration, key, replicas)
 		assert.Equal(t, schedulerwebhook.SchedulerName, createPod(t, ns, "data", nil).Spec.SchedulerName)
 	})
+}
+
+// eventuallyExpiryExported waits until every replica's metrics endpoint exports notAfter as the expiry of the
+// certificate served. In one process the replicas share the metrics registry, and the newest replica's
+// certificate is the one exported; every replica serves the Secret's certificate once they are consistent.
+func eventuallyExpiryExported(t *testing.T, replicas []replica, token string, notAfter time.Time) {
+	t.Helper()
+	const name = "storageos_scheduler_webhook_certificate_expiry_timestamp_seconds"
+	want := float64(notAfter.Unix())
+	for i, r := range replicas {
+		for deadline := time.Now().Add(timeout); ; time.Sleep(tick) {
+			m, err := envtest.Scrape(r.metrics, token)
+			got, found := m.Value(name, nil)
+			if err == nil && found && got == want {
+				break
+			}
+			if time.Now().After(deadline) {
+				require.FailNowf(t, "expiry not exported", "replica %d exports %v (found %v, scrape error %v); the served certificate expires at %v",
+					i, got, found, err, want)
+			}
+		}
+	}
 }
 
 // waitConsistent waits until the Secret, the webhook configuration and every replica agree.
