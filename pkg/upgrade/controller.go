@@ -118,6 +118,9 @@ func Setup(ctx context.Context, mgr ctrl.Manager, r *Reconciler) error {
 			return err
 		}
 	}
+	if err := registerMetrics(mgr); err != nil {
+		return err
+	}
 	return ctrl.NewControllerManagedBy(mgr).
 		Named(r.ControllerName).
 		For(&storageosv1.StorageOSUpgrade{}).

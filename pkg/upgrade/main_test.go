@@ -47,6 +47,8 @@ type managerOptions struct {
 	wrap func(*rest.Config)
 	// maxPollInterval bounds the backoff of a waiting step (default: a second, to keep tests quick).
 	maxPollInterval time.Duration
+	// metrics serves the manager's metrics as the binary does (HTTPS, authn/authz) at runningManager.metricsAddr.
+	metrics bool
 }
 
 // runningManager is an upgrade-manager started by a test.
@@ -56,6 +58,8 @@ type runningManager struct {
 	// done is closed once the manager has stopped, with its error in err.
 	done chan struct{}
 	err  error
+	// metricsAddr is where it serves its metrics, with managerOptions.metrics.
+	metricsAddr string
 }
 
 // stop stops the manager and waits until it has.
@@ -84,6 +88,11 @@ func startManager(t testing.TB, o managerOptions) *runningManager {
 		opts.LeaderElectionNamespace = o.leaseNamespace
 		opts.LeaseDuration, opts.RenewDeadline, opts.RetryPeriod = 3*time.Second, 2*time.Second, 250*time.Millisecond
 	}
+	var metricsAddr string
+	if o.metrics {
+		metricsAddr, err = envtest.ServeMetrics(&opts)
+		require.NoError(t, err)
+	}
 	mutators := []func(*rest.Config){requests.Wrap, asUpgrader}
 	if o.wrap != nil {
 		mutators = append(mutators, o.wrap)
@@ -105,7 +114,7 @@ func startManager(t testing.TB, o managerOptions) *runningManager {
 		ControllerName: fmt.Sprintf("storageosupgrade-%d", managerCount.Add(1)),
 	}
 	require.NoError(t, upgrade.Setup(ctx, mgr, r))
-	m := &runningManager{mgr: mgr, cancel: cancel, done: make(chan struct{})}
+	m := &runningManager{mgr: mgr, cancel: cancel, done: make(chan struct{}), metricsAddr: metricsAddr}
 	go func() {
 		defer close(m.done)
 		m.err = mgr.Start(ctrl.LoggerInto(ctx, ctrl.Log))

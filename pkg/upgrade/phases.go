@@ -85,7 +85,22 @@ func (r *Reconciler) preconditions(ctx context.Context, u *storageosv1.StorageOS
 	u.Status.Cluster = &storageosv1.ClusterReference{Namespace: c.Namespace, Name: c.Name}
 	u.Status.PreviousImage = current
 	u.Status.ClusterWasPaused = c.Spec.Pause
-	return advance(storageosv1.UpgradePhasePullingImage), nil
+	out := advance(storageosv1.UpgradePhasePullingImage)
+	// What the upgrade is about to do, shown from its start; ScalingDown and Upgrading count again as they go.
+	out.applications = counted(0, len(toScaleDown(StorageOSWorkloads(inv))))
+	out.nodes = counted(0, int(ds.Status.DesiredNumberScheduled))
+	return out, nil
+}
+
+// toScaleDown are the workloads an upgrade scales down: those that run.
+func toScaleDown(found []storageosv1.ScaledWorkload) []storageosv1.ScaledWorkload {
+	var out []storageosv1.ScaledWorkload
+	for _, w := range found {
+		if w.Replicas > 0 {
+			out = append(out, w)
+		}
+	}
+	return out
 }
 
 // anyCluster reports whether a StorageOSCluster exists in any namespace; one is enough to know.
@@ -241,11 +256,10 @@ func (r *Reconciler) scaleDown(ctx context.Context, u *storageosv1.StorageOSUpgr
 		recorded[workloadKey(w)] = true
 	}
 	before := u.DeepCopy()
-	for _, w := range found {
-		if recorded[workloadKey(w)] || w.Replicas == 0 {
-			continue
+	for _, w := range toScaleDown(found) {
+		if !recorded[workloadKey(w)] {
+			u.Status.Workloads = append(u.Status.Workloads, w)
 		}
-		u.Status.Workloads = append(u.Status.Workloads, w)
 	}
 	if len(u.Status.Workloads) != len(before.Status.Workloads) {
 		// The record comes before the scaling, so a crash in between loses no replica count.
@@ -271,40 +285,55 @@ func (r *Reconciler) scaleDown(ctx context.Context, u *storageosv1.StorageOSUpgr
 		}
 		selectors[w.Namespace] = append(selectors[w.Namespace], selector)
 	}
-	remaining := 0
+	// An application is down once no pod of it is left; one deleted meanwhile counts as down, as it holds
+	// nothing up.
+	remaining, running := 0, 0
 	for namespace, sels := range selectors {
-		n, err := r.podsLeft(ctx, namespace, sels)
+		n, withPods, err := r.podsLeft(ctx, namespace, sels)
 		if err != nil {
 			return outcome{}, err
 		}
 		remaining += n
+		running += withPods
 	}
+	total := len(u.Status.Workloads)
+	out := advance(storageosv1.UpgradePhaseUpgrading)
 	if remaining > 0 {
-		return wait("%d pods of %d applications still exist", remaining, len(u.Status.Workloads)), nil
+		out = wait("%d pods of %d applications still exist", remaining, total)
 	}
-	return advance(storageosv1.UpgradePhaseUpgrading), nil
+	out.applications = counted(total-running, total)
+	return out, nil
 }
 
-// podsLeft counts the pods of a namespace that any of the selectors match and that may still hold a volume.
+// podsLeft counts the pods of a namespace that any of the selectors match and that may still hold a volume, and
+// how many of the selectors match at least one.
 // Pods are not cached (the most numerous and busiest objects of a cluster, and the upgrade looks at them only
 // while it scales down), so this is a read from the API server, and a narrow one: metadata only (the labels are
 // all it needs), without finished pods (evicted, completed: they hold no volume and scaling does not remove
 // them), a page at a time.
-func (r *Reconciler) podsLeft(ctx context.Context, namespace string, selectors []labels.Selector) (int, error) {
+func (r *Reconciler) podsLeft(ctx context.Context, namespace string, selectors []labels.Selector) (left, matched int, err error) {
 	running := fields.AndSelectors(fields.OneTermNotEqualSelector("status.phase", string(corev1.PodSucceeded)),
 		fields.OneTermNotEqualSelector("status.phase", string(corev1.PodFailed)))
-	left := 0
-	err := listPages(ctx, r.Reader, podMetadataList, func(l *metav1.PartialObjectMetadataList) {
+	hasPods := make([]bool, len(selectors))
+	err = listPages(ctx, r.Reader, podMetadataList, func(l *metav1.PartialObjectMetadataList) {
 		for i := range l.Items {
-			for _, s := range selectors {
+			found := false
+			for j, s := range selectors {
 				if s.Matches(labels.Set(l.Items[i].Labels)) {
-					left++
-					break
+					found, hasPods[j] = true, true
 				}
+			}
+			if found {
+				left++
 			}
 		}
 	}, client.InNamespace(namespace), client.MatchingFieldsSelector{Selector: running})
-	return left, err
+	for _, has := range hasPods {
+		if has {
+			matched++
+		}
+	}
+	return left, matched, err
 }
 
 func podMetadataList() *metav1.PartialObjectMetadataList {
@@ -387,10 +416,12 @@ func (r *Reconciler) upgradeNodes(ctx context.Context, u *storageosv1.StorageOSU
 		}
 	}
 	want := ds.Status.DesiredNumberScheduled
+	out := advance(storageosv1.UpgradePhaseScalingUp)
 	if want == 0 || int32(upgraded) < want || int32(len(pods)) != want {
-		return wait("%d of %d node pods run %s and are ready", upgraded, want, image), nil
+		out = wait("%d of %d node pods run %s and are ready", upgraded, want, image)
 	}
-	return advance(storageosv1.UpgradePhaseScalingUp), nil
+	out.nodes = counted(upgraded, int(want))
+	return out, nil
 }
 
 // scaleUp (step f): every recorded application back to its recorded count; the step ends when they are ready.
@@ -399,10 +430,12 @@ func (r *Reconciler) scaleUp(ctx context.Context, u *storageosv1.StorageOSUpgrad
 	if err != nil {
 		return outcome{}, err
 	}
+	out := advance(storageosv1.UpgradePhaseCompleted)
 	if notReady > 0 {
-		return wait("%d of %d applications are not ready yet", notReady, len(u.Status.Workloads)), nil
+		out = wait("%d of %d applications are not ready yet", notReady, len(u.Status.Workloads))
 	}
-	return advance(storageosv1.UpgradePhaseCompleted), nil
+	out.applications = counted(notReady, len(u.Status.Workloads))
+	return out, nil
 }
 
 // restore scales applications back after a failed step, without waiting for them: the cluster may be
@@ -420,7 +453,10 @@ func (r *Reconciler) restore(ctx context.Context, u *storageosv1.StorageOSUpgrad
 			return outcome{}, err
 		}
 	}
-	return advance(storageosv1.UpgradePhaseFailed), nil
+	out := advance(storageosv1.UpgradePhaseFailed)
+	// Every application is scaled back; whether it becomes ready is not waited for, so none counts as down.
+	out.applications = counted(0, len(u.Status.Workloads))
+	return out, nil
 }
 
 // restoreWorkloads scales every recorded application still scaled down to its recorded count and removes the

@@ -21,6 +21,9 @@ type outcome struct {
 	failure string
 	// failReason overrides the Failed condition's reason (default: the step's phase + "Failed").
 	failReason string
+	// applications (scaled down of those to scale down) and nodes (upgraded of those to replace) are what the
+	// step counted on its look, for status.progress; nil when it did not count them.
+	applications, nodes *tally
 }
 
 func advance(p storageosv1.UpgradePhase) outcome { return outcome{next: p} }
@@ -33,14 +36,20 @@ type event struct {
 }
 
 // transition records the outcome of the step that ran in phase: a phase transition (written before the next
-// step acts), a failure, or what the step waits for. A step that waits longer than stepTimeout fails, except
-// Restoring, which must not give up on scaling applications back.
+// step acts), a failure, or what the step waits for, and the progress the step counted. A step that waits longer
+// than stepTimeout fails, except Restoring, which must not give up on scaling applications back.
 func transition(u *storageosv1.StorageOSUpgrade, phase storageosv1.UpgradePhase, out outcome, now metav1.Time, stepTimeout time.Duration) *event {
 	if out.failure == "" && out.next == "" && timesOut(phase) && u.Status.PhaseStartTime != nil &&
 		now.Sub(u.Status.PhaseStartTime.Time) > stepTimeout {
-		out = fail("timed out after %s: %s", stepTimeout, out.waiting)
+		timedOut := fail("timed out after %s: %s", stepTimeout, out.waiting)
+		timedOut.applications, timedOut.nodes = out.applications, out.nodes
+		out = timedOut
 	}
 	u.Status.ObservedGeneration = u.Generation
+	if u.Status.PhaseStartTime == nil {
+		u.Status.PhaseStartTime = &now // Pending began with the first look
+	}
+	defer recordProgress(u, out)
 	switch {
 	case out.failure != "":
 		return failed(u, phase, out, now)
@@ -83,6 +92,10 @@ func failed(u *storageosv1.StorageOSUpgrade, phase storageosv1.UpgradePhase, out
 // enter sets what a phase's status says from its first moment: this is the write that comes before the act.
 func enter(u *storageosv1.StorageOSUpgrade, p storageosv1.UpgradePhase) {
 	switch p {
+	case storageosv1.UpgradePhasePullingImage:
+		// The upgrade's work begins; Pending may have waited long for the cluster or another upgrade.
+		start := *u.Status.PhaseStartTime
+		u.Status.Progress.StartTime = &start
 	case storageosv1.UpgradePhasePausing:
 		// From here on, deleting the upgrade must undo the pause and maintenance mode.
 		u.Status.ClusterPaused = true

@@ -157,6 +157,22 @@ func assertStepsDone(t *testing.T, w *world, u *storageosv1.StorageOSUpgrade) {
 	if phase >= order[storageosv1.UpgradePhasePullingImage] {
 		assert.Equal(t, &storageosv1.ClusterReference{Namespace: w.cluster.Namespace, Name: w.cluster.Name}, u.Status.Cluster)
 		assert.Equal(t, oldImage, u.Status.PreviousImage)
+		// Progress is status, not memory: whichever process ran the steps before, it reads the same.
+		p := u.Status.Progress
+		assert.NotNil(t, p.StartTime, "the upgrade's start is recorded")
+		assert.Equal(t, int32(len(wantWorkloads)), p.Applications, "applications to scale down")
+		assert.Equal(t, int32(len(w.nodes)), p.Nodes, "node pods to replace")
+		assert.Equal(t, fmt.Sprintf("%d/%d", p.ApplicationsScaledDown, p.Applications), p.ApplicationsSummary)
+		assert.Equal(t, fmt.Sprintf("%d/%d", p.NodesUpgraded, p.Nodes), p.NodesSummary)
+	}
+	switch u.Status.Phase {
+	case storageosv1.UpgradePhaseUpgrading:
+		assert.Equal(t, int32(len(wantWorkloads)), u.Status.Progress.ApplicationsScaledDown, "every application is down")
+	case storageosv1.UpgradePhaseScalingUp:
+		assert.Equal(t, int32(len(w.nodes)), u.Status.Progress.NodesUpgraded, "every node is upgraded")
+	case storageosv1.UpgradePhaseCompleted:
+		assert.Equal(t, storageosv1.UpgradeProgress{StartTime: u.Status.Progress.StartTime, Applications: 3, Nodes: 3, NodesUpgraded: 3,
+			ApplicationsSummary: "0/3", NodesSummary: "3/3", Message: "nodes upgraded 3/3, applications scaled up 3/3"}, u.Status.Progress)
 	}
 	if phase >= order[storageosv1.UpgradePhasePausing] {
 		assert.True(t, u.Status.ClusterPaused, "the pause is recorded before it is done")

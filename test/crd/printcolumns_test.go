@@ -3,11 +3,15 @@ package crd
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	storageosv1 "github.com/storageos/cluster-operator/apis/storageos/v1"
 )
@@ -60,13 +64,33 @@ func TestKubectlGetStorageOSUpgradeShowsProgress(t *testing.T) {
 	ns := testEnv.CreateNamespace(t)
 	u := newUpgrade(ns, "example-storageosupgrade", "storageos/node:1.0.0")
 	require.NoError(t, testEnv.Client.Create(ctx, u))
-	u.Status.Phase = storageosv1.UpgradePhaseScalingDown
-	require.NoError(t, testEnv.Client.Status().Update(ctx, u))
-
+	// Only the phase is written, as a patch: the schema's defaults make the progress columns read 0/0, not blank.
+	require.NoError(t, testEnv.Client.Status().Patch(ctx, u, client.RawPatch(types.MergePatchType,
+		[]byte(`{"status":{"phase":"Pending","phaseStartTime":"`+time.Now().UTC().Format(time.RFC3339)+`"}}`))))
 	header, rows := kubectlTable(t, "storageosupgrades", "-n", ns)
-	assert.Equal(t, []string{"NAME", "IMAGE", "STATUS", "COMPLETED", "AGE"}, header)
+	assert.Equal(t, []string{"NAME", "IMAGE", "STATUS", "SINCE", "APPS DOWN", "NODES UPGRADED", "COMPLETED", "AGE"}, header)
 	require.Len(t, rows, 1)
-	assert.Equal(t, []string{"example-storageosupgrade", "storageos/node:1.0.0", "ScalingDown", "false"}, rows[0][:4])
+	require.Len(t, rows[0], len(header))
+	assert.Equal(t, []string{"example-storageosupgrade", "storageos/node:1.0.0", "Pending"}, rows[0][:3])
+	assert.Equal(t, []string{"0/0", "0/0", "false"}, rows[0][4:7])
+
+	u.Status.Phase, u.Status.PhaseStartTime = storageosv1.UpgradePhaseScalingDown, &metav1.Time{Time: time.Now()}
+	u.Status.Progress = storageosv1.UpgradeProgress{StartTime: &metav1.Time{Time: time.Now()}, Applications: 200,
+		ApplicationsScaledDown: 120, Nodes: 100, ApplicationsSummary: "120/200", NodesSummary: "0/100",
+		Message: "applications scaled down 120/200"}
+	require.NoError(t, testEnv.Client.Status().Update(ctx, u))
+	header, rows = kubectlTable(t, "storageosupgrades", "-n", ns)
+	assert.Equal(t, []string{"NAME", "IMAGE", "STATUS", "SINCE", "APPS DOWN", "NODES UPGRADED", "COMPLETED", "AGE"}, header)
+	require.Len(t, rows, 1)
+	require.Len(t, rows[0], len(header))
+	assert.Equal(t, []string{"example-storageosupgrade", "storageos/node:1.0.0", "ScalingDown"}, rows[0][:3])
+	assert.Regexp(t, `^\d+s$`, rows[0][3], "time in the step")
+	assert.Equal(t, []string{"120/200", "0/100", "false"}, rows[0][4:7])
+
+	header, rows = kubectlTable(t, "storageosupgrades", "-n", ns, "-o", "wide")
+	assert.Equal(t, []string{"NAME", "IMAGE", "STATUS", "SINCE", "APPS DOWN", "NODES UPGRADED", "COMPLETED", "PROGRESS", "STARTED", "AGE"}, header)
+	require.Len(t, rows, 1)
+	assert.Equal(t, "applications scaled down 120/200", rows[0][7])
 }
 
 // kubectl get nfsserver prints the original operator's columns.

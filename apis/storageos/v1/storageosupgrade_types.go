@@ -60,6 +60,58 @@ type ScaledWorkload struct {
 	Replicas int32 `json:"replicas"`
 }
 
+// UpgradeProgress is what an upgrade has done of what it has to do, as its steps last observed it. The counts
+// are written with the step's own status write, never one write per application or node, and are observed
+// afresh on each look, so a restarted upgrade-manager shows the same figures.
+type UpgradeProgress struct {
+	// StartTime is when the upgrade left Pending: its work began (the image pull).
+	// +optional
+	StartTime *metav1.Time `json:"startTime,omitempty"`
+
+	// Applications is how many applications (Deployments and StatefulSets using StorageOS volumes) the upgrade
+	// scales down: those it recorded in workloads, or before ScalingDown those it found when it started.
+	// +kubebuilder:default=0
+	// +kubebuilder:validation:Minimum=0
+	// +optional
+	Applications int32 `json:"applications"`
+
+	// ApplicationsScaledDown is how many of those are down: scaled to zero with no pod left while scaling down,
+	// not ready again yet while scaling back up. It rises to applications in ScalingDown, stays there while the
+	// nodes are upgraded, and falls to 0 in ScalingUp. After a failed step the applications are scaled back
+	// without waiting for them (Restoring), and count as up once scaled back.
+	// +kubebuilder:default=0
+	// +kubebuilder:validation:Minimum=0
+	// +optional
+	ApplicationsScaledDown int32 `json:"applicationsScaledDown"`
+
+	// Nodes is how many StorageOS node pods the upgrade replaces: those the node DaemonSet schedules.
+	// +kubebuilder:default=0
+	// +kubebuilder:validation:Minimum=0
+	// +optional
+	Nodes int32 `json:"nodes"`
+
+	// NodesUpgraded is how many node pods run newImage and are ready.
+	// +kubebuilder:default=0
+	// +kubebuilder:validation:Minimum=0
+	// +optional
+	NodesUpgraded int32 `json:"nodesUpgraded"`
+
+	// ApplicationsSummary is applicationsScaledDown/applications, e.g. "120/200": a printer column shows one
+	// field, and the pair reads as a fraction, as a cluster's ready does.
+	// +kubebuilder:default="0/0"
+	// +optional
+	ApplicationsSummary string `json:"applicationsSummary,omitempty"`
+
+	// NodesSummary is nodesUpgraded/nodes, e.g. "37/100".
+	// +kubebuilder:default="0/0"
+	// +optional
+	NodesSummary string `json:"nodesSummary,omitempty"`
+
+	// Message says the current step's figure in words, e.g. "applications scaled down 120/200".
+	// +optional
+	Message string `json:"message,omitempty"`
+}
+
 // StorageOSUpgradeStatus is the progress of an upgrade.
 type StorageOSUpgradeStatus struct {
 	// Phase is the step the upgrade has reached.
@@ -67,6 +119,9 @@ type StorageOSUpgradeStatus struct {
 	Phase UpgradePhase `json:"phase,omitempty"`
 
 	// Completed is true once the cluster runs newImage and every application is scaled back.
+	// Defaulted so that the COMPLETED column reads false, not blank, once the upgrade has a status: status is
+	// written as patches, which leave out what did not change from Go's zero value.
+	// +kubebuilder:default=false
 	// +optional
 	Completed bool `json:"completed"`
 
@@ -100,6 +155,11 @@ type StorageOSUpgradeStatus struct {
 	// +optional
 	Workloads []ScaledWorkload `json:"workloads,omitempty"`
 
+	// Progress counts what the upgrade has done of what it has to do, for kubectl get, dashboards and alerts.
+	// +kubebuilder:default={}
+	// +optional
+	Progress UpgradeProgress `json:"progress"`
+
 	// Conditions are the latest observations of the upgrade's state.
 	// +listType=map
 	// +listMapKey=type
@@ -126,7 +186,12 @@ type StorageOSUpgradeStatus struct {
 // +kubebuilder:resource:categories=storageos
 // +kubebuilder:printcolumn:name="IMAGE",type="string",JSONPath=".spec.newImage"
 // +kubebuilder:printcolumn:name="STATUS",type="string",JSONPath=".status.phase"
+// +kubebuilder:printcolumn:name="SINCE",type="date",JSONPath=".status.phaseStartTime",description="Time in the current step"
+// +kubebuilder:printcolumn:name="APPS DOWN",type="string",JSONPath=".status.progress.applicationsSummary",description="Applications scaled down, of those the upgrade scales down"
+// +kubebuilder:printcolumn:name="NODES UPGRADED",type="string",JSONPath=".status.progress.nodesSummary",description="Node pods running newImage and ready, of those to replace"
 // +kubebuilder:printcolumn:name="COMPLETED",type="boolean",JSONPath=".status.completed"
+// +kubebuilder:printcolumn:name="PROGRESS",type="string",JSONPath=".status.progress.message",priority=1
+// +kubebuilder:printcolumn:name="STARTED",type="date",JSONPath=".status.progress.startTime",priority=1
 // +kubebuilder:printcolumn:name="AGE",type="date",JSONPath=".metadata.creationTimestamp"
 type StorageOSUpgrade struct {
 	metav1.TypeMeta   `json:",inline"`

@@ -144,7 +144,8 @@ func run(m *testing.M, env **Environment, setups []Setup) int {
 // one test binary.
 // Config mutators (e.g. a counting transport) apply to a copy of the environment's REST config.
 func (e *Environment) NewManager(o manager.Options, mutators ...func(*rest.Config)) (ctrl.Manager, error) {
-	if o.MetricsBindAddress == "" {
+	if _, chosen := metricsAddrs.Load(o.MetricsBindAddress); !chosen {
+		// The binaries' default is one fixed port, which two managers of a test could not both bind.
 		o.MetricsBindAddress = "0"
 	}
 	o.HealthProbeBindAddress = "0"

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"sync"
 	"testing"
 	"time"
 
@@ -21,6 +22,9 @@ import (
 	"github.com/storageos/cluster-operator/pkg/manager"
 )
 
+// metricsAddrs are the addresses ServeMetrics chose: NewManager serves metrics only on those.
+var metricsAddrs sync.Map
+
 // ServeMetrics makes the manager NewManager builds from o serve its metrics as the binaries do (HTTPS, callers
 // authenticated and authorised by the API server) on a free loopback port, and returns that address.
 func ServeMetrics(o *manager.Options) (string, error) {
@@ -33,6 +37,7 @@ func ServeMetrics(o *manager.Options) (string, error) {
 		return "", err
 	}
 	o.MetricsBindAddress, o.SecureMetrics = addr, true
+	metricsAddrs.Store(addr, struct{}{})
 	return addr, nil
 }
 

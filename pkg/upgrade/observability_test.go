@@ -1,0 +1,193 @@
+package upgrade_test
+
+import (
+	"context"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	storageosv1 "github.com/storageos/cluster-operator/apis/storageos/v1"
+	"github.com/storageos/cluster-operator/internal/test/envtest"
+)
+
+// What an upgrade shows of itself as it goes: status.progress, the columns of kubectl get and the metrics
+// Prometheus scrapes from the upgrade-manager's secure endpoint, with one application down, one node upgraded,
+// and once completed.
+func TestProgressIsShownAsTheUpgradeGoes(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t)
+	m := startManager(t, managerOptions{metrics: true})
+	token := testEnv.MetricsReaderToken(t, w.cluster.Namespace)
+	w.holdAppPods.Store(true)
+	u := createUpgrade(t, w.cluster.Namespace, newImage)
+	of := map[string]string{"namespace": u.Namespace, "name": u.Name}
+	waitPhase(t, u, storageosv1.UpgradePhaseScalingDown)
+
+	// One application's pods go; the others' stay: 1 of 3 applications is down.
+	deletePods(t, w.appNS, "scratch")
+	got := waitProgress(t, u, "applications scaled down 1/3")
+	assert.Equal(t, storageosv1.UpgradePhaseScalingDown, got.Status.Phase)
+	assert.Equal(t, storageosv1.UpgradeProgress{StartTime: got.Status.Progress.StartTime, Applications: 3, ApplicationsScaledDown: 1,
+		Nodes: 3, ApplicationsSummary: "1/3", NodesSummary: "0/3", Message: "applications scaled down 1/3"}, got.Status.Progress)
+	require.NotNil(t, got.Status.Progress.StartTime, "the upgrade's start is recorded")
+	assert.False(t, got.Status.Progress.StartTime.After(got.Status.PhaseStartTime.Time), "the upgrade started before its step")
+	row := upgradeRow(t, u)
+	assert.Equal(t, []string{u.Name, newImage, "ScalingDown", "1/3", "0/3", "false"},
+		[]string{row["NAME"], row["IMAGE"], row["STATUS"], row["APPS DOWN"], row["NODES UPGRADED"], row["COMPLETED"]})
+	assert.Regexp(t, `^\d+s$`, row["SINCE"], "time in the step")
+	metrics := scrapeUntil(t, m, token, func(s envtest.Metrics) bool {
+		return value(s, "storageos_upgrade_applications_scaled_down", of) == 1
+	}, "one application down is exported")
+	assertPhaseMetric(t, metrics, of, storageosv1.UpgradePhaseScalingDown)
+	assert.Equal(t, 3.0, value(metrics, "storageos_upgrade_applications", of))
+	assert.Equal(t, 3.0, value(metrics, "storageos_upgrade_nodes", of))
+	assert.Equal(t, 0.0, value(metrics, "storageos_upgrade_nodes_upgraded", of))
+	assert.GreaterOrEqual(t, value(metrics, "storageos_upgrade_step_duration_seconds", withPhase(of, "ScalingDown")), 0.0,
+		"the step's duration is exported while it runs")
+
+	// Every application down; the node pods are deleted and do not come back, but one that is started by hand.
+	w.holdNodePods.Store(true)
+	w.holdAppPods.Store(false)
+	waitPhase(t, u, storageosv1.UpgradePhaseUpgrading)
+	require.Eventually(t, func() bool { return len(w.nodePods()) == 0 }, timeout, tick, "the old node pods are deleted")
+	w.createPod(ctx, nodeDaemonSet(t, w).Spec.Template, map[string]string{"node": w.nodes[0]})
+	got = waitProgress(t, u, "nodes upgraded 1/3")
+	assert.Equal(t, int32(3), got.Status.Progress.ApplicationsScaledDown, "every application stays down")
+	row = upgradeRow(t, u)
+	assert.Equal(t, []string{"Upgrading", "3/3", "1/3"}, []string{row["STATUS"], row["APPS DOWN"], row["NODES UPGRADED"]})
+	metrics = scrapeUntil(t, m, token, func(s envtest.Metrics) bool {
+		return value(s, "storageos_upgrade_nodes_upgraded", of) == 1
+	}, "one node upgraded is exported")
+	assertPhaseMetric(t, metrics, of, storageosv1.UpgradePhaseUpgrading)
+	assert.Equal(t, 3.0, value(metrics, "storageos_upgrade_applications_scaled_down", of))
+	assert.GreaterOrEqual(t, value(metrics, "storageos_upgrade_step_duration_seconds", withPhase(of, "Upgrading")), 0.0)
+	assert.Equal(t, -1.0, value(metrics, "storageos_upgrade_step_duration_seconds", withPhase(of, "ScalingDown")),
+		"only the current step has a duration")
+
+	w.holdNodePods.Store(false)
+	assertCompleted(t, w, u, true)
+	got = get(t, u)
+	assert.Equal(t, "nodes upgraded 3/3, applications scaled up 3/3", got.Status.Progress.Message)
+	assert.Equal(t, "0/3", got.Status.Progress.ApplicationsSummary)
+	assert.Equal(t, "3/3", got.Status.Progress.NodesSummary)
+	out, err := testEnv.Kubectl(ctx, "get", "storageosupgrade", "-n", u.Namespace)
+	require.NoError(t, err)
+	t.Logf("kubectl get storageosupgrade:\n%s", out)
+	row = upgradeRow(t, u)
+	assert.Equal(t, []string{"Completed", "0/3", "3/3", "true"}, []string{row["STATUS"], row["APPS DOWN"], row["NODES UPGRADED"], row["COMPLETED"]})
+	wide, err := testEnv.Kubectl(ctx, "get", "storageosupgrade", "-n", u.Namespace, "-o", "wide")
+	require.NoError(t, err)
+	t.Logf("kubectl get storageosupgrade -o wide:\n%s", wide)
+	assert.Contains(t, wide, "nodes upgraded 3/3, applications scaled up 3/3")
+	metrics = scrapeUntil(t, m, token, func(s envtest.Metrics) bool {
+		phase, _ := s.Value("storageos_upgrade_status_phase", withPhase(of, "Completed"))
+		return phase == 1
+	}, "the completed upgrade is exported")
+	assertPhaseMetric(t, metrics, of, storageosv1.UpgradePhaseCompleted)
+	assert.Equal(t, 0.0, value(metrics, "storageos_upgrade_applications_scaled_down", of))
+	assert.Equal(t, 3.0, value(metrics, "storageos_upgrade_applications", of))
+	assert.Equal(t, 3.0, value(metrics, "storageos_upgrade_nodes_upgraded", of))
+	assert.Equal(t, 3.0, value(metrics, "storageos_upgrade_nodes", of))
+	assert.Zero(t, metrics.Count("storageos_upgrade_step_duration_seconds", of), "an ended upgrade has no step running")
+
+	deleteUpgrade(t, u)
+	assertReleased(t, w)
+}
+
+// deletePods deletes the pods of an application, as its controller would once it is scaled to zero.
+func deletePods(t *testing.T, ns, app string) {
+	t.Helper()
+	require.NoError(t, testEnv.Client.DeleteAllOf(context.Background(), &corev1.Pod{}, client.InNamespace(ns), client.MatchingLabels{"app": app}))
+}
+
+// waitProgress waits until the upgrade's progress says message, and returns the upgrade.
+func waitProgress(t *testing.T, u *storageosv1.StorageOSUpgrade, message string) *storageosv1.StorageOSUpgrade {
+	t.Helper()
+	var got *storageosv1.StorageOSUpgrade
+	require.Eventually(t, func() bool {
+		got = get(t, u)
+		return got.Status.Progress.Message == message
+	}, timeout, tick, "progress never said %q", message)
+	return got
+}
+
+// upgradeRow is the upgrade's row of kubectl get storageosupgrade, by column. Cells are separated by two or
+// more spaces, as kubectl pads them; no cell here is empty.
+func upgradeRow(t *testing.T, u *storageosv1.StorageOSUpgrade) map[string]string {
+	t.Helper()
+	out, err := testEnv.Kubectl(context.Background(), "get", "storageosupgrade", "-n", u.Namespace, u.Name)
+	require.NoError(t, err)
+	t.Logf("kubectl get storageosupgrade %s:\n%s", u.Name, out)
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	require.Len(t, lines, 2, out)
+	cells := regexp.MustCompile(`\s{2,}`)
+	header, row := cells.Split(strings.TrimSpace(lines[0]), -1), cells.Split(strings.TrimSpace(lines[1]), -1)
+	require.Equal(t, []string{"NAME", "IMAGE", "STATUS", "SINCE", "APPS DOWN", "NODES UPGRADED", "COMPLETED", "AGE"}, header, out)
+	require.Len(t, row, len(header), out)
+	byColumn := map[string]string{}
+	for i, h := range header {
+		byColumn[h] = row[i]
+	}
+	return byColumn
+}
+
+func withPhase(of map[string]string, phase string) map[string]string {
+	return map[string]string{"namespace": of["namespace"], "name": of["name"], "phase": phase}
+}
+
+// assertPhaseMetric checks that the phase metric is 1 for phase and 0 for every other phase.
+func assertPhaseMetric(t *testing.T, m envtest.Metrics, of map[string]string, phase storageosv1.UpgradePhase) {
+	t.Helper()
+	assert.Equal(t, 9, m.Count("storageos_upgrade_status_phase", of), "one sample per phase")
+	for _, p := range []storageosv1.UpgradePhase{storageosv1.UpgradePhasePending, storageosv1.UpgradePhasePullingImage,
+		storageosv1.UpgradePhasePausing, storageosv1.UpgradePhaseScalingDown, storageosv1.UpgradePhaseUpgrading,
+		storageosv1.UpgradePhaseScalingUp, storageosv1.UpgradePhaseCompleted, storageosv1.UpgradePhaseRestoring,
+		storageosv1.UpgradePhaseFailed} {
+		want := 0.0
+		if p == phase {
+			want = 1
+		}
+		assert.Equal(t, want, value(m, "storageos_upgrade_status_phase", withPhase(of, string(p))), "phase %s", p)
+	}
+}
+
+// value is the sample's value, or -1 when there is no such sample (no figure exported here is negative).
+func value(m envtest.Metrics, name string, labels map[string]string) float64 {
+	if v, ok := m.Value(name, labels); ok {
+		return v
+	}
+	return -1
+}
+
+// scrapeUntil scrapes the manager's metrics endpoint, as Prometheus does, until cond holds, and returns that
+// scrape.
+func scrapeUntil(t *testing.T, m *runningManager, token string, cond func(envtest.Metrics) bool, msg string) envtest.Metrics {
+	t.Helper()
+	var last envtest.Metrics
+	var lastErr error
+	for deadline := time.Now().Add(timeout); time.Now().Before(deadline); time.Sleep(tick) {
+		s, err := envtest.Scrape(m.metricsAddr, token)
+		if err != nil {
+			lastErr = err
+			continue
+		}
+		last = s
+		if cond(s) {
+			return s
+		}
+	}
+	var families []string
+	for name, family := range last {
+		if strings.HasPrefix(name, "storageos_upgrade_") {
+			families = append(families, family.String())
+		}
+	}
+	require.FailNow(t, msg, "last scrape error: %v; last storageos_upgrade_* families: %v", lastErr, families)
+	return nil
+}
