@@ -9,6 +9,11 @@ CONTROLLER_TOOLS_VERSION ?= v0.23.0
 CONTROLLER_GEN ?= $(LOCALBIN)/controller-gen-$(CONTROLLER_TOOLS_VERSION)
 GOLANGCI_LINT_VERSION ?= v2.15.0
 GOLANGCI_LINT ?= $(LOCALBIN)/golangci-lint-$(GOLANGCI_LINT_VERSION)
+# promtool tests the alert rules; prometheus runs them in the demo and e2e tests. v0.316.0 is the Go module
+# version of Prometheus v3.16.0.
+PROMETHEUS_VERSION ?= v0.316.0
+PROMTOOL ?= $(LOCALBIN)/promtool-$(PROMETHEUS_VERSION)
+PROMETHEUS ?= $(LOCALBIN)/prometheus-$(PROMETHEUS_VERSION)
 # kube-apiserver, etcd and kubectl, built once into bin/k8s/<version>/.
 ENVTEST_DIR := $(shell hack/k8stools/build.sh --print-dir)
 KUBECTL ?= $(ENVTEST_DIR)/kubectl
@@ -67,20 +72,26 @@ lint: golangci-lint ## Run golangci-lint on both modules (and hack/bundle); lint
 	cd hack/bundle && $(GOLANGCI_LINT) run --config ../../.golangci.yml ./...
 
 .PHONY: test
-test: fmt vet lint controller-gen envtest-bins cluster-bins ## Run every test against a real kube-apiserver (the first run builds it: ~20 min), then make e2e.
-	KUBEBUILDER_ASSETS="$(ENVTEST_DIR)" CONTROLLER_GEN="$(CONTROLLER_GEN)" $(GO) test $(GOTEST_FLAGS) ./...
+test: fmt vet lint controller-gen envtest-bins cluster-bins promtool prometheus ## Run every test against a real kube-apiserver (the first run builds it: ~20 min), the alert rules' promtool tests (make test-rules) among them, then make e2e.
+	KUBEBUILDER_ASSETS="$(ENVTEST_DIR)" CONTROLLER_GEN="$(CONTROLLER_GEN)" PROMTOOL="$(PROMTOOL)" PROMETHEUS="$(PROMETHEUS)" $(GO) test $(GOTEST_FLAGS) ./...
 	$(GO) test -run '^$$' -fuzz FuzzHandler -fuzztime $(FUZZ_TIME) ./pkg/schedulerwebhook/
 	cd hack/bundle && $(GO) vet ./... && $(GO) test -count=1 ./...
 	$(MAKE) --no-print-directory e2e
 
+# test/prometheus runs promtool $PROMTOOL, by default bin/promtool-<PROMETHEUS_VERSION>, and fails if it is missing.
+.PHONY: test-rules
+test-rules: promtool ## Check the alerts (config/prometheus/prometheus_rule.yaml) with promtool and run their unit tests (test/prometheus/*_test.yaml); make test runs them too.
+	PROMTOOL="$(PROMTOOL)" $(GO) test -count=1 ./test/prometheus/
+
 .PHONY: e2e
-e2e: envtest-bins cluster-bins ## End-to-end and fault tests on a local simulated cluster (test/e2e, build tag e2e; ~6 min).
+e2e: envtest-bins cluster-bins prometheus ## End-to-end and fault tests on a local simulated cluster (test/e2e, build tag e2e; ~6 min).
 	$(GO) vet -tags e2e ./test/e2e/
-	KUBEBUILDER_ASSETS="$(ENVTEST_DIR)" $(GO) test -tags e2e -count=1 -timeout 30m -v ./test/e2e/
+	KUBEBUILDER_ASSETS="$(ENVTEST_DIR)" PROMETHEUS="$(PROMETHEUS)" $(GO) test -tags e2e -count=1 -timeout 30m -v ./test/e2e/
 
 .PHONY: bench
-bench: envtest-bins ## Run the benchmarks: cluster-manager requests, convergence, memory; jobs on 500 nodes; webhook latency; upgrade of 200 apps.
-	KUBEBUILDER_ASSETS="$(ENVTEST_DIR)" $(GO) test -count=1 -run '^$$' -bench . -benchtime 20x -timeout 30m ./pkg/cluster/
+bench: envtest-bins ## Run the benchmarks: cluster-manager requests, convergence, memory, how fast status follows the StorageOS API and its API calls per minute; jobs on 500 nodes; webhook latency; upgrade of 200 apps.
+	KUBEBUILDER_ASSETS="$(ENVTEST_DIR)" $(GO) test -count=1 -run '^$$' -bench 'SteadyState|Convergence|Memory' -benchtime 20x -timeout 30m ./pkg/cluster/
+	KUBEBUILDER_ASSETS="$(ENVTEST_DIR)" $(GO) test -count=1 -run '^$$' -bench StatusFreshness -benchtime 3x -timeout 30m ./pkg/cluster/
 	KUBEBUILDER_ASSETS="$(ENVTEST_DIR)" $(GO) test -count=1 -run '^$$' -bench . -benchtime 1x -timeout 30m ./pkg/job/
 	$(GO) test -count=1 -run '^$$' -bench Admission -benchtime 3000x ./pkg/schedulerwebhook/
 	KUBEBUILDER_ASSETS="$(ENVTEST_DIR)" $(GO) test -count=1 -run '^$$' -bench . -benchtime 1x -timeout 30m ./pkg/upgrade/
@@ -91,9 +102,9 @@ bench: envtest-bins ## Run the benchmarks: cluster-manager requests, convergence
 DEMO_DIR ?= $(shell pwd)/.demo
 
 .PHONY: demo
-demo: build cluster-bins ## Run StorageOS on a local simulated cluster (control plane + 3 kwok nodes + the four binaries) until Ctrl-C or make demo-down.
+demo: build cluster-bins prometheus ## Run StorageOS on a local simulated cluster (control plane + 3 kwok nodes + the four binaries + a Prometheus scraping them with the shipped alerts) until Ctrl-C or make demo-down.
 	$(GO) build -o $(LOCALBIN)/demo ./hack/demo
-	$(LOCALBIN)/demo -workdir $(DEMO_DIR) -cluster-bins $(ENVTEST_DIR) -operator-bins $(LOCALBIN) $(DEMO_ARGS)
+	$(LOCALBIN)/demo -workdir $(DEMO_DIR) -cluster-bins $(ENVTEST_DIR) -operator-bins $(LOCALBIN) -prometheus $(PROMETHEUS) $(DEMO_ARGS)
 
 .PHONY: demo-down
 demo-down: ## Stop the demo started by make demo, and anything a killed demo left running.
@@ -262,3 +273,17 @@ $(GOLANGCI_LINT):
 	mkdir -p $(LOCALBIN)
 	GOBIN=$(LOCALBIN) $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
 	mv $(LOCALBIN)/golangci-lint $(GOLANGCI_LINT)
+
+.PHONY: promtool
+promtool: $(PROMTOOL) ## Install promtool into bin/ (the alert rules' tests).
+$(PROMTOOL):
+	mkdir -p $(LOCALBIN)
+	GOBIN=$(LOCALBIN) $(GO) install github.com/prometheus/prometheus/cmd/promtool@$(PROMETHEUS_VERSION)
+	mv $(LOCALBIN)/promtool $(PROMTOOL)
+
+.PHONY: prometheus
+prometheus: $(PROMETHEUS) ## Install prometheus into bin/ (runs the alert rules in the demo and e2e tests).
+$(PROMETHEUS):
+	mkdir -p $(LOCALBIN)
+	GOBIN=$(LOCALBIN) $(GO) install github.com/prometheus/prometheus/cmd/prometheus@$(PROMETHEUS_VERSION)
+	mv $(LOCALBIN)/prometheus $(PROMETHEUS)

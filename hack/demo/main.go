@@ -30,6 +30,7 @@ func main() {
 	flag.IntVar(&o.Nodes, "nodes", 3, "Number of simulated nodes.")
 	flag.IntVar(&o.Replicas, "replicas", 1, "Processes of each operator binary.")
 	flag.DurationVar(&o.ReadyTimeout, "ready-timeout", 3*time.Minute, "How long to wait for the StorageOSCluster to be Running.")
+	flag.StringVar(&o.PrometheusBin, "prometheus", "", "A Prometheus binary to run beside the operator, scraping it with its alerts loaded (make demo passes bin/prometheus-<version>).")
 	flag.BoolVar(&down, "down", false, "Stop the demo running from -workdir.")
 	flag.Parse()
 	var err error
@@ -100,6 +101,10 @@ func run(o demo.Options) error {
 	fmt.Printf("\n%s\nStorageOS is Running on %d simulated nodes, %s after start.\n\n", strings.TrimSpace(table), o.Nodes,
 		time.Since(start).Round(100*time.Millisecond))
 	fmt.Printf("  export KUBECONFIG=%s\n  kubectl get storageoscluster,pods -A\n\n", d.Cluster.Kubeconfig)
+	if d.Prometheus != nil {
+		fmt.Printf("Prometheus: %s (scraping the four binaries; alerts: %s/api/v1/alerts, e.g. curl '%s/api/v1/query?query=storageos_cluster_status_phase')\n",
+			d.Prometheus.URL, d.Prometheus.URL, d.Prometheus.URL)
+	}
 	fmt.Printf("Logs: %s. Stop with Ctrl-C or make demo-down.\n", d.Logs())
 	<-ctx.Done()
 	fmt.Println("demo: stopping")

@@ -70,7 +70,7 @@ func run(o demo.Options, apps int) (err error) {
 	}
 	appsReady := time.Since(start)
 	start = time.Now()
-	if err := upgradeAll(ctx, d, deployments, start); err != nil {
+	if err := upgradeAll(ctx, d, deployments); err != nil {
 		return err
 	}
 	upgrade := time.Since(start)
@@ -102,23 +102,18 @@ func createApps(ctx context.Context, d *demo.Demo, apps int) ([]*appsv1.Deployme
 	return deployments, wait(ctx, 15*time.Minute, "every application ready", func() error { return allReady(ctx, d, deployments) })
 }
 
-// upgradeAll runs an offline upgrade of every node, printing each phase as it begins, until the applications
-// are back.
-func upgradeAll(ctx context.Context, d *demo.Demo, deployments []*appsv1.Deployment, start time.Time) error {
+// upgradeAll runs an offline upgrade of every node until the applications are back; the demo prints a line each
+// time its step or the step's figure (applications scaled down, nodes upgraded, applications scaled up) changes.
+func upgradeAll(ctx context.Context, d *demo.Demo, deployments []*appsv1.Deployment) error {
 	fmt.Println("scale: upgrading every node to storageos/node:1.0.0")
 	u := &storageosv1.StorageOSUpgrade{ObjectMeta: metav1.ObjectMeta{Name: "scale-upgrade", Namespace: "default"},
 		Spec: storageosv1.StorageOSUpgradeSpec{NewImage: "storageos/node:1.0.0"}}
 	if err := d.Client.Create(ctx, u); err != nil {
 		return err
 	}
-	phases := map[storageosv1.UpgradePhase]time.Time{}
 	return wait(ctx, 30*time.Minute, "the upgrade completed", func() error {
 		if err := d.Client.Get(ctx, client.ObjectKeyFromObject(u), u); err != nil {
 			return err
-		}
-		if _, ok := phases[u.Status.Phase]; !ok && u.Status.Phase != "" {
-			phases[u.Status.Phase] = time.Now()
-			fmt.Printf("scale: upgrade %s after %s\n", u.Status.Phase, time.Since(start).Round(100*time.Millisecond))
 		}
 		if u.Status.Phase == storageosv1.UpgradePhaseFailed {
 			return fmt.Errorf("upgrade failed: %+v", u.Status.Conditions)

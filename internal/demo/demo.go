@@ -29,6 +29,7 @@ import (
 	storageosv1 "github.com/storageos/cluster-operator/apis/storageos/v1"
 	"github.com/storageos/cluster-operator/internal/localcluster"
 	"github.com/storageos/cluster-operator/internal/proc"
+	"github.com/storageos/cluster-operator/internal/prometheusrules"
 	"github.com/storageos/cluster-operator/pkg/kube"
 	"github.com/storageos/cluster-operator/pkg/manager"
 	"github.com/storageos/cluster-operator/pkg/names"
@@ -66,6 +67,9 @@ type Options struct {
 	Progress io.Writer
 	// Started is told of every process started (name and pid).
 	Started func(name string, pid int)
+	// PrometheusBin is a Prometheus binary to run beside the operator (scraping it, with its alerts); empty
+	// runs none.
+	PrometheusBin string
 }
 
 // Namespace is where the operator's install puts its service accounts, leases and webhook Secret.
@@ -85,6 +89,8 @@ type Demo struct {
 	Clientset kubernetes.Interface
 	// Managers are the running binaries' processes, by binary.
 	Managers map[string][]*Manager
+	// Prometheus scrapes the managers, when Options.PrometheusBin is set.
+	Prometheus *Prometheus
 
 	o       Options
 	install *install
@@ -150,6 +156,9 @@ func Up(ctx context.Context, o Options) (_ *Demo, err error) {
 	syncCtx, cancel := context.WithCancel(context.Background())
 	d.stopSync = cancel
 	d.syncs.Go(func() { d.syncStorageOSNodes(syncCtx) })
+	if o.Progress != nil {
+		d.syncs.Go(func() { d.watchUpgrades(syncCtx, time.Second) })
+	}
 	provisionerLog, err := os.Create(filepath.Join(d.Logs(), "provisioner.log"))
 	if err != nil {
 		return nil, err
@@ -184,6 +193,13 @@ func Up(ctx context.Context, o Options) (_ *Demo, err error) {
 	if err := d.waitStep(ctx, "scheduler webhook ready and registered with the API server", 2*time.Minute, d.webhookReady); err != nil {
 		return nil, err
 	}
+	if o.PrometheusBin != "" {
+		d.step("Prometheus scraping the four binaries as ServiceAccount %s/%s, with the alerts of %s",
+			Namespace, prometheusServiceAccount, prometheusrules.Path)
+		if err := d.startPrometheus(ctx); err != nil {
+			return nil, err
+		}
+	}
 	if o.NoSamples {
 		return d, nil
 	}
@@ -215,6 +231,11 @@ func (o *Options) check() error {
 	}
 	if _, err := os.Stat(filepath.Join(o.ClusterBinDir, "kubectl")); err != nil {
 		return fmt.Errorf("kubectl is missing in %s: run make cluster-bins", o.ClusterBinDir)
+	}
+	if o.PrometheusBin != "" {
+		if _, err := os.Stat(o.PrometheusBin); err != nil {
+			return fmt.Errorf("prometheus is missing: %w; run make prometheus", err)
+		}
 	}
 	return os.MkdirAll(o.WorkDir, 0o755)
 }
@@ -290,6 +311,9 @@ func (d *Demo) Down() error {
 		}
 	}
 	wg.Wait()
+	if d.Prometheus != nil {
+		errs = append(errs, d.Prometheus.Stop(10*time.Second))
+	}
 	if d.proxy != nil {
 		d.proxy.Close()
 	}

@@ -24,6 +24,8 @@ type Manager struct {
 	Replica int
 	// HealthAddr serves /healthz and /readyz.
 	HealthAddr string
+	// MetricsAddr serves /metrics over HTTPS to callers allowed to read it.
+	MetricsAddr string
 
 	bin       string
 	args, env []string
@@ -62,7 +64,8 @@ func (d *Demo) planManagers() error {
 			}
 			args = append(args, d.o.ExtraArgs[b]...)
 			d.Managers[b] = append(d.Managers[b], &Manager{Binary: b, Replica: i, HealthAddr: "127.0.0.1:" + ports[0],
-				bin: filepath.Join(d.o.OperatorBinDir, b), args: args, env: env, started: d.recordPid})
+				MetricsAddr: "127.0.0.1:" + ports[1],
+				bin:         filepath.Join(d.o.OperatorBinDir, b), args: args, env: env, started: d.recordPid})
 		}
 	}
 	proxy, err := newServiceProxy(webhookPorts)

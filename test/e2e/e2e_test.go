@@ -45,6 +45,7 @@ func TestOperatorOnASimulatedCluster(t *testing.T) {
 		{"nfs: the original's NFSServer served, edited, deleted; ReadWriteMany pods admitted", testNFSServer},
 		{"cleanup job: completed on every node", testCleanupJob},
 		{"upgrade: apps down, nodes rolled, apps back", testUpgrade},
+		{"prometheus: every binary scraped, the objects' metrics there, no alert firing", testMetricsInPrometheus},
 		{"fault: cluster-manager leader killed", testClusterManagerLeaderKilled},
 		{"fault: job-manager leader killed", testJobManagerLeaderKilled},
 		{"fault: upgrade-manager killed at every step", testUpgradeManagerKilledAtEveryStep},
@@ -249,6 +250,10 @@ func testCleanupJob(t *testing.T) {
 	out, err := env.Kubectl(ctx, "get", "jobs.storageos.com", "-n", "default")
 	require.NoError(t, err)
 	require.Contains(t, out, "cleanup-job")
+	// The job-manager's leader exports the Job as Prometheus scrapes it.
+	eventuallyQuery(t, `storageos_job_completed{namespace="default",name="cleanup-job"}`, 1)
+	eventuallyQuery(t, `storageos_job_nodes_completed{namespace="default",name="cleanup-job"}`, 3)
+	eventuallyQuery(t, `storageos_job_nodes{namespace="default",name="cleanup-job"}`, 3)
 	require.NoError(t, env.Client.Delete(ctx, job))
 	eventually(t, timeout, "the job and its DaemonSet gone", func(ctx context.Context) error {
 		var sets appsv1.DaemonSetList
@@ -343,6 +348,10 @@ func runUpgrade(t *testing.T, image string, apps []*appsv1.Deployment, atPhase f
 	require.NoError(t, err)
 	require.True(t, c.Spec.Pause, "cluster paused until the upgrade is deleted")
 	require.True(t, env.Simulator.Maintenance(), "maintenance mode until the upgrade is deleted")
+	// The upgrade-manager's leader exports the upgrade as Prometheus scrapes it.
+	eventuallyQuery(t, fmt.Sprintf(`storageos_upgrade_status_phase{namespace="default",name=%q,phase="Completed"}`, name), 1)
+	eventuallyQuery(t, fmt.Sprintf(`storageos_upgrade_nodes_upgraded{namespace="default",name=%q}`, name), 3)
+	eventuallyQuery(t, fmt.Sprintf(`storageos_upgrade_applications_scaled_down{namespace="default",name=%q}`, name), 0)
 	require.NoError(t, env.Client.Delete(ctx, u))
 	eventually(t, timeout, "upgrade deleted, cluster unpaused, maintenance off, 3/3 Running", func(ctx context.Context) error {
 		if err := env.Client.Get(ctx, client.ObjectKeyFromObject(u), u); !apierrors.IsNotFound(err) {

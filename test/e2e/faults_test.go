@@ -395,6 +395,8 @@ func testStorageOSAPIDown(t *testing.T) {
 	for node, p := range before {
 		require.Equal(t, p.UID, after[node].UID, "node pod on %s deleted while the API was down", node)
 	}
+	// The alert waits a minute of APIReady False before firing, then Prometheus' next evaluation.
+	firedAfter := degradedAfter + eventuallyAlert(t, "StorageOSAPIDown", "firing", 3*time.Minute)
 	env.Simulator.SetOutage(false)
 	start = time.Now()
 	eventually(t, timeout, "recovered", func(ctx context.Context) error {
@@ -412,6 +414,9 @@ func testStorageOSAPIDown(t *testing.T) {
 		}
 		return nil
 	})
-	t.Logf("FAULT StorageOS API down: Degraded after %s, 3/3 Running kept, node pods untouched; recovered %s after it returned",
-		degradedAfter.Round(100*time.Millisecond), time.Since(start).Round(100*time.Millisecond))
+	recoveredAfter := time.Since(start)
+	resolvedAfter := recoveredAfter + eventuallyAlert(t, "StorageOSAPIDown", "", time.Minute)
+	t.Logf("FAULT StorageOS API down: Degraded after %s, alert StorageOSAPIDown firing after %s, 3/3 Running kept, node pods untouched; recovered %s after it returned, alert resolved after %s",
+		degradedAfter.Round(100*time.Millisecond), firedAfter.Round(100*time.Millisecond),
+		recoveredAfter.Round(100*time.Millisecond), resolvedAfter.Round(100*time.Millisecond))
 }

@@ -51,6 +51,11 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
+	prometheus, err := prometheusBin()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
 	workDir, err := os.MkdirTemp("", "storageos-e2e-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -58,7 +63,7 @@ func run(m *testing.M) int {
 	}
 	start := time.Now()
 	env, err = demo.Up(context.Background(), demo.Options{Root: root, ClusterBinDir: clusterBins, OperatorBinDir: operatorBins,
-		KwokStages: stages, WorkDir: workDir, Replicas: replicas, Progress: os.Stderr})
+		KwokStages: stages, WorkDir: workDir, Replicas: replicas, Progress: os.Stderr, PrometheusBin: prometheus})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "demo:", err)
 		return 1

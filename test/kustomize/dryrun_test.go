@@ -39,6 +39,7 @@ func TestEveryInstallIsAcceptedByTheAPIServer(t *testing.T) {
 		stubCRD("cert-manager.io", "v1", "Issuer", "issuers"),
 		stubCRD("cert-manager.io", "v1", "Certificate", "certificates"),
 		stubCRD("monitoring.coreos.com", "v1", "ServiceMonitor", "servicemonitors"),
+		stubCRD("monitoring.coreos.com", "v1", "PrometheusRule", "prometheusrules"),
 		stubCRD("operators.coreos.com", "v1alpha1", "CatalogSource", "catalogsources"),
 		stubCRD("operators.coreos.com", "v1alpha1", "Subscription", "subscriptions"),
 		stubCRD("operators.coreos.com", "v1", "OperatorGroup", "operatorgroups"),

@@ -55,7 +55,7 @@ func loose[T any](t *testing.T, r rendered, kind string) []*T {
 // must reach the binary, not whoever answers on a pod address): a CA from the Secret of a Certificate of the
 // install, and a serverName that is the metrics Service's name and one of that Certificate's names. Each binary
 // it scrapes mounts that Secret and passes it with --metrics-cert-path; where ServiceMonitors are installed,
-// every binary is scraped.
+// every binary is scraped and the alerts (the PrometheusRule) are installed too.
 func TestServiceMonitorsVerifyTheMetricsCertificate(t *testing.T) {
 	monitored := 0
 	for _, dir := range installs {
@@ -129,6 +129,11 @@ func TestServiceMonitorsVerifyTheMetricsCertificate(t *testing.T) {
 			for name := range deploys {
 				assert.True(t, scraped[name], "no ServiceMonitor scrapes %s", name)
 			}
+			// The alerts on those metrics come with them (test/prometheus tests the rules themselves).
+			rules := loose[metav1.PartialObjectMetadata](t, r, "PrometheusRule")
+			require.Len(t, rules, 1, "an install with ServiceMonitors installs the alerts")
+			assert.Equal(t, "storageos-operator", rules[0].Name)
+			assert.Equal(t, monitors[0].Namespace, rules[0].Namespace, "the PrometheusRule is where the ServiceMonitors are")
 		})
 	}
 	assert.Positive(t, monitored, "some install has ServiceMonitors")
