@@ -185,7 +185,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (res ctrl.
 	defer func() {
 		reterr = errors.Join(reterr, r.patchStatus(ctx, s))
 		if reterr == nil && s.observed != nil && !s.deleting {
-			res.RequeueAfter = nextPoll(s.cluster, r.ResyncPeriod, r.UnsettledPollPeriod)
+			res.RequeueAfter = nextPoll(s.cluster, r.ResyncPeriod, r.UnsettledPollPeriod, time.Now())
 		}
 	}()
 

@@ -8,6 +8,12 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
+// DefaultSettledPoll and DefaultUnsettledPoll are the poll periods the tests' cluster-manager runs with.
+const (
+	DefaultSettledPoll   = defaultSettledPoll
+	DefaultUnsettledPoll = defaultUnsettledPoll
+)
+
 // ManagedLists returns an empty list of every kind a cluster deploys, for tests that look for leftovers.
 var ManagedLists = managedLists
 

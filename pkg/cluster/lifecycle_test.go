@@ -210,7 +210,7 @@ func TestEachTransitionIsAnnouncedOnce(t *testing.T) {
 	healthy := "ChangedStatus: 2/2 StorageOS nodes are functional. Cluster healthy"
 	eventuallyEvent(t, c, healthy)
 	// Several polls and the children's own updates later, still one.
-	time.Sleep(8 * time.Second)
+	time.Sleep(3 * cluster.DefaultUnsettledPoll)
 	counts := testEnv.EventCounts(t, c.Namespace, c.Name)
 	assert.Equal(t, 1, counts[healthy], "events: %v", counts)
 	for reason, n := range counts {

@@ -1,16 +1,10 @@
 package cluster_test
 
 import (
-	"fmt"
-	"sort"
-	"strings"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 
-	storageosv1 "github.com/storageos/cluster-operator/apis/storageos/v1"
 	"github.com/storageos/cluster-operator/internal/test/envtest"
 	"github.com/storageos/cluster-operator/pkg/storageos"
 )
@@ -32,7 +26,7 @@ func TestMetricsFollowTheClusterStatus(t *testing.T) {
 	}
 
 	// Before any node pod exists the cluster is Creating, and no StorageOS node is counted in any health.
-	m := eventuallyScrape(t, token, c, func(m envtest.Metrics) bool {
+	m := envtest.ScrapeUntil(t, metricsAddr, token, timeout, "storageos_cluster_", func(m envtest.Metrics) bool {
 		v, ok := m.Value("storageos_cluster_status_phase", of(map[string]string{"phase": "Creating"}))
 		return ok && v == 1
 	}, "the cluster is exported as Creating")
@@ -40,100 +34,47 @@ func TestMetricsFollowTheClusterStatus(t *testing.T) {
 	assert.Equal(t, 3, m.Count("storageos_cluster_storageos_nodes", of(nil)), "every health is exported")
 
 	nodesUp(t, c, "node-m1", "node-m2")
-	m = eventuallyScrape(t, token, c, func(m envtest.Metrics) bool {
-		return value(m, "storageos_cluster_status_phase", of(map[string]string{"phase": "Running"})) == 1 &&
-			value(m, "storageos_cluster_storageos_nodes", of(map[string]string{"health": "online"})) == 2 &&
-			value(m, "storageos_cluster_status_condition", of(map[string]string{"condition": "NodesHealthy", "status": "True"})) == 1
+	m = envtest.ScrapeUntil(t, metricsAddr, token, timeout, "storageos_cluster_", func(m envtest.Metrics) bool {
+		return m.Get("storageos_cluster_status_phase", of(map[string]string{"phase": "Running"})) == 1 &&
+			m.Get("storageos_cluster_storageos_nodes", of(map[string]string{"health": "online"})) == 2 &&
+			m.Get("storageos_cluster_status_condition", of(map[string]string{"condition": "NodesHealthy", "status": "True"})) == 1
 	}, "the cluster is exported as Running with two online StorageOS nodes")
 	for phase, want := range map[string]float64{"Creating": 0, "Running": 1, "Pending": 0, "Terminating": 0} {
-		assert.Equal(t, want, value(m, "storageos_cluster_status_phase", of(map[string]string{"phase": phase})), phase)
+		assert.Equal(t, want, m.Get("storageos_cluster_status_phase", of(map[string]string{"phase": phase})), phase)
 	}
-	assert.Equal(t, 2.0, value(m, "storageos_cluster_nodes_desired", of(nil)))
-	assert.Equal(t, 2.0, value(m, "storageos_cluster_nodes_ready", of(nil)))
+	assert.Equal(t, 2.0, m.Get("storageos_cluster_nodes_desired", of(nil)))
+	assert.Equal(t, 2.0, m.Get("storageos_cluster_nodes_ready", of(nil)))
 	for health, want := range map[string]float64{"online": 2, "offline": 0, "unknown": 0} {
-		assert.Equal(t, want, value(m, "storageos_cluster_storageos_nodes", of(map[string]string{"health": health})), health)
+		assert.Equal(t, want, m.Get("storageos_cluster_storageos_nodes", of(map[string]string{"health": health})), health)
 	}
 	for _, node := range []string{"node-m1", "node-m2"} {
 		// The node's own health and each of its seven components, all healthy.
 		assert.Equal(t, 8, m.Count("storageos_cluster_node_healthy", of(map[string]string{"node": node})), node)
 		for _, component := range []string{"node", "rdb", "kvWrite", "directfsInitiator"} {
-			assert.Equal(t, 1.0, value(m, "storageos_cluster_node_healthy", of(map[string]string{"node": node, "component": component})),
+			assert.Equal(t, 1.0, m.Get("storageos_cluster_node_healthy", of(map[string]string{"node": node, "component": component})),
 				"%s %s", node, component)
 		}
 	}
 	for _, condition := range []string{"Available", "NodeReady", "APIReady", "NodesHealthy"} {
-		assert.Equal(t, 1.0, value(m, "storageos_cluster_status_condition", of(map[string]string{"condition": condition, "status": "True"})), condition)
-		assert.Equal(t, 0.0, value(m, "storageos_cluster_status_condition", of(map[string]string{"condition": condition, "status": "False"})), condition)
+		assert.Equal(t, 1.0, m.Get("storageos_cluster_status_condition", of(map[string]string{"condition": condition, "status": "True"})), condition)
+		assert.Equal(t, 0.0, m.Get("storageos_cluster_status_condition", of(map[string]string{"condition": condition, "status": "False"})), condition)
 		assert.Equal(t, 3, m.Count("storageos_cluster_status_condition", of(map[string]string{"condition": condition})), condition)
 	}
 
 	// The StorageOS API reports a node offline: once the status follows, so does the endpoint.
 	sim.SetNodes(storageos.Node{ID: "metrics-1", Name: "node-m1", Health: storageos.NodeHealthOnline},
 		storageos.Node{ID: "metrics-2", Name: "node-m2", Health: storageos.NodeHealthOffline})
-	m = eventuallyScrape(t, token, c, func(m envtest.Metrics) bool {
-		return value(m, "storageos_cluster_storageos_nodes", of(map[string]string{"health": "offline"})) == 1
+	m = envtest.ScrapeUntil(t, metricsAddr, token, timeout, "storageos_cluster_", func(m envtest.Metrics) bool {
+		return m.Get("storageos_cluster_storageos_nodes", of(map[string]string{"health": "offline"})) == 1
 	}, "one offline StorageOS node is exported")
-	assert.Equal(t, 1.0, value(m, "storageos_cluster_storageos_nodes", of(map[string]string{"health": "online"})))
-	assert.Equal(t, 0.0, value(m, "storageos_cluster_node_healthy", of(map[string]string{"node": "node-m2", "component": "node"})))
-	assert.Equal(t, 1.0, value(m, "storageos_cluster_node_healthy", of(map[string]string{"node": "node-m1", "component": "node"})))
+	assert.Equal(t, 1.0, m.Get("storageos_cluster_storageos_nodes", of(map[string]string{"health": "online"})))
+	assert.Equal(t, 0.0, m.Get("storageos_cluster_node_healthy", of(map[string]string{"node": "node-m2", "component": "node"})))
+	assert.Equal(t, 1.0, m.Get("storageos_cluster_node_healthy", of(map[string]string{"node": "node-m1", "component": "node"})))
 	// An offline node's components are reported unknown, so not healthy either.
-	assert.Equal(t, 0.0, value(m, "storageos_cluster_node_healthy", of(map[string]string{"node": "node-m2", "component": "rdb"})))
-	m = eventuallyScrape(t, token, c, func(m envtest.Metrics) bool {
-		return value(m, "storageos_cluster_status_condition", of(map[string]string{"condition": "NodesHealthy", "status": "False"})) == 1
+	assert.Equal(t, 0.0, m.Get("storageos_cluster_node_healthy", of(map[string]string{"node": "node-m2", "component": "rdb"})))
+	m = envtest.ScrapeUntil(t, metricsAddr, token, timeout, "storageos_cluster_", func(m envtest.Metrics) bool {
+		return m.Get("storageos_cluster_status_condition", of(map[string]string{"condition": "NodesHealthy", "status": "False"})) == 1
 	}, "NodesHealthy is exported False")
-	assert.Equal(t, 0.0, value(m, "storageos_cluster_status_condition", of(map[string]string{"condition": "NodesHealthy", "status": "True"})))
-	t.Logf("scraped:\n%s", clusterSamples(m, c))
-}
-
-// value is the sample's value, or -1 when there is no such sample (no figure exported here is negative).
-func value(m envtest.Metrics, name string, labels map[string]string) float64 {
-	if v, ok := m.Value(name, labels); ok {
-		return v
-	}
-	return -1
-}
-
-// eventuallyScrape scrapes the cluster-manager until cond holds for the scrape, and returns that scrape.
-func eventuallyScrape(t *testing.T, token string, c *storageosv1.StorageOSCluster, cond func(envtest.Metrics) bool, msg string) envtest.Metrics {
-	t.Helper()
-	var last envtest.Metrics
-	var lastErr error
-	for deadline := time.Now().Add(timeout); time.Now().Before(deadline); time.Sleep(tick) {
-		m, err := envtest.Scrape(metricsAddr, token)
-		if err != nil {
-			lastErr = err
-			continue
-		}
-		last = m
-		if cond(m) {
-			return m
-		}
-	}
-	require.FailNow(t, msg, "last scrape error: %v; last samples of the cluster:\n%s", lastErr, clusterSamples(last, c))
-	return nil
-}
-
-// clusterSamples prints the cluster's storageos_cluster_* samples of a scrape, one a line, sorted.
-func clusterSamples(m envtest.Metrics, c *storageosv1.StorageOSCluster) string {
-	var lines []string
-	for name, family := range m {
-		if !strings.HasPrefix(name, "storageos_cluster_") {
-			continue
-		}
-		for _, metric := range family.GetMetric() {
-			var labels []string
-			mine := 0
-			for _, l := range metric.GetLabel() {
-				labels = append(labels, fmt.Sprintf("%s=%q", l.GetName(), l.GetValue()))
-				if (l.GetName() == "namespace" && l.GetValue() == c.Namespace) || (l.GetName() == "name" && l.GetValue() == c.Name) {
-					mine++
-				}
-			}
-			if mine == 2 {
-				lines = append(lines, fmt.Sprintf("%s{%s} %g", name, strings.Join(labels, ","), metric.GetGauge().GetValue()))
-			}
-		}
-	}
-	sort.Strings(lines)
-	return strings.Join(lines, "\n")
+	assert.Equal(t, 0.0, m.Get("storageos_cluster_status_condition", of(map[string]string{"condition": "NodesHealthy", "status": "True"})))
+	t.Logf("scraped:\n%s", m.Samples("storageos_cluster_"))
 }

@@ -17,30 +17,55 @@ import (
 // anything is not as desired the API is asked every few seconds, so a node going offline or coming back shows in
 // the status within seconds; once all is well, twice a minute, so a settled cluster costs the StorageOS API one
 // call per 30 s and Kubernetes nothing. A node pod's readiness changing is an event of its own (nodePodReadiness)
-// and is reacted to at once, settled or not: a StorageOS node that goes offline fails its pod's readiness probe.
+// and is reacted to at once, settled or not: a StorageOS node whose process stops takes its pod's readiness.
 const (
 	defaultSettledPoll   = 30 * time.Second
 	defaultUnsettledPoll = 3 * time.Second
 )
 
-// nextPoll is how long to wait before asking the StorageOS API again, from the status this reconcile computed.
-func nextPoll(c *storageosv1.StorageOSCluster, settled, unsettled time.Duration) time.Duration {
+// A state that stays unsettled (a node offline for days, a cluster left paused) is polled less often as it
+// lasts: the unsettled period for its first minute, then twice it, then three times it from its third minute on
+// (9 s by default, so a recovery still shows within 10 s), rather than 20 calls a minute forever.
+const (
+	unsettledBackoffStep = time.Minute
+	unsettledBackoffMax  = 3
+)
+
+// nextPoll is how long to wait before asking the StorageOS API again, from the status this reconcile computed
+// and the time now.
+func nextPoll(c *storageosv1.StorageOSCluster, settled, unsettled time.Duration, now time.Time) time.Duration {
+	if isSettled(c) {
+		return settled
+	}
+	// How long the cluster has been as it is: since its newest condition transition.
+	var last time.Time
+	for _, cond := range c.Status.Conditions {
+		if cond.LastTransitionTime.After(last) {
+			last = cond.LastTransitionTime.Time
+		}
+	}
+	factor := min(1+int64(now.Sub(last)/unsettledBackoffStep), unsettledBackoffMax)
+	return time.Duration(max(factor, 1)) * unsettled
+}
+
+// isSettled reports whether the cluster has nothing left to follow closely.
+func isSettled(c *storageosv1.StorageOSCluster) bool {
 	if apiReady := meta.FindStatusCondition(c.Status.Conditions, ConditionAPIReady); apiReady != nil &&
 		apiReady.Status == metav1.ConditionFalse && apiReady.Reason == ReasonCredentialsInvalid {
 		// Asking again will not help and failed logins may lock the account; new credentials are a Secret
 		// change, which is an event of its own.
-		return settled
+		return true
 	}
 	if c.Spec.Pause || c.Status.Phase != storageosv1.ClusterPhaseRunning {
 		// Paused: an upgrade is replacing node pods and StorageOS is in maintenance mode.
-		return unsettled
+		return false
 	}
 	for t, want := range settledConditions {
 		if cond := meta.FindStatusCondition(c.Status.Conditions, t); cond == nil || cond.Status != want {
-			return unsettled
+			return false
 		}
 	}
-	return settled
+	return true
 }
 
 // settledConditions are the conditions of a cluster with nothing left to follow closely.

@@ -273,7 +273,7 @@ func (r *Reconciler) patchStatus(ctx context.Context, s *scope) error {
 		}
 	}
 	if err := kube.PatchStatus(ctx, r.Client, names.ClusterManager, s.base, c, client.MergeFromWithOptimisticLock{}); err != nil {
-		return err
+		return kube.IgnoreConflict(err)
 	}
 	for _, e := range events {
 		r.Recorder.Eventf(c, nil, e.kind, e.reason, "Observe", "%s", e.note)

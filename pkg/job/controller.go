@@ -144,10 +144,10 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 	before := job.DeepCopy()
 	completedNow := false
 	defer func() {
-		// Locked on the Job as read: a reconcile that started from a stale cache is refused (and retried), so it
-		// cannot announce the completion a second time.
+		// Locked on the Job as read: a reconcile that started from a stale cache is refused (the newer Job is
+		// reconciled again), so it cannot announce the completion a second time.
 		if err := kube.PatchStatus(ctx, r.Client, names.JobManager, before, job, client.MergeFromWithOptimisticLock{}); err != nil {
-			reterr = errors.Join(reterr, err)
+			reterr = errors.Join(reterr, kube.IgnoreConflict(err))
 			return
 		}
 		if completedNow {

@@ -2,9 +2,7 @@ package job_test
 
 import (
 	"context"
-	"strings"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -24,56 +22,18 @@ func TestMetricsFollowTheJob(t *testing.T) {
 	a, b := startPod(t, ds, "node-a"), startPod(t, ds, "node-b")
 	logs.print(a, "done")
 
-	m := eventuallyScrape(t, token, func(m envtest.Metrics) bool {
-		return value(m, "storageos_job_nodes", of) == 2 && value(m, "storageos_job_nodes_completed", of) == 1
+	m := envtest.ScrapeUntil(t, metricsAddr, token, timeout, "storageos_job_", func(m envtest.Metrics) bool {
+		return m.Get("storageos_job_nodes", of) == 2 && m.Get("storageos_job_nodes_completed", of) == 1
 	}, "one of two nodes done is exported")
-	assert.Equal(t, 0.0, value(m, "storageos_job_completed", of))
+	assert.Equal(t, 0.0, m.Get("storageos_job_completed", of))
 	stored := &storageosv1.Job{}
 	require.NoError(t, testEnv.Client.Get(context.Background(), client.ObjectKeyFromObject(j), stored))
-	assert.Equal(t, float64(stored.CreationTimestamp.Unix()), value(m, "storageos_job_created_timestamp_seconds", of))
+	assert.Equal(t, float64(stored.CreationTimestamp.Unix()), m.Get("storageos_job_created_timestamp_seconds", of))
 
 	logs.print(b, "done")
-	m = eventuallyScrape(t, token, func(m envtest.Metrics) bool {
-		return value(m, "storageos_job_completed", of) == 1
+	m = envtest.ScrapeUntil(t, metricsAddr, token, timeout, "storageos_job_", func(m envtest.Metrics) bool {
+		return m.Get("storageos_job_completed", of) == 1
 	}, "the completed Job is exported")
-	assert.Equal(t, 2.0, value(m, "storageos_job_nodes", of))
-	assert.Equal(t, 2.0, value(m, "storageos_job_nodes_completed", of))
-}
-
-// value is the sample's value, or -1 when there is no such sample (no figure exported here is negative).
-func value(m envtest.Metrics, name string, labels map[string]string) float64 {
-	if v, ok := m.Value(name, labels); ok {
-		return v
-	}
-	return -1
-}
-
-// eventuallyScrape scrapes the job-manager until cond holds for the scrape, and returns that scrape.
-func eventuallyScrape(t *testing.T, token string, cond func(envtest.Metrics) bool, msg string) envtest.Metrics {
-	t.Helper()
-	var last envtest.Metrics
-	var lastErr error
-	for deadline := time.Now().Add(timeout); time.Now().Before(deadline); time.Sleep(tick) {
-		m, err := envtest.Scrape(metricsAddr, token)
-		if err != nil {
-			lastErr = err
-			continue
-		}
-		last = m
-		if cond(m) {
-			return m
-		}
-	}
-	require.FailNow(t, msg, "last scrape error: %v; last storageos_job_* families: %v", lastErr, jobFamilies(last))
-	return nil
-}
-
-func jobFamilies(m envtest.Metrics) []string {
-	var out []string
-	for name, family := range m {
-		if strings.HasPrefix(name, "storageos_job_") {
-			out = append(out, family.String())
-		}
-	}
-	return out
+	assert.Equal(t, 2.0, m.Get("storageos_job_nodes", of))
+	assert.Equal(t, 2.0, m.Get("storageos_job_nodes_completed", of))
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -32,4 +33,15 @@ func PatchStatus(ctx context.Context, c client.Client, owner string, before, obj
 		return nil
 	}
 	return client.IgnoreNotFound(c.Status().Patch(ctx, obj, client.MergeFromWithOptions(before, opts...), client.FieldOwner(owner)))
+}
+
+// IgnoreConflict is nil for a conflict, err otherwise. A status write locked on the object as read (PatchStatus
+// with client.MergeFromWithOptimisticLock) conflicts when the object changed since: the change's own watch event
+// reconciles it again from the newer version, so nothing is lost and it is no error. Returned, it would be
+// retried with backoff for nothing and counted in controller_runtime_reconcile_errors_total, which alerts read.
+func IgnoreConflict(err error) error {
+	if apierrors.IsConflict(err) {
+		return nil
+	}
+	return err
 }

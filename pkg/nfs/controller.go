@@ -171,7 +171,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 		// Locked on the object as read: a status computed from a stale cache is refused, not written, and its
 		// events are not sent.
 		if err := kube.PatchStatus(ctx, r.Client, names.ClusterManager, before, nfs, client.MergeFromWithOptimisticLock{}); err != nil {
-			reterr = errors.Join(reterr, err)
+			reterr = errors.Join(reterr, kube.IgnoreConflict(err))
 			return
 		}
 		for _, e := range transitions(before, nfs) {

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -142,4 +144,55 @@ func matches(metric *dto.Metric, labels map[string]string) bool {
 		}
 	}
 	return found == len(labels)
+}
+
+// Get is the value of the sample of family name whose labels include labels, or -1 when there is none (no
+// figure the operator exports is negative): a value to compare in an assertion.
+func (m Metrics) Get(name string, labels map[string]string) float64 {
+	if v, ok := m.Value(name, labels); ok {
+		return v
+	}
+	return -1
+}
+
+// Samples are the samples of the families whose names start with prefix, one a line in the exposition format,
+// sorted: what a failed assertion shows.
+func (m Metrics) Samples(prefix string) string {
+	var lines []string
+	for name, family := range m {
+		if !strings.HasPrefix(name, prefix) {
+			continue
+		}
+		for _, metric := range family.GetMetric() {
+			var labels []string
+			for _, l := range metric.GetLabel() {
+				labels = append(labels, fmt.Sprintf("%s=%q", l.GetName(), l.GetValue()))
+			}
+			v, _ := Metrics{name: &dto.MetricFamily{Metric: []*dto.Metric{metric}}}.Value(name, nil)
+			lines = append(lines, fmt.Sprintf("%s{%s} %g", name, strings.Join(labels, ","), v))
+		}
+	}
+	sort.Strings(lines)
+	return strings.Join(lines, "\n")
+}
+
+// ScrapeUntil scrapes addr with token, as Prometheus does, until cond holds for a scrape, and returns it; after
+// within it fails t with msg and the last scrape's samples of the families starting with prefix.
+func ScrapeUntil(t testing.TB, addr, token string, within time.Duration, prefix string, cond func(Metrics) bool, msg string) Metrics {
+	t.Helper()
+	var last Metrics
+	var lastErr error
+	for deadline := time.Now().Add(within); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		m, err := Scrape(addr, token)
+		if err != nil {
+			lastErr = err
+			continue
+		}
+		last = m
+		if cond(m) {
+			return m
+		}
+	}
+	require.FailNow(t, msg, "last scrape error: %v; last %s* samples:\n%s", lastErr, prefix, last.Samples(prefix))
+	return nil
 }
