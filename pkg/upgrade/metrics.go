@@ -26,6 +26,10 @@ var (
 		"Of the node pods the upgrade replaces, those running the new image and ready (status.progress.nodesUpgraded).")
 	metricStepDuration = metrics.NewDesc("storageos_upgrade_step_duration_seconds",
 		"Seconds since the upgrade's current step began (status.phaseStartTime); only while the upgrade has not ended.", "phase")
+	// Tells a failed upgrade that leaves the cluster paused and StorageOS in maintenance mode from one that
+	// failed before it paused anything (StorageOSUpgradeFailed is critical for the first only).
+	metricClusterPaused = metrics.NewDesc("storageos_upgrade_cluster_paused",
+		"1 once the upgrade has paused the cluster and enabled StorageOS maintenance mode, until the upgrade is deleted (status.clusterPaused); 0 before.")
 )
 
 // phases are every value of status.phase, so the phase metric always has all of them.
@@ -45,7 +49,8 @@ func registerMetrics(mgr ctrl.Manager) error {
 func newUpgradeCollector(reader client.Reader, elected <-chan struct{}, now func() time.Time) *metrics.ObjectCollector {
 	return metrics.NewObjectCollector(reader, elected,
 		func() client.ObjectList { return &storageosv1.StorageOSUpgradeList{} },
-		[]*prometheus.Desc{metricPhase, metricApplications, metricApplicationsScaledDown, metricNodes, metricNodesUpgraded, metricStepDuration},
+		[]*prometheus.Desc{metricPhase, metricApplications, metricApplicationsScaledDown, metricNodes, metricNodesUpgraded, metricStepDuration,
+			metricClusterPaused},
 		func(o client.Object, e metrics.Emitter) {
 			if u, ok := o.(*storageosv1.StorageOSUpgrade); ok {
 				emitMetrics(u, now(), e)
@@ -65,6 +70,7 @@ func emitMetrics(u *storageosv1.StorageOSUpgrade, now time.Time, e metrics.Emitt
 	e.Gauge(metricApplicationsScaledDown, float64(p.ApplicationsScaledDown))
 	e.Gauge(metricNodes, float64(p.Nodes))
 	e.Gauge(metricNodesUpgraded, float64(p.NodesUpgraded))
+	e.Gauge(metricClusterPaused, metrics.Bool(u.Status.ClusterPaused))
 	if phase == storageosv1.UpgradePhaseCompleted || phase == storageosv1.UpgradePhaseFailed {
 		return // ended: no step runs, and a duration that kept growing would look stuck
 	}

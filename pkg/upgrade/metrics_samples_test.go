@@ -25,6 +25,8 @@ func TestUpgradeSamples(t *testing.T) {
 # TYPE storageos_upgrade_applications gauge
 # HELP storageos_upgrade_applications_scaled_down Of the applications the upgrade scales down, those currently down (status.progress.applicationsScaledDown).
 # TYPE storageos_upgrade_applications_scaled_down gauge
+# HELP storageos_upgrade_cluster_paused 1 once the upgrade has paused the cluster and enabled StorageOS maintenance mode, until the upgrade is deleted (status.clusterPaused); 0 before.
+# TYPE storageos_upgrade_cluster_paused gauge
 # HELP storageos_upgrade_nodes StorageOS node pods the upgrade replaces (status.progress.nodes).
 # TYPE storageos_upgrade_nodes gauge
 # HELP storageos_upgrade_nodes_upgraded Of the node pods the upgrade replaces, those running the new image and ready (status.progress.nodesUpgraded).
@@ -46,12 +48,13 @@ func TestUpgradeSamples(t *testing.T) {
 		}
 		return b.String()
 	}
-	counts := func(apps, down, nodes, upgraded int) string {
+	counts := func(apps, down, nodes, upgraded, paused int) string {
 		return fmt.Sprintf(`storageos_upgrade_applications{name="u",namespace="ns"} %d
 storageos_upgrade_applications_scaled_down{name="u",namespace="ns"} %d
+storageos_upgrade_cluster_paused{name="u",namespace="ns"} %d
 storageos_upgrade_nodes{name="u",namespace="ns"} %d
 storageos_upgrade_nodes_upgraded{name="u",namespace="ns"} %d
-`, apps, down, nodes, upgraded)
+`, apps, down, paused, nodes, upgraded)
 	}
 	progress := func(apps, down, nodes, upgraded int32) storageosv1.UpgradeProgress {
 		return storageosv1.UpgradeProgress{Applications: apps, ApplicationsScaledDown: down, Nodes: nodes, NodesUpgraded: upgraded}
@@ -62,24 +65,29 @@ storageos_upgrade_nodes_upgraded{name="u",namespace="ns"} %d
 		want   string
 	}{
 		{"new, not looked at yet: Pending since its creation", storageosv1.StorageOSUpgradeStatus{},
-			counts(0, 0, 0, 0) + durationHelp +
+			counts(0, 0, 0, 0, 0) + durationHelp +
 				`storageos_upgrade_step_duration_seconds{name="u",namespace="ns",phase="Pending"} 3600
 ` + phaseSamples("Pending")},
 		{"scaling down", storageosv1.StorageOSUpgradeStatus{Phase: storageosv1.UpgradePhaseScalingDown, PhaseStartTime: &stepStart,
-			Progress: progress(200, 120, 100, 0)},
-			counts(200, 120, 100, 0) + durationHelp +
+			ClusterPaused: true, Progress: progress(200, 120, 100, 0)},
+			counts(200, 120, 100, 0, 1) + durationHelp +
 				`storageos_upgrade_step_duration_seconds{name="u",namespace="ns",phase="ScalingDown"} 90
 ` + phaseSamples("ScalingDown")},
 		{"upgrading nodes", storageosv1.StorageOSUpgradeStatus{Phase: storageosv1.UpgradePhaseUpgrading, PhaseStartTime: &stepStart,
-			Progress: progress(200, 200, 100, 37)},
-			counts(200, 200, 100, 37) + durationHelp +
+			ClusterPaused: true, Progress: progress(200, 200, 100, 37)},
+			counts(200, 200, 100, 37, 1) + durationHelp +
 				`storageos_upgrade_step_duration_seconds{name="u",namespace="ns",phase="Upgrading"} 90
 ` + phaseSamples("Upgrading")},
-		{"completed: no step runs", storageosv1.StorageOSUpgradeStatus{Phase: storageosv1.UpgradePhaseCompleted, PhaseStartTime: &stepStart,
-			Completed: true, Progress: progress(200, 0, 100, 100)},
-			counts(200, 0, 100, 100) + phaseSamples("Completed")},
-		{"failed: no step runs", storageosv1.StorageOSUpgradeStatus{Phase: storageosv1.UpgradePhaseFailed, PhaseStartTime: &stepStart},
-			counts(0, 0, 0, 0) + phaseSamples("Failed")},
+		{"completed: no step runs, the cluster stays paused until the upgrade is deleted", storageosv1.StorageOSUpgradeStatus{
+			Phase: storageosv1.UpgradePhaseCompleted, PhaseStartTime: &stepStart, Completed: true, ClusterPaused: true,
+			Progress: progress(200, 0, 100, 100)},
+			counts(200, 0, 100, 100, 1) + phaseSamples("Completed")},
+		{"failed after pausing the cluster: no step runs, the cluster stays paused", storageosv1.StorageOSUpgradeStatus{
+			Phase: storageosv1.UpgradePhaseFailed, PhaseStartTime: &stepStart, ClusterPaused: true, Progress: progress(200, 0, 100, 12)},
+			counts(200, 0, 100, 12, 1) + phaseSamples("Failed")},
+		{"refused at its preconditions: failed, the cluster never paused", storageosv1.StorageOSUpgradeStatus{
+			Phase: storageosv1.UpgradePhaseFailed, PhaseStartTime: &stepStart},
+			counts(0, 0, 0, 0, 0) + phaseSamples("Failed")},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			u := &storageosv1.StorageOSUpgrade{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "u", CreationTimestamp: created},

@@ -50,6 +50,8 @@ func TestProgressIsShownAsTheUpgradeGoes(t *testing.T) {
 	assert.Equal(t, 0.0, value(metrics, "storageos_upgrade_nodes_upgraded", of))
 	assert.GreaterOrEqual(t, value(metrics, "storageos_upgrade_step_duration_seconds", withPhase(of, "ScalingDown")), 0.0,
 		"the step's duration is exported while it runs")
+	assert.Equal(t, 1.0, value(metrics, "storageos_upgrade_cluster_paused", of),
+		"the upgrade paused the cluster and enabled maintenance mode before scaling down")
 
 	// Every application down; the node pods are deleted and do not come back, but one that is started by hand.
 	w.holdNodePods.Store(true)
@@ -95,7 +97,29 @@ func TestProgressIsShownAsTheUpgradeGoes(t *testing.T) {
 	assert.Equal(t, 3.0, value(metrics, "storageos_upgrade_nodes_upgraded", of))
 	assert.Equal(t, 3.0, value(metrics, "storageos_upgrade_nodes", of))
 	assert.Zero(t, metrics.Count("storageos_upgrade_step_duration_seconds", of), "an ended upgrade has no step running")
+	assert.Equal(t, 1.0, value(metrics, "storageos_upgrade_cluster_paused", of),
+		"the cluster stays paused in maintenance mode until the upgrade is deleted")
 
+	deleteUpgrade(t, u)
+	assertReleased(t, w)
+}
+
+// An upgrade refused at its preconditions is exported as failed with the cluster not paused: what tells it
+// from a failure that leaves the cluster paused in maintenance mode (StorageOSUpgradeFailed is critical only
+// for that one).
+func TestARefusedUpgradeIsExportedWithTheClusterNotPaused(t *testing.T) {
+	w := newWorld(t)
+	m := startManager(t, managerOptions{metrics: true})
+	token := testEnv.MetricsReaderToken(t, w.cluster.Namespace)
+	u := createUpgrade(t, w.cluster.Namespace, oldImage) // the image the cluster runs: refused
+	of := map[string]string{"namespace": u.Namespace, "name": u.Name}
+	got, _ := waitFailed(t, u)
+	require.False(t, got.Status.ClusterPaused)
+	metrics := scrapeUntil(t, m, token, func(s envtest.Metrics) bool {
+		return value(s, "storageos_upgrade_status_phase", withPhase(of, "Failed")) == 1
+	}, "the failed upgrade is exported")
+	assertPhaseMetric(t, metrics, of, storageosv1.UpgradePhaseFailed)
+	assert.Equal(t, 0.0, value(metrics, "storageos_upgrade_cluster_paused", of), "the refused upgrade paused nothing")
 	deleteUpgrade(t, u)
 	assertReleased(t, w)
 }
