@@ -33,7 +33,8 @@ import (
 // The upgrade-manager owns StorageOSUpgrades and the image pull Job; it pauses and edits the cluster, scales
 // applications, and replaces node pods. Discovery and the waiting steps read Deployments, StatefulSets, claims,
 // volumes and classes from the cache (list, watch; see reads.go); pods, the node DaemonSet, the cluster and the
-// Secret are read from the API server, narrowly.
+// Secret are read from the API server, narrowly. While an upgrade is Pending its plan lists pods, ReplicaSets
+// and Jobs (metadata) and autoscalers across namespaces from the API server, a page at a time.
 // +kubebuilder:rbac:groups=storageos.com,resources=storageosupgrades,verbs=get;list;watch;update;patch
 // +kubebuilder:rbac:groups=storageos.com,resources=storageosupgrades/status,verbs=update;patch
 // +kubebuilder:rbac:groups=storageos.com,resources=storageosupgrades/finalizers,verbs=update
@@ -41,6 +42,11 @@ import (
 // +kubebuilder:rbac:groups=storageos.com,resources=jobs,verbs=get;list;watch;create;delete
 // +kubebuilder:rbac:groups=apps,resources=deployments;statefulsets,verbs=list;watch;patch
 // +kubebuilder:rbac:groups=apps,resources=daemonsets,verbs=get;patch
+// The plan follows pods to what the user manages through their ReplicaSets and Jobs (metadata only), and
+// reports the autoscalers of the applications it scales down.
+// +kubebuilder:rbac:groups=apps,resources=replicasets,verbs=list
+// +kubebuilder:rbac:groups=batch,resources=jobs,verbs=list
+// +kubebuilder:rbac:groups=autoscaling,resources=horizontalpodautoscalers,verbs=list
 // +kubebuilder:rbac:groups="",resources=pods,verbs=list;delete
 // +kubebuilder:rbac:groups="",resources=persistentvolumeclaims;persistentvolumes,verbs=list;watch
 // +kubebuilder:rbac:groups=storage.k8s.io,resources=storageclasses,verbs=list;watch
@@ -218,6 +224,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 	}
 	before := u.DeepCopy()
 	var announce *event
+	var notes []event
 	defer func() {
 		if err := kube.PatchStatus(ctx, r.Client, names.UpgradeManager, before, u, client.MergeFromWithOptimisticLock{}); err != nil {
 			reterr = errors.Join(reterr, err)
@@ -226,6 +233,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 		// Announced once written: the write is what comes before the act.
 		if announce != nil {
 			r.Recorder.Eventf(u, nil, announce.eventType, announce.reason, announce.action, "%s", announce.message)
+		}
+		for _, e := range notes {
+			r.Recorder.Eventf(u, nil, e.eventType, e.reason, e.action, "%s", e.message)
 		}
 	}()
 	if !u.DeletionTimestamp.IsZero() {
@@ -254,6 +264,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 	}
 	now := metav1.Now()
 	announce = transition(u, phase, out, now, r.StepTimeout)
+	if out.failure == "" {
+		notes = out.events
+	}
 	if u.Status.Phase != phase {
 		ctrl.LoggerFrom(ctx).Info("Upgrade step ended", "step", phase, "next", u.Status.Phase, "failure", out.failure)
 		return ctrl.Result{}, nil // the status write's watch event starts the next step

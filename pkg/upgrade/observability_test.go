@@ -58,7 +58,7 @@ func TestProgressIsShownAsTheUpgradeGoes(t *testing.T) {
 	w.holdAppPods.Store(false)
 	waitPhase(t, u, storageosv1.UpgradePhaseUpgrading)
 	require.Eventually(t, func() bool { return len(w.nodePods()) == 0 }, timeout, tick, "the old node pods are deleted")
-	w.createPod(ctx, nodeDaemonSet(t, w).Spec.Template, map[string]string{"node": w.nodes[0]})
+	w.createPod(ctx, nodeDaemonSet(t, w).Spec.Template, map[string]string{"node": w.nodes[0]}, nil)
 	got = waitProgress(t, u, "nodes upgraded 1/3")
 	assert.Equal(t, int32(3), got.Status.Progress.ApplicationsScaledDown, "every application stays down")
 	row = upgradeRow(t, u)
@@ -152,7 +152,7 @@ func upgradeRow(t *testing.T, u *storageosv1.StorageOSUpgrade) map[string]string
 	require.Len(t, lines, 2, out)
 	cells := regexp.MustCompile(`\s{2,}`)
 	header, row := cells.Split(strings.TrimSpace(lines[0]), -1), cells.Split(strings.TrimSpace(lines[1]), -1)
-	require.Equal(t, []string{"NAME", "IMAGE", "STATUS", "SINCE", "APPS DOWN", "NODES UPGRADED", "COMPLETED", "AGE"}, header, out)
+	require.Equal(t, []string{"NAME", "IMAGE", "STATUS", "SINCE", "APPS DOWN", "NODES UPGRADED", "UNSTOPPABLE", "COMPLETED", "AGE"}, header, out)
 	require.Len(t, row, len(header), out)
 	byColumn := map[string]string{}
 	for i, h := range header {

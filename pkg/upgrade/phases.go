@@ -4,14 +4,18 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	storagev1 "k8s.io/api/storage/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -72,24 +76,73 @@ func (r *Reconciler) preconditions(ctx context.Context, u *storageosv1.StorageOS
 		return outcome{}, fmt.Errorf("reading the node DaemonSet: %w", err)
 	}
 	current := nodeImage(&ds.Spec.Template.Spec)
-	if current == string(u.Spec.NewImage) {
-		return outcome{failure: "the cluster already runs " + current, failReason: ReasonImageUnchanged}, nil
-	}
 	inv, err := r.inventory(ctx)
 	if err != nil {
 		return outcome{}, err
 	}
+	// The plan is computed on every look, whatever follows: with preview it is all the upgrade does, and while
+	// the upgrade waits it shows what holds it back. Deterministic, so an unchanged plan costs no status write.
+	in, err := r.planInput(ctx)
+	if err != nil {
+		return outcome{}, err
+	}
+	in.Inventory, in.FromImage, in.ToImage, in.Nodes = inv, current, string(u.Spec.NewImage), ds.Status.DesiredNumberScheduled
+	shown := u.Status.Plan
+	u.Status.Plan = ComputePlan(in)
+	plan := &u.Status.Plan
+	if u.Spec.Preview {
+		s := plan.Summary
+		setCondition(u, ConditionProgressing, metav1.ConditionFalse, ReasonPreviewing, fmt.Sprintf(
+			"preview: %d applications to scale down, %d pods it cannot stop, %d blocking autoscalers, %d nodes; "+
+				"set spec.preview to false to start", s.Applications, s.UnstoppablePods, s.BlockingAutoscalers, s.Nodes))
+		return wait("spec.preview to be false"), nil
+	}
+	if current == string(u.Spec.NewImage) {
+		return outcome{failure: "the cluster already runs " + current, failReason: ReasonImageUnchanged}, nil
+	}
 	if unsafe := DeletesClaimsWhenScaled(inv, StorageOSWorkloads(inv)); len(unsafe) > 0 {
 		return outcome{failure: unsafeMessage(unsafe), failReason: ReasonClaimsWouldBeDeleted}, nil
+	}
+	if message := BlockingMessage(plan); message != "" && !u.Spec.AcceptUnstoppablePods {
+		if setCondition(u, ConditionProgressing, metav1.ConditionFalse, ReasonUnstoppablePods, message) {
+			r.Recorder.Eventf(u, nil, corev1.EventTypeWarning, EventUnstoppablePods, "Wait", "%s", message)
+		}
+		return wait("no pods it cannot stop, or %s", AcceptField), nil
 	}
 	u.Status.Cluster = &storageosv1.ClusterReference{Namespace: c.Namespace, Name: c.Name}
 	u.Status.PreviousImage = current
 	u.Status.ClusterWasPaused = c.Spec.Pause
 	out := advance(storageosv1.UpgradePhasePullingImage)
+	// A plan shown before (a preview's, or one the upgrade waited on) that differs from the one it starts from
+	// is said once, as are the plan's warnings; emitted once the status that starts the upgrade is written.
+	if shown.ToImage != "" {
+		if diff := PlanDiff(&shown, plan); len(diff) > 0 {
+			out.events = append(out.events, event{corev1.EventTypeNormal, EventPlanChanged, "Start",
+				eventNote("the upgrade starts from a plan that differs from the one shown: " + strings.Join(diff, "; "))})
+		}
+	}
+	// One event for all warnings: the events API folds events of the same reason and action into a series,
+	// which would keep the first note only.
+	if len(plan.Warnings) > 0 {
+		out.events = append(out.events, event{corev1.EventTypeWarning, EventPlanWarning, "Start",
+			eventNote("the plan warns: " + strings.Join(plan.Warnings, "; "))})
+	}
 	// What the upgrade is about to do, shown from its start; ScalingDown and Upgrading count again as they go.
 	out.applications = counted(0, len(toScaleDown(StorageOSWorkloads(inv))))
 	out.nodes = counted(0, int(ds.Status.DesiredNumberScheduled))
 	return out, nil
+}
+
+// maxEventNote is the longest note the events API accepts.
+const maxEventNote = 1024
+
+// eventNote cuts a note to what the events API accepts.
+func eventNote(note string) string {
+	if len(note) <= maxEventNote {
+		return note
+	}
+	const more = "..."
+	return strings.ToValidUTF8(note[:maxEventNote-len(more)], "") + more
 }
 
 // toScaleDown are the workloads an upgrade scales down: those that run.
@@ -334,6 +387,59 @@ func (r *Reconciler) podsLeft(ctx context.Context, namespace string, selectors [
 		}
 	}
 	return left, matched, err
+}
+
+// planInput reads, from the API server, what the plan needs beside the inventory: the pods that may hold a
+// volume, with only what the plan reads of them kept, the metadata of ReplicaSets and Jobs (the owners between
+// a pod and what the user manages), and the HorizontalPodAutoscalers. A page at a time, across namespaces.
+func (r *Reconciler) planInput(ctx context.Context) (PlanInput, error) {
+	var in PlanInput
+	running := fields.AndSelectors(fields.OneTermNotEqualSelector("status.phase", string(corev1.PodSucceeded)),
+		fields.OneTermNotEqualSelector("status.phase", string(corev1.PodFailed)))
+	if err := listPages(ctx, r.Reader, func() *corev1.PodList { return &corev1.PodList{} }, func(l *corev1.PodList) {
+		for i := range l.Items {
+			p := &l.Items[i]
+			if len(p.Spec.Volumes) == 0 {
+				continue
+			}
+			in.Pods = append(in.Pods, corev1.Pod{
+				ObjectMeta: metav1.ObjectMeta{Namespace: p.Namespace, Name: p.Name, OwnerReferences: p.OwnerReferences},
+				Spec:       corev1.PodSpec{Volumes: p.Spec.Volumes},
+				Status:     corev1.PodStatus{Phase: p.Status.Phase},
+			})
+		}
+	}, client.MatchingFieldsSelector{Selector: running}); err != nil {
+		return PlanInput{}, fmt.Errorf("listing pods: %w", err)
+	}
+	for _, owners := range []struct {
+		gvk  schema.GroupVersionKind
+		into *[]metav1.PartialObjectMetadata
+	}{
+		{appsv1.SchemeGroupVersion.WithKind("ReplicaSetList"), &in.ReplicaSets},
+		{batchv1.SchemeGroupVersion.WithKind("JobList"), &in.Jobs},
+	} {
+		newList := func() *metav1.PartialObjectMetadataList {
+			l := &metav1.PartialObjectMetadataList{}
+			l.SetGroupVersionKind(owners.gvk)
+			return l
+		}
+		if err := listPages(ctx, r.Reader, newList, func(l *metav1.PartialObjectMetadataList) {
+			for i := range l.Items {
+				m := &l.Items[i]
+				*owners.into = append(*owners.into, metav1.PartialObjectMetadata{
+					ObjectMeta: metav1.ObjectMeta{Namespace: m.Namespace, Name: m.Name, OwnerReferences: m.OwnerReferences}})
+			}
+		}); err != nil {
+			return PlanInput{}, fmt.Errorf("listing %s: %w", owners.gvk.Kind, err)
+		}
+	}
+	if err := listPages(ctx, r.Reader, func() *autoscalingv2.HorizontalPodAutoscalerList { return &autoscalingv2.HorizontalPodAutoscalerList{} },
+		func(l *autoscalingv2.HorizontalPodAutoscalerList) {
+			in.Autoscalers = append(in.Autoscalers, l.Items...)
+		}); err != nil {
+		return PlanInput{}, fmt.Errorf("listing HorizontalPodAutoscalers: %w", err)
+	}
+	return in, nil
 }
 
 func podMetadataList() *metav1.PartialObjectMetadataList {

@@ -30,6 +30,11 @@ const (
 	// ReasonClusterNotInNamespace: the upgrade is not in the namespace of a StorageOSCluster, the only cluster
 	// it may act on, so it is refused.
 	ReasonClusterNotInNamespace = "ClusterNotInNamespace"
+	// ReasonPreviewing: spec.preview is set; the upgrade shows its plan in status and does nothing else.
+	ReasonPreviewing = "Previewing"
+	// ReasonUnstoppablePods: pods the upgrade cannot stop use StorageOS volumes (or autoscalers could start an
+	// application again), and spec.acceptUnstoppablePods is not set: the upgrade waits.
+	ReasonUnstoppablePods = "UnstoppablePods"
 )
 
 // Events, with the original operator's reasons and messages where it had them (seed README).
@@ -41,6 +46,12 @@ const (
 	EventUpgradeFailed    = "UpgradeFailed"
 	EventBlocked          = "UpgradeBlocked"
 	EventFinalizeError    = "CleanupFailed"
+	// EventUnstoppablePods: the upgrade waits for pods it cannot stop (once, as the wait begins).
+	EventUnstoppablePods = "UnstoppablePods"
+	// EventPlanChanged: the upgrade starts from a plan that differs from the one shown before.
+	EventPlanChanged = "PlanChanged"
+	// EventPlanWarning: the plan's warnings (a downgrade, a major-version change...), once as the upgrade starts.
+	EventPlanWarning = "PlanWarning"
 
 	messagePullImage       = "Pulling the new container image"
 	messagePauseClusterCtl = "Pausing the cluster controller and enabling cluster maintenance mode"

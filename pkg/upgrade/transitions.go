@@ -24,6 +24,8 @@ type outcome struct {
 	// applications (scaled down of those to scale down) and nodes (upgraded of those to replace) are what the
 	// step counted on its look, for status.progress; nil when it did not count them.
 	applications, nodes *tally
+	// events are emitted once the status the step decided is written, after the phase's announcement.
+	events []event
 }
 
 func advance(p storageosv1.UpgradePhase) outcome { return outcome{next: p} }

@@ -40,9 +40,15 @@ func apierrorsIsNotFound(err error) bool { return apierrors.IsNotFound(err) }
 // createUpgrade creates an upgrade to image in namespace: the cluster's, for an upgrade that may run.
 func createUpgrade(t testing.TB, namespace, image string) *storageosv1.StorageOSUpgrade {
 	t.Helper()
+	return createUpgradeSpec(t, namespace, storageosv1.StorageOSUpgradeSpec{NewImage: storageosv1.ImageReference(image)})
+}
+
+// createUpgradeSpec creates an upgrade with spec in namespace, deleted when the test ends.
+func createUpgradeSpec(t testing.TB, namespace string, spec storageosv1.StorageOSUpgradeSpec) *storageosv1.StorageOSUpgrade {
+	t.Helper()
 	u := &storageosv1.StorageOSUpgrade{
 		ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("upgrade-%d", upgradeCount.Add(1)), Namespace: namespace},
-		Spec:       storageosv1.StorageOSUpgradeSpec{NewImage: storageosv1.ImageReference(image)},
+		Spec:       spec,
 	}
 	require.NoError(t, testEnv.Client.Create(context.Background(), u))
 	// A failed test must not leave an upgrade that blocks the next test's: delete it, and drop the finalizer

@@ -11,6 +11,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	storagev1 "k8s.io/api/storage/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -41,6 +42,8 @@ type world struct {
 
 	holdJob, holdNodePods, holdAppPods atomic.Bool
 	podCount                           atomic.Int32
+	// replicaSets are the Deployments' ReplicaSets, by Deployment name; only the fake controllers' loop uses it.
+	replicaSets map[string]*metav1.OwnerReference
 }
 
 // newWorld creates a Running cluster on three nodes and applications in a namespace of their own:
@@ -182,7 +185,11 @@ func (w *world) step(ctx context.Context) {
 	if testEnv.Client.List(ctx, &deploys, client.InNamespace(w.appNS)) == nil {
 		for i := range deploys.Items {
 			d := &deploys.Items[i]
-			ready := w.runPods(ctx, d.Spec.Template, d.Spec.Selector, ptr.Deref(d.Spec.Replicas, 1))
+			owner := w.replicaSet(ctx, d)
+			if owner == nil {
+				continue
+			}
+			ready := w.runPods(ctx, d.Spec.Template, d.Spec.Selector, ptr.Deref(d.Spec.Replicas, 1), owner)
 			d.Status = appsv1.DeploymentStatus{ObservedGeneration: d.Generation, Replicas: ready, ReadyReplicas: ready,
 				UpdatedReplicas: ready, AvailableReplicas: ready}
 			_ = testEnv.Client.Status().Update(ctx, d)
@@ -192,12 +199,39 @@ func (w *world) step(ctx context.Context) {
 	if testEnv.Client.List(ctx, &sets, client.InNamespace(w.appNS)) == nil {
 		for i := range sets.Items {
 			s := &sets.Items[i]
-			ready := w.runPods(ctx, s.Spec.Template, s.Spec.Selector, ptr.Deref(s.Spec.Replicas, 1))
+			owner := metav1.NewControllerRef(s, appsv1.SchemeGroupVersion.WithKind("StatefulSet"))
+			ready := w.runPods(ctx, s.Spec.Template, s.Spec.Selector, ptr.Deref(s.Spec.Replicas, 1), owner)
 			s.Status = appsv1.StatefulSetStatus{ObservedGeneration: s.Generation, Replicas: ready, ReadyReplicas: ready,
 				CurrentReplicas: ready, UpdatedReplicas: ready, AvailableReplicas: ready}
 			_ = testEnv.Client.Status().Update(ctx, s)
 		}
 	}
+}
+
+// replicaSet plays the Deployment controller's part the upgrade looks at: a Deployment's pods belong to a
+// ReplicaSet it controls. One ReplicaSet per Deployment, created once; its controller reference to the pods is
+// returned, nil until it exists.
+func (w *world) replicaSet(ctx context.Context, d *appsv1.Deployment) *metav1.OwnerReference {
+	if w.replicaSets == nil {
+		w.replicaSets = map[string]*metav1.OwnerReference{}
+	}
+	if ref, ok := w.replicaSets[d.Name]; ok {
+		return ref
+	}
+	rs := &appsv1.ReplicaSet{
+		ObjectMeta: metav1.ObjectMeta{Name: d.Name + "-rs", Namespace: d.Namespace,
+			OwnerReferences: []metav1.OwnerReference{*metav1.NewControllerRef(d, appsv1.SchemeGroupVersion.WithKind("Deployment"))}},
+		Spec: appsv1.ReplicaSetSpec{Replicas: ptr.To[int32](0), Selector: d.Spec.Selector, Template: d.Spec.Template},
+	}
+	if err := testEnv.Client.Create(ctx, rs); err != nil && !apierrors.IsAlreadyExists(err) {
+		return nil
+	}
+	if err := testEnv.Client.Get(ctx, client.ObjectKeyFromObject(rs), rs); err != nil {
+		return nil
+	}
+	ref := metav1.NewControllerRef(rs, appsv1.SchemeGroupVersion.WithKind("ReplicaSet"))
+	w.replicaSets[d.Name] = ref
+	return ref
 }
 
 // completeJobs plays the job-manager for the image pull Job: every node has pulled.
@@ -236,7 +270,7 @@ func (w *world) runDaemonSet(ctx context.Context) {
 	if !w.holdNodePods.Load() {
 		for _, node := range w.nodes {
 			if !have[node] {
-				w.createPod(ctx, ds.Spec.Template, map[string]string{"node": node})
+				w.createPod(ctx, ds.Spec.Template, map[string]string{"node": node}, nil)
 			}
 		}
 	}
@@ -253,7 +287,7 @@ func (w *world) nodePods() []corev1.Pod {
 }
 
 // runPods makes the pods of a workload follow its replica count and returns how many are ready.
-func (w *world) runPods(ctx context.Context, tmpl corev1.PodTemplateSpec, sel *metav1.LabelSelector, replicas int32) int32 {
+func (w *world) runPods(ctx context.Context, tmpl corev1.PodTemplateSpec, sel *metav1.LabelSelector, replicas int32, owner *metav1.OwnerReference) int32 {
 	selector, err := metav1.LabelSelectorAsSelector(sel)
 	if err != nil {
 		return 0
@@ -274,7 +308,7 @@ func (w *world) runPods(ctx context.Context, tmpl corev1.PodTemplateSpec, sel *m
 			_ = testEnv.Client.Delete(ctx, &pods.Items[n-1])
 		}
 		for ; n < replicas; n++ {
-			w.createPod(ctx, tmpl, nil)
+			w.createPod(ctx, tmpl, nil, owner)
 		}
 	}
 	return min(ready, replicas)
@@ -293,8 +327,8 @@ func (w *world) makeReady(ctx context.Context, pod *corev1.Pod) bool {
 	return testEnv.Client.Status().Update(ctx, pod) == nil
 }
 
-// createPod creates a pod from a template and makes it ready.
-func (w *world) createPod(ctx context.Context, tmpl corev1.PodTemplateSpec, extra map[string]string) {
+// createPod creates a pod from a template, controlled by owner when there is one, and makes it ready.
+func (w *world) createPod(ctx context.Context, tmpl corev1.PodTemplateSpec, extra map[string]string, owner *metav1.OwnerReference) {
 	l := labels.Merge(tmpl.Labels, extra)
 	ns := w.appNS
 	if _, ok := extra["node"]; ok {
@@ -302,6 +336,9 @@ func (w *world) createPod(ctx context.Context, tmpl corev1.PodTemplateSpec, extr
 	}
 	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("pod-%d", w.podCount.Add(1)), Namespace: ns, Labels: l},
 		Spec: *tmpl.Spec.DeepCopy()}
+	if owner != nil {
+		pod.OwnerReferences = []metav1.OwnerReference{*owner}
+	}
 	if testEnv.Client.Create(ctx, pod) == nil {
 		w.makeReady(ctx, pod)
 	}
@@ -352,7 +389,7 @@ func (w *world) runningPods() int {
 // the next test's upgrade does not find this world's applications.
 func (w *world) remove(t testing.TB) {
 	ctx := context.Background()
-	for _, obj := range []client.Object{&appsv1.Deployment{}, &appsv1.StatefulSet{}, &corev1.Pod{}, &corev1.PersistentVolumeClaim{}} {
+	for _, obj := range []client.Object{&appsv1.Deployment{}, &appsv1.StatefulSet{}, &appsv1.ReplicaSet{}, &corev1.Pod{}, &corev1.PersistentVolumeClaim{}} {
 		require.NoError(t, client.IgnoreNotFound(testEnv.Client.DeleteAllOf(ctx, obj, client.InNamespace(w.appNS))))
 	}
 	for _, obj := range []client.Object{&appsv1.DaemonSet{}, &corev1.Pod{}, &storageosv1.Job{}} {

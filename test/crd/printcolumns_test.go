@@ -68,29 +68,30 @@ func TestKubectlGetStorageOSUpgradeShowsProgress(t *testing.T) {
 	require.NoError(t, testEnv.Client.Status().Patch(ctx, u, client.RawPatch(types.MergePatchType,
 		[]byte(`{"status":{"phase":"Pending","phaseStartTime":"`+time.Now().UTC().Format(time.RFC3339)+`"}}`))))
 	header, rows := kubectlTable(t, "storageosupgrades", "-n", ns)
-	assert.Equal(t, []string{"NAME", "IMAGE", "STATUS", "SINCE", "APPS DOWN", "NODES UPGRADED", "COMPLETED", "AGE"}, header)
+	assert.Equal(t, []string{"NAME", "IMAGE", "STATUS", "SINCE", "APPS DOWN", "NODES UPGRADED", "UNSTOPPABLE", "COMPLETED", "AGE"}, header)
 	require.Len(t, rows, 1)
 	require.Len(t, rows[0], len(header))
 	assert.Equal(t, []string{"example-storageosupgrade", "storageos/node:1.0.0", "Pending"}, rows[0][:3])
-	assert.Equal(t, []string{"0/0", "0/0", "false"}, rows[0][4:7])
+	assert.Equal(t, []string{"0/0", "0/0", "0", "false"}, rows[0][4:8])
 
 	u.Status.Phase, u.Status.PhaseStartTime = storageosv1.UpgradePhaseScalingDown, &metav1.Time{Time: time.Now()}
 	u.Status.Progress = storageosv1.UpgradeProgress{StartTime: &metav1.Time{Time: time.Now()}, Applications: 200,
 		ApplicationsScaledDown: 120, Nodes: 100, ApplicationsSummary: "120/200", NodesSummary: "0/100",
 		Message: "applications scaled down 120/200"}
+	u.Status.Plan.Summary = storageosv1.PlanSummary{Applications: 200, UnstoppablePods: 2, Nodes: 100}
 	require.NoError(t, testEnv.Client.Status().Update(ctx, u))
 	header, rows = kubectlTable(t, "storageosupgrades", "-n", ns)
-	assert.Equal(t, []string{"NAME", "IMAGE", "STATUS", "SINCE", "APPS DOWN", "NODES UPGRADED", "COMPLETED", "AGE"}, header)
+	assert.Equal(t, []string{"NAME", "IMAGE", "STATUS", "SINCE", "APPS DOWN", "NODES UPGRADED", "UNSTOPPABLE", "COMPLETED", "AGE"}, header)
 	require.Len(t, rows, 1)
 	require.Len(t, rows[0], len(header))
 	assert.Equal(t, []string{"example-storageosupgrade", "storageos/node:1.0.0", "ScalingDown"}, rows[0][:3])
 	assert.Regexp(t, `^\d+s$`, rows[0][3], "time in the step")
-	assert.Equal(t, []string{"120/200", "0/100", "false"}, rows[0][4:7])
+	assert.Equal(t, []string{"120/200", "0/100", "2", "false"}, rows[0][4:8])
 
 	header, rows = kubectlTable(t, "storageosupgrades", "-n", ns, "-o", "wide")
-	assert.Equal(t, []string{"NAME", "IMAGE", "STATUS", "SINCE", "APPS DOWN", "NODES UPGRADED", "COMPLETED", "PROGRESS", "STARTED", "AGE"}, header)
+	assert.Equal(t, []string{"NAME", "IMAGE", "STATUS", "SINCE", "APPS DOWN", "NODES UPGRADED", "UNSTOPPABLE", "COMPLETED", "PROGRESS", "STARTED", "AGE"}, header)
 	require.Len(t, rows, 1)
-	assert.Equal(t, "applications scaled down 120/200", rows[0][7])
+	assert.Equal(t, "applications scaled down 120/200", rows[0][8])
 }
 
 // kubectl get nfsserver prints the original operator's columns.
