@@ -21,6 +21,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	storageosv1 "github.com/storageos/cluster-operator/apis/storageos/v1"
@@ -282,6 +283,8 @@ func testUpgrade(t *testing.T) {
 	for _, d := range append(apps, bystander) {
 		eventually(t, timeout, d.Name+" ready", func(ctx context.Context) error { return deploymentReady(ctx, d, replicaCount(d)) })
 	}
+	// Previewed first: the plan, then started by setting preview to false.
+	previewUpgrade(t, "storageos/node:1.0.0", upgradeApps)
 	runUpgrade(t, "storageos/node:1.0.0", apps, nil)
 	live := &appsv1.Deployment{}
 	require.NoError(t, env.Client.Get(ctx, client.ObjectKeyFromObject(bystander), live))
@@ -295,17 +298,27 @@ func replicaCount(d *appsv1.Deployment) int32 {
 	return *d.Spec.Replicas
 }
 
-// runUpgrade applies a StorageOSUpgrade to image and follows it: every app scaled to 0 while the nodes
-// roll, the node pods on image, every app back at its replica count, UpgradeComplete. atPhase, when set, is
-// called once for every phase seen.
+// upgradeName is the name of the e2e's upgrade to image.
+func upgradeName(image string) string {
+	return "upgrade-" + strings.NewReplacer("/", "-", ":", "-", ".", "-").Replace(image)
+}
+
+// runUpgrade applies a StorageOSUpgrade to image (or starts the one previewUpgrade previewed) and follows it:
+// every app scaled to 0 while the nodes roll, the node pods on image, every app back at its replica count,
+// UpgradeComplete. atPhase, when set, is called once for every phase seen.
 func runUpgrade(t *testing.T, image string, apps []*appsv1.Deployment, atPhase func(storageosv1.UpgradePhase)) {
 	t.Helper()
 	ctx := context.Background()
-	name := "upgrade-" + strings.NewReplacer("/", "-", ":", "-", ".", "-").Replace(image)
+	name := upgradeName(image)
 	// In the cluster's namespace: an upgrade acts only on the StorageOSCluster of its own.
 	u := &storageosv1.StorageOSUpgrade{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: demo.SampleNamespace},
 		Spec: storageosv1.StorageOSUpgradeSpec{NewImage: storageosv1.ImageReference(image)}}
-	require.NoError(t, env.Client.Create(ctx, u))
+	// One previewed (previewUpgrade) is started by turning the preview off.
+	if err := env.Client.Get(ctx, client.ObjectKeyFromObject(u), u); err == nil && u.Spec.Preview {
+		require.NoError(t, env.Client.Patch(ctx, u, client.RawPatch(types.MergePatchType, []byte(`{"spec":{"preview":false}}`))))
+	} else {
+		require.NoError(t, env.Client.Create(ctx, u))
+	}
 	scaledToZero := map[string]bool{}
 	seen := map[storageosv1.UpgradePhase]bool{}
 	// Polled more often than other waits: each phase must be seen while it runs, to kill the manager in it.
