@@ -16,12 +16,12 @@ import (
 	crmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 )
 
-// ObjectLabels label every metric of an object: the object's namespace and name.
-var ObjectLabels = []string{"namespace", "name"}
+// objectLabels label every metric of an object: the object's namespace and name.
+var objectLabels = []string{"namespace", "name"}
 
 // NewDesc describes a metric of an object: its labels are the object's namespace and name, then extra.
 func NewDesc(name, help string, extra ...string) *prometheus.Desc {
-	return prometheus.NewDesc(name, help, append(append([]string{}, ObjectLabels...), extra...), nil)
+	return prometheus.NewDesc(name, help, append(append([]string{}, objectLabels...), extra...), nil)
 }
 
 // Emitter writes the samples of one object.

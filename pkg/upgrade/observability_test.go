@@ -5,7 +5,6 @@ import (
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -41,16 +40,16 @@ func TestProgressIsShownAsTheUpgradeGoes(t *testing.T) {
 	assert.Equal(t, []string{u.Name, newImage, "ScalingDown", "1/3", "0/3", "false"},
 		[]string{row["NAME"], row["IMAGE"], row["STATUS"], row["APPS DOWN"], row["NODES UPGRADED"], row["COMPLETED"]})
 	assert.Regexp(t, `^\d+s$`, row["SINCE"], "time in the step")
-	metrics := scrapeUntil(t, m, token, func(s envtest.Metrics) bool {
-		return value(s, "storageos_upgrade_applications_scaled_down", of) == 1
+	metrics := envtest.ScrapeUntil(t, m.metricsAddr, token, timeout, "storageos_upgrade_", func(s envtest.Metrics) bool {
+		return s.Get("storageos_upgrade_applications_scaled_down", of) == 1
 	}, "one application down is exported")
 	assertPhaseMetric(t, metrics, of, storageosv1.UpgradePhaseScalingDown)
-	assert.Equal(t, 3.0, value(metrics, "storageos_upgrade_applications", of))
-	assert.Equal(t, 3.0, value(metrics, "storageos_upgrade_nodes", of))
-	assert.Equal(t, 0.0, value(metrics, "storageos_upgrade_nodes_upgraded", of))
-	assert.GreaterOrEqual(t, value(metrics, "storageos_upgrade_step_duration_seconds", withPhase(of, "ScalingDown")), 0.0,
+	assert.Equal(t, 3.0, metrics.Get("storageos_upgrade_applications", of))
+	assert.Equal(t, 3.0, metrics.Get("storageos_upgrade_nodes", of))
+	assert.Equal(t, 0.0, metrics.Get("storageos_upgrade_nodes_upgraded", of))
+	assert.GreaterOrEqual(t, metrics.Get("storageos_upgrade_step_duration_seconds", withPhase(of, "ScalingDown")), 0.0,
 		"the step's duration is exported while it runs")
-	assert.Equal(t, 1.0, value(metrics, "storageos_upgrade_cluster_paused", of),
+	assert.Equal(t, 1.0, metrics.Get("storageos_upgrade_cluster_paused", of),
 		"the upgrade paused the cluster and enabled maintenance mode before scaling down")
 
 	// Every application down; the node pods are deleted and do not come back, but one that is started by hand.
@@ -63,13 +62,13 @@ func TestProgressIsShownAsTheUpgradeGoes(t *testing.T) {
 	assert.Equal(t, int32(3), got.Status.Progress.ApplicationsScaledDown, "every application stays down")
 	row = upgradeRow(t, u)
 	assert.Equal(t, []string{"Upgrading", "3/3", "1/3"}, []string{row["STATUS"], row["APPS DOWN"], row["NODES UPGRADED"]})
-	metrics = scrapeUntil(t, m, token, func(s envtest.Metrics) bool {
-		return value(s, "storageos_upgrade_nodes_upgraded", of) == 1
+	metrics = envtest.ScrapeUntil(t, m.metricsAddr, token, timeout, "storageos_upgrade_", func(s envtest.Metrics) bool {
+		return s.Get("storageos_upgrade_nodes_upgraded", of) == 1
 	}, "one node upgraded is exported")
 	assertPhaseMetric(t, metrics, of, storageosv1.UpgradePhaseUpgrading)
-	assert.Equal(t, 3.0, value(metrics, "storageos_upgrade_applications_scaled_down", of))
-	assert.GreaterOrEqual(t, value(metrics, "storageos_upgrade_step_duration_seconds", withPhase(of, "Upgrading")), 0.0)
-	assert.Equal(t, -1.0, value(metrics, "storageos_upgrade_step_duration_seconds", withPhase(of, "ScalingDown")),
+	assert.Equal(t, 3.0, metrics.Get("storageos_upgrade_applications_scaled_down", of))
+	assert.GreaterOrEqual(t, metrics.Get("storageos_upgrade_step_duration_seconds", withPhase(of, "Upgrading")), 0.0)
+	assert.Equal(t, -1.0, metrics.Get("storageos_upgrade_step_duration_seconds", withPhase(of, "ScalingDown")),
 		"only the current step has a duration")
 
 	w.holdNodePods.Store(false)
@@ -87,17 +86,17 @@ func TestProgressIsShownAsTheUpgradeGoes(t *testing.T) {
 	require.NoError(t, err)
 	t.Logf("kubectl get storageosupgrade -o wide:\n%s", wide)
 	assert.Contains(t, wide, "nodes upgraded 3/3, applications scaled up 3/3")
-	metrics = scrapeUntil(t, m, token, func(s envtest.Metrics) bool {
+	metrics = envtest.ScrapeUntil(t, m.metricsAddr, token, timeout, "storageos_upgrade_", func(s envtest.Metrics) bool {
 		phase, _ := s.Value("storageos_upgrade_status_phase", withPhase(of, "Completed"))
 		return phase == 1
 	}, "the completed upgrade is exported")
 	assertPhaseMetric(t, metrics, of, storageosv1.UpgradePhaseCompleted)
-	assert.Equal(t, 0.0, value(metrics, "storageos_upgrade_applications_scaled_down", of))
-	assert.Equal(t, 3.0, value(metrics, "storageos_upgrade_applications", of))
-	assert.Equal(t, 3.0, value(metrics, "storageos_upgrade_nodes_upgraded", of))
-	assert.Equal(t, 3.0, value(metrics, "storageos_upgrade_nodes", of))
+	assert.Equal(t, 0.0, metrics.Get("storageos_upgrade_applications_scaled_down", of))
+	assert.Equal(t, 3.0, metrics.Get("storageos_upgrade_applications", of))
+	assert.Equal(t, 3.0, metrics.Get("storageos_upgrade_nodes_upgraded", of))
+	assert.Equal(t, 3.0, metrics.Get("storageos_upgrade_nodes", of))
 	assert.Zero(t, metrics.Count("storageos_upgrade_step_duration_seconds", of), "an ended upgrade has no step running")
-	assert.Equal(t, 1.0, value(metrics, "storageos_upgrade_cluster_paused", of),
+	assert.Equal(t, 1.0, metrics.Get("storageos_upgrade_cluster_paused", of),
 		"the cluster stays paused in maintenance mode until the upgrade is deleted")
 
 	deleteUpgrade(t, u)
@@ -115,11 +114,11 @@ func TestARefusedUpgradeIsExportedWithTheClusterNotPaused(t *testing.T) {
 	of := map[string]string{"namespace": u.Namespace, "name": u.Name}
 	got, _ := waitFailed(t, u)
 	require.False(t, got.Status.ClusterPaused)
-	metrics := scrapeUntil(t, m, token, func(s envtest.Metrics) bool {
-		return value(s, "storageos_upgrade_status_phase", withPhase(of, "Failed")) == 1
+	metrics := envtest.ScrapeUntil(t, m.metricsAddr, token, timeout, "storageos_upgrade_", func(s envtest.Metrics) bool {
+		return s.Get("storageos_upgrade_status_phase", withPhase(of, "Failed")) == 1
 	}, "the failed upgrade is exported")
 	assertPhaseMetric(t, metrics, of, storageosv1.UpgradePhaseFailed)
-	assert.Equal(t, 0.0, value(metrics, "storageos_upgrade_cluster_paused", of), "the refused upgrade paused nothing")
+	assert.Equal(t, 0.0, metrics.Get("storageos_upgrade_cluster_paused", of), "the refused upgrade paused nothing")
 	deleteUpgrade(t, u)
 	assertReleased(t, w)
 }
@@ -177,41 +176,6 @@ func assertPhaseMetric(t *testing.T, m envtest.Metrics, of map[string]string, ph
 		if p == phase {
 			want = 1
 		}
-		assert.Equal(t, want, value(m, "storageos_upgrade_status_phase", withPhase(of, string(p))), "phase %s", p)
+		assert.Equal(t, want, m.Get("storageos_upgrade_status_phase", withPhase(of, string(p))), "phase %s", p)
 	}
-}
-
-// value is the sample's value, or -1 when there is no such sample (no figure exported here is negative).
-func value(m envtest.Metrics, name string, labels map[string]string) float64 {
-	if v, ok := m.Value(name, labels); ok {
-		return v
-	}
-	return -1
-}
-
-// scrapeUntil scrapes the manager's metrics endpoint, as Prometheus does, until cond holds, and returns that
-// scrape.
-func scrapeUntil(t *testing.T, m *runningManager, token string, cond func(envtest.Metrics) bool, msg string) envtest.Metrics {
-	t.Helper()
-	var last envtest.Metrics
-	var lastErr error
-	for deadline := time.Now().Add(timeout); time.Now().Before(deadline); time.Sleep(tick) {
-		s, err := envtest.Scrape(m.metricsAddr, token)
-		if err != nil {
-			lastErr = err
-			continue
-		}
-		last = s
-		if cond(s) {
-			return s
-		}
-	}
-	var families []string
-	for name, family := range last {
-		if strings.HasPrefix(name, "storageos_upgrade_") {
-			families = append(families, family.String())
-		}
-	}
-	require.FailNow(t, msg, "last scrape error: %v; last storageos_upgrade_* families: %v", lastErr, families)
-	return nil
 }
