@@ -25,7 +25,7 @@ var (
 	metricNodesUpgraded = metrics.NewDesc("storageos_upgrade_nodes_upgraded",
 		"Of the node pods the upgrade replaces, those running the new image and ready (status.progress.nodesUpgraded).")
 	metricStepDuration = metrics.NewDesc("storageos_upgrade_step_duration_seconds",
-		"Seconds since the upgrade's current step began (status.phaseStartTime); only while the upgrade has not ended.", "phase")
+		"Seconds since the upgrade's current step began (status.phaseStartTime); only while the upgrade has not ended, and not while it previews.", "phase")
 	// Tells a failed upgrade that leaves the cluster paused and StorageOS in maintenance mode from one that
 	// failed before it paused anything (StorageOSUpgradeFailed is critical for the first only).
 	metricClusterPaused = metrics.NewDesc("storageos_upgrade_cluster_paused",
@@ -73,6 +73,9 @@ func emitMetrics(u *storageosv1.StorageOSUpgrade, now time.Time, e metrics.Emitt
 	e.Gauge(metricClusterPaused, metrics.Bool(u.Status.ClusterPaused))
 	if phase == storageosv1.UpgradePhaseCompleted || phase == storageosv1.UpgradePhaseFailed {
 		return // ended: no step runs, and a duration that kept growing would look stuck
+	}
+	if u.Spec.Preview && phase == storageosv1.UpgradePhasePending {
+		return // a preview waits for its user, for as long as they like: it is not stuck
 	}
 	start := u.CreationTimestamp.Time // Pending, before its first look, began with the upgrade
 	if u.Status.PhaseStartTime != nil {

@@ -34,7 +34,7 @@ func TestUpgradeSamples(t *testing.T) {
 # HELP storageos_upgrade_status_phase 1 for the upgrade's current phase (status.phase), 0 for the others.
 # TYPE storageos_upgrade_status_phase gauge
 `
-	const durationHelp = `# HELP storageos_upgrade_step_duration_seconds Seconds since the upgrade's current step began (status.phaseStartTime); only while the upgrade has not ended.
+	const durationHelp = `# HELP storageos_upgrade_step_duration_seconds Seconds since the upgrade's current step began (status.phaseStartTime); only while the upgrade has not ended, and not while it previews.
 # TYPE storageos_upgrade_step_duration_seconds gauge
 `
 	phaseSamples := func(current string) string {
@@ -60,38 +60,42 @@ storageos_upgrade_nodes_upgraded{name="u",namespace="ns"} %d
 		return storageosv1.UpgradeProgress{Applications: apps, ApplicationsScaledDown: down, Nodes: nodes, NodesUpgraded: upgraded}
 	}
 	for _, tc := range []struct {
-		name   string
-		status storageosv1.StorageOSUpgradeStatus
-		want   string
+		name    string
+		preview bool
+		status  storageosv1.StorageOSUpgradeStatus
+		want    string
 	}{
-		{"new, not looked at yet: Pending since its creation", storageosv1.StorageOSUpgradeStatus{},
+		{"new, not looked at yet: Pending since its creation", false, storageosv1.StorageOSUpgradeStatus{},
 			counts(0, 0, 0, 0, 0) + durationHelp +
 				`storageos_upgrade_step_duration_seconds{name="u",namespace="ns",phase="Pending"} 3600
 ` + phaseSamples("Pending")},
-		{"scaling down", storageosv1.StorageOSUpgradeStatus{Phase: storageosv1.UpgradePhaseScalingDown, PhaseStartTime: &stepStart,
+		{"previewing: waits for its user, so no step runs", true, storageosv1.StorageOSUpgradeStatus{Phase: storageosv1.UpgradePhasePending,
+			PhaseStartTime: &stepStart, Progress: progress(200, 0, 100, 0)},
+			counts(200, 0, 100, 0, 0) + phaseSamples("Pending")},
+		{"scaling down", false, storageosv1.StorageOSUpgradeStatus{Phase: storageosv1.UpgradePhaseScalingDown, PhaseStartTime: &stepStart,
 			ClusterPaused: true, Progress: progress(200, 120, 100, 0)},
 			counts(200, 120, 100, 0, 1) + durationHelp +
 				`storageos_upgrade_step_duration_seconds{name="u",namespace="ns",phase="ScalingDown"} 90
 ` + phaseSamples("ScalingDown")},
-		{"upgrading nodes", storageosv1.StorageOSUpgradeStatus{Phase: storageosv1.UpgradePhaseUpgrading, PhaseStartTime: &stepStart,
+		{"upgrading nodes", false, storageosv1.StorageOSUpgradeStatus{Phase: storageosv1.UpgradePhaseUpgrading, PhaseStartTime: &stepStart,
 			ClusterPaused: true, Progress: progress(200, 200, 100, 37)},
 			counts(200, 200, 100, 37, 1) + durationHelp +
 				`storageos_upgrade_step_duration_seconds{name="u",namespace="ns",phase="Upgrading"} 90
 ` + phaseSamples("Upgrading")},
-		{"completed: no step runs, the cluster stays paused until the upgrade is deleted", storageosv1.StorageOSUpgradeStatus{
+		{"completed: no step runs, the cluster stays paused until the upgrade is deleted", false, storageosv1.StorageOSUpgradeStatus{
 			Phase: storageosv1.UpgradePhaseCompleted, PhaseStartTime: &stepStart, Completed: true, ClusterPaused: true,
 			Progress: progress(200, 0, 100, 100)},
 			counts(200, 0, 100, 100, 1) + phaseSamples("Completed")},
-		{"failed after pausing the cluster: no step runs, the cluster stays paused", storageosv1.StorageOSUpgradeStatus{
+		{"failed after pausing the cluster: no step runs, the cluster stays paused", false, storageosv1.StorageOSUpgradeStatus{
 			Phase: storageosv1.UpgradePhaseFailed, PhaseStartTime: &stepStart, ClusterPaused: true, Progress: progress(200, 0, 100, 12)},
 			counts(200, 0, 100, 12, 1) + phaseSamples("Failed")},
-		{"refused at its preconditions: failed, the cluster never paused", storageosv1.StorageOSUpgradeStatus{
+		{"refused at its preconditions: failed, the cluster never paused", false, storageosv1.StorageOSUpgradeStatus{
 			Phase: storageosv1.UpgradePhaseFailed, PhaseStartTime: &stepStart},
 			counts(0, 0, 0, 0, 0) + phaseSamples("Failed")},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			u := &storageosv1.StorageOSUpgrade{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "u", CreationTimestamp: created},
-				Status: tc.status}
+				Spec: storageosv1.StorageOSUpgradeSpec{Preview: tc.preview}, Status: tc.status}
 			reader := fake.NewClientBuilder().WithScheme(manager.NewScheme()).WithObjects(u).Build()
 			c := newUpgradeCollector(reader, nil, func() time.Time { return now })
 			require.NoError(t, testutil.CollectAndCompare(c, strings.NewReader(help+tc.want)))

@@ -12,6 +12,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	storagev1 "k8s.io/api/storage/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/labels"
@@ -51,14 +52,20 @@ func (r *Reconciler) preconditions(ctx context.Context, u *storageosv1.StorageOS
 		setCondition(u, ConditionProgressing, metav1.ConditionFalse, ReasonWaitingForCluster, message)
 		return wait("a StorageOSCluster in namespace %s", u.Namespace), nil
 	}
-	if blocker, err := r.blockingUpgrade(ctx, u); err != nil {
+	// A preview only looks, so it waits for no other upgrade (and none waits for it): its plan says which goes
+	// first.
+	blocker, err := r.blockingUpgrade(ctx, u)
+	if err != nil {
 		return outcome{}, err
-	} else if blocker != "" {
+	}
+	if blocker != "" && !u.Spec.Preview {
 		message := "waiting for upgrade " + blocker + " to finish and be deleted: one upgrade runs at a time"
-		if setCondition(u, ConditionProgressing, metav1.ConditionFalse, ReasonBlocked, message) {
-			r.Recorder.Eventf(u, nil, corev1.EventTypeNormal, EventBlocked, "Wait", message)
+		out := wait("%s", message)
+		if announce(u, ReasonBlocked) {
+			out.events = append(out.events, event{corev1.EventTypeNormal, EventBlocked, "Wait", message})
 		}
-		return wait("%s", message), nil
+		setCondition(u, ConditionProgressing, metav1.ConditionFalse, ReasonBlocked, message)
+		return out, nil
 	}
 	if len(clusters) != 1 {
 		setCondition(u, ConditionProgressing, metav1.ConditionFalse, ReasonWaitingForCluster,
@@ -82,20 +89,28 @@ func (r *Reconciler) preconditions(ctx context.Context, u *storageosv1.StorageOS
 	}
 	// The plan is computed on every look, whatever follows: with preview it is all the upgrade does, and while
 	// the upgrade waits it shows what holds it back. Deterministic, so an unchanged plan costs no status write.
-	in, err := r.planInput(ctx)
-	if err != nil {
+	shown := u.Status.Plan
+	if u.Status.Plan, err = r.plan(ctx, inv, current, string(u.Spec.NewImage), ds.Status.DesiredNumberScheduled, nil); err != nil {
 		return outcome{}, err
 	}
-	in.Inventory, in.FromImage, in.ToImage, in.Nodes = inv, current, string(u.Spec.NewImage), ds.Status.DesiredNumberScheduled
-	shown := u.Status.Plan
-	u.Status.Plan = ComputePlan(in)
 	plan := &u.Status.Plan
+	// What the upgrade is about to do, shown from the first look (previewing and waiting too); ScalingDown and
+	// Upgrading count again as they go.
+	planned := func(out outcome) outcome {
+		out.applications = counted(0, int(plan.Summary.Applications))
+		out.nodes = counted(0, int(plan.Summary.Nodes))
+		return out
+	}
 	if u.Spec.Preview {
 		s := plan.Summary
-		setCondition(u, ConditionProgressing, metav1.ConditionFalse, ReasonPreviewing, fmt.Sprintf(
-			"preview: %d applications to scale down, %d pods it cannot stop, %d blocking autoscalers, %d nodes; "+
-				"set spec.preview to false to start", s.Applications, s.UnstoppablePods, s.BlockingAutoscalers, s.Nodes))
-		return wait("spec.preview to be false"), nil
+		message := fmt.Sprintf("preview: %s to scale down, %s it cannot stop, %s, %s; set spec.preview to false to start",
+			quantity(s.Applications, "application", "applications"), quantity(s.UnstoppablePods, "pod", "pods"),
+			quantity(s.BlockingAutoscalers, "blocking autoscaler", "blocking autoscalers"), quantity(s.Nodes, "node", "nodes"))
+		if blocker != "" {
+			message += " (upgrade " + blocker + " goes first: one upgrade runs at a time)"
+		}
+		setCondition(u, ConditionProgressing, metav1.ConditionFalse, ReasonPreviewing, message)
+		return planned(wait("spec.preview to be false")), nil
 	}
 	if current == string(u.Spec.NewImage) {
 		return outcome{failure: "the cluster already runs " + current, failReason: ReasonImageUnchanged}, nil
@@ -104,10 +119,12 @@ func (r *Reconciler) preconditions(ctx context.Context, u *storageosv1.StorageOS
 		return outcome{failure: unsafeMessage(unsafe), failReason: ReasonClaimsWouldBeDeleted}, nil
 	}
 	if message := BlockingMessage(plan); message != "" && !u.Spec.AcceptUnstoppablePods {
-		if setCondition(u, ConditionProgressing, metav1.ConditionFalse, ReasonUnstoppablePods, message) {
-			r.Recorder.Eventf(u, nil, corev1.EventTypeWarning, EventUnstoppablePods, "Wait", "%s", message)
+		out := planned(wait("no pods it cannot stop, or %s", AcceptField))
+		if announce(u, ReasonUnstoppablePods) {
+			out.events = append(out.events, event{corev1.EventTypeWarning, EventUnstoppablePods, "Wait", eventNote(message)})
 		}
-		return wait("no pods it cannot stop, or %s", AcceptField), nil
+		setCondition(u, ConditionProgressing, metav1.ConditionFalse, ReasonUnstoppablePods, message)
+		return out, nil
 	}
 	u.Status.Cluster = &storageosv1.ClusterReference{Namespace: c.Namespace, Name: c.Name}
 	u.Status.PreviousImage = current
@@ -127,10 +144,26 @@ func (r *Reconciler) preconditions(ctx context.Context, u *storageosv1.StorageOS
 		out.events = append(out.events, event{corev1.EventTypeWarning, EventPlanWarning, "Start",
 			eventNote("the plan warns: " + strings.Join(plan.Warnings, "; "))})
 	}
-	// What the upgrade is about to do, shown from its start; ScalingDown and Upgrading count again as they go.
-	out.applications = counted(0, len(toScaleDown(StorageOSWorkloads(inv))))
-	out.nodes = counted(0, int(ds.Status.DesiredNumberScheduled))
-	return out, nil
+	return planned(out), nil
+}
+
+// announce reports whether a wait for reason begins on this look, so that it is said in an event once: the
+// condition's message may change while the upgrade waits (pods come and go) without a new event.
+func announce(u *storageosv1.StorageOSUpgrade, reason string) bool {
+	c := meta.FindStatusCondition(u.Status.Conditions, ConditionProgressing)
+	return c == nil || c.Reason != reason
+}
+
+// plan computes the upgrade's plan from the cluster as it is: the inventory, and the pods, their owners and the
+// autoscalers read now. stopping, when set, are the applications the upgrade has scaled down (its status'
+// workloads), in place of those it would scale down now.
+func (r *Reconciler) plan(ctx context.Context, inv Inventory, from, to string, nodes int32, stopping []storageosv1.ScaledWorkload) (storageosv1.UpgradePlan, error) {
+	in, err := r.planInput(ctx)
+	if err != nil {
+		return storageosv1.UpgradePlan{}, err
+	}
+	in.Inventory, in.FromImage, in.ToImage, in.Nodes, in.Stopping = inv, from, to, nodes, stopping
+	return ComputePlan(in), nil
 }
 
 // maxEventNote is the longest note the events API accepts.
@@ -185,8 +218,8 @@ func (r *Reconciler) blockingUpgrade(ctx context.Context, u *storageosv1.Storage
 	sort.Slice(upgrades, func(i, j int) bool { return older(&upgrades[i], &upgrades[j]) })
 	for i := range upgrades {
 		other := &upgrades[i]
-		if other.UID == u.UID {
-			continue
+		if other.UID == u.UID || other.Spec.Preview {
+			continue // a preview only looks: it goes ahead of no upgrade
 		}
 		pending := other.Status.Phase == "" || other.Status.Phase == storageosv1.UpgradePhasePending
 		if !pending || older(other, u) {
@@ -352,7 +385,19 @@ func (r *Reconciler) scaleDown(ctx context.Context, u *storageosv1.StorageOSUpgr
 	total := len(u.Status.Workloads)
 	out := advance(storageosv1.UpgradePhaseUpgrading)
 	if remaining > 0 {
-		out = wait("%d pods of %d applications still exist", remaining, total)
+		out = wait("%s of %s still exist", quantity(remaining, "pod", "pods"), quantity(total, "application", "applications"))
+	} else {
+		// The last look before StorageOS goes offline, so the plan is computed again: since the upgrade started, a
+		// CronJob may have run, a pod been created by hand, an autoscaler been set to minReplicas 0. What the
+		// upgrade cannot stop holds it here, named in its condition, until it is gone or accepted; or until the
+		// step times out, and the applications are scaled back.
+		plan := u.Status.Plan
+		if u.Status.Plan, err = r.plan(ctx, inv, u.Status.PreviousImage, string(u.Spec.NewImage), plan.Summary.Nodes, u.Status.Workloads); err != nil {
+			return outcome{}, err
+		}
+		if message := BlockingMessage(&u.Status.Plan); message != "" && !u.Spec.AcceptUnstoppablePods {
+			out = wait("%s", message)
+		}
 	}
 	out.applications = counted(total-running, total)
 	return out, nil
@@ -365,8 +410,6 @@ func (r *Reconciler) scaleDown(ctx context.Context, u *storageosv1.StorageOSUpgr
 // all it needs), without finished pods (evicted, completed: they hold no volume and scaling does not remove
 // them), a page at a time.
 func (r *Reconciler) podsLeft(ctx context.Context, namespace string, selectors []labels.Selector) (left, matched int, err error) {
-	running := fields.AndSelectors(fields.OneTermNotEqualSelector("status.phase", string(corev1.PodSucceeded)),
-		fields.OneTermNotEqualSelector("status.phase", string(corev1.PodFailed)))
 	hasPods := make([]bool, len(selectors))
 	err = listPages(ctx, r.Reader, podMetadataList, func(l *metav1.PartialObjectMetadataList) {
 		for i := range l.Items {
@@ -380,7 +423,7 @@ func (r *Reconciler) podsLeft(ctx context.Context, namespace string, selectors [
 				left++
 			}
 		}
-	}, client.InNamespace(namespace), client.MatchingFieldsSelector{Selector: running})
+	}, client.InNamespace(namespace), client.MatchingFieldsSelector{Selector: unfinishedPods})
 	for _, has := range hasPods {
 		if has {
 			matched++
@@ -394,8 +437,6 @@ func (r *Reconciler) podsLeft(ctx context.Context, namespace string, selectors [
 // a pod and what the user manages), and the HorizontalPodAutoscalers. A page at a time, across namespaces.
 func (r *Reconciler) planInput(ctx context.Context) (PlanInput, error) {
 	var in PlanInput
-	running := fields.AndSelectors(fields.OneTermNotEqualSelector("status.phase", string(corev1.PodSucceeded)),
-		fields.OneTermNotEqualSelector("status.phase", string(corev1.PodFailed)))
 	if err := listPages(ctx, r.Reader, func() *corev1.PodList { return &corev1.PodList{} }, func(l *corev1.PodList) {
 		for i := range l.Items {
 			p := &l.Items[i]
@@ -408,7 +449,7 @@ func (r *Reconciler) planInput(ctx context.Context) (PlanInput, error) {
 				Status:     corev1.PodStatus{Phase: p.Status.Phase},
 			})
 		}
-	}, client.MatchingFieldsSelector{Selector: running}); err != nil {
+	}, client.MatchingFieldsSelector{Selector: unfinishedPods}); err != nil {
 		return PlanInput{}, fmt.Errorf("listing pods: %w", err)
 	}
 	for _, owners := range []struct {
@@ -441,6 +482,11 @@ func (r *Reconciler) planInput(ctx context.Context) (PlanInput, error) {
 	}
 	return in, nil
 }
+
+// unfinishedPods selects the pods that may still hold a volume: finished ones (evicted, completed) hold none,
+// and scaling does not remove them.
+var unfinishedPods = fields.AndSelectors(fields.OneTermNotEqualSelector("status.phase", string(corev1.PodSucceeded)),
+	fields.OneTermNotEqualSelector("status.phase", string(corev1.PodFailed)))
 
 func podMetadataList() *metav1.PartialObjectMetadataList {
 	l := &metav1.PartialObjectMetadataList{}
@@ -538,7 +584,7 @@ func (r *Reconciler) scaleUp(ctx context.Context, u *storageosv1.StorageOSUpgrad
 	}
 	out := advance(storageosv1.UpgradePhaseCompleted)
 	if notReady > 0 {
-		out = wait("%d of %d applications are not ready yet", notReady, len(u.Status.Workloads))
+		out = wait("%d of %s %s not ready yet", notReady, quantity(len(u.Status.Workloads), "application", "applications"), plural(notReady, "is", "are"))
 	}
 	out.applications = counted(notReady, len(u.Status.Workloads))
 	return out, nil

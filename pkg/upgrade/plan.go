@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"fmt"
-	"maps"
 	"slices"
 	"strings"
 
@@ -42,6 +41,9 @@ type PlanInput struct {
 	// Nodes is how many StorageOS node pods the upgrade replaces: the node DaemonSet's
 	// status.desiredNumberScheduled.
 	Nodes int32
+	// Stopping, once the upgrade has scaled its applications down, are those (status.workloads): the plan's
+	// applications then, whatever runs now. Unset, they are the StorageOS workloads that run.
+	Stopping []storageosv1.ScaledWorkload
 }
 
 // ComputePlan is what an upgrade will do, from what the cluster holds now: the applications it scales down
@@ -53,6 +55,9 @@ func ComputePlan(in PlanInput) storageosv1.UpgradePlan {
 	l := newInventoryLookup(in.Inventory)
 	found := StorageOSWorkloads(in.Inventory)
 	planned := toScaleDown(found)
+	if in.Stopping != nil {
+		planned = in.Stopping
+	}
 	p := storageosv1.UpgradePlan{FromImage: in.FromImage, ToImage: in.ToImage}
 
 	workloads := in.Inventory.index()
@@ -123,7 +128,7 @@ func planWarnings(in PlanInput, found []storageosv1.ScaledWorkload) []string {
 		if len(unsafe) > named {
 			unsafe = append(unsafe[:named:named], fmt.Sprintf("and %d more", len(unsafe)-named))
 		}
-		warnings = append(warnings, unsafeMessage(unsafe)+"; the upgrade will be refused until then")
+		warnings = append(warnings, unsafeMessage(unsafe)+"; an upgrade started now fails at once")
 	}
 	if len(warnings) > storageosv1.PlanWarningsMax {
 		warnings = warnings[:storageosv1.PlanWarningsMax]
@@ -299,166 +304,5 @@ func plannedAutoscalers(hpas []autoscalingv2.HorizontalPodAutoscaler, inPlan map
 	slices.SortFunc(out, func(a, b storageosv1.PlannedAutoscaler) int {
 		return cmp.Or(strings.Compare(a.Namespace, b.Namespace), strings.Compare(a.Name, b.Name))
 	})
-	return out
-}
-
-// AcceptField is the spec field by which the user accepts taking StorageOS offline under pods the upgrade
-// cannot stop; refusals name it.
-const AcceptField = "spec.acceptUnstoppablePods"
-
-// namedInMessage is how many pods or autoscalers a message names; the rest are counted. Events' notes are at
-// most 1 kB.
-const namedInMessage = 5
-
-// BlockingMessage says what holds the upgrade back: the pods it cannot stop and the autoscalers that could start
-// an application again, a few by name, and what the user can do. "" when nothing does. The caller refuses to
-// start while it is not "" and spec.acceptUnstoppablePods is false.
-func BlockingMessage(p *storageosv1.UpgradePlan) string {
-	var parts, until []string
-	if n := p.Summary.UnstoppablePods; n > 0 {
-		names := make([]string, 0, namedInMessage)
-		for _, u := range p.UnstoppablePods[:min(len(p.UnstoppablePods), namedInMessage)] {
-			names = append(names, fmt.Sprintf("%s/%s (%s)", u.Namespace, u.Name, describeOwner(u)))
-		}
-		parts = append(parts, fmt.Sprintf("%d %s using StorageOS volumes cannot be stopped by the upgrade: %s",
-			n, plural(n, "pod", "pods"), andMore(names, int(n))))
-		until = append(until, plural(n, "the pod is", "the pods are")+" gone")
-	}
-	if n := p.Summary.BlockingAutoscalers; n > 0 {
-		var names []string
-		for _, a := range p.Autoscalers {
-			if a.Handling == storageosv1.AutoscalerHandlingBlocks && len(names) < namedInMessage {
-				names = append(names, fmt.Sprintf("%s/%s (of %s %s)", a.Namespace, a.Name, a.TargetKind, a.TargetName))
-			}
-		}
-		parts = append(parts, fmt.Sprintf("%d %s with minReplicas 0 could start %s again while StorageOS is offline: %s",
-			n, plural(n, "HorizontalPodAutoscaler", "HorizontalPodAutoscalers"), plural(n, "its application", "their applications"),
-			andMore(names, int(n))))
-		until = append(until, plural(n, "the autoscaler's", "the autoscalers'")+" minReplicas is at least 1 (or "+plural(n, "it is", "they are")+" deleted)")
-	}
-	if len(parts) == 0 {
-		return ""
-	}
-	return strings.Join(parts, "; ") + ". StorageOS volumes would stay mounted while its node pods are replaced, which can " +
-		"lose the data written to them: the upgrade waits until " + strings.Join(until, " and ") + ", or set " + AcceptField +
-		": true to accept the risk"
-}
-
-// describeOwner says who owns an unstoppable pod and why that stops the upgrade from stopping it.
-func describeOwner(u storageosv1.UnstoppablePod) string {
-	switch u.Reason {
-	case storageosv1.UnstoppableNoOwner:
-		return "no owner"
-	case storageosv1.UnstoppableOwnerNotScaled:
-		return fmt.Sprintf("%s %s, which the upgrade does not scale down", u.OwnerKind, u.OwnerName)
-	case storageosv1.UnstoppableOwnerNotFound:
-		return fmt.Sprintf("%s %s, not found", u.OwnerKind, u.OwnerName)
-	}
-	return u.OwnerKind + " " + u.OwnerName
-}
-
-func andMore(names []string, total int) string {
-	s := strings.Join(names, ", ")
-	if total > len(names) {
-		s += fmt.Sprintf(" and %d more", total-len(names))
-	}
-	return s
-}
-
-func plural(n int32, one, many string) string {
-	if n == 1 {
-		return one
-	}
-	return many
-}
-
-// maxDiffLines is how many differences PlanDiff lists; the last line then counts the rest. Its caller puts them
-// in an event, whose note is at most 1 kB.
-const maxDiffLines = 8
-
-// PlanDiff says how a freshly computed plan differs from the one shown before (a preview's), in words, for the
-// event that starts an upgrade from a preview: counts first, then the applications added, removed or
-// rescaled, the unstoppable pods and blocking autoscalers that appeared or went, the image and new warnings.
-// Only listed entries are compared one by one; the counts cover the rest. Empty when nothing differs.
-func PlanDiff(shown, fresh *storageosv1.UpgradePlan) []string {
-	var out []string
-	count := func(what string, was, is int32) {
-		if was != is {
-			out = append(out, fmt.Sprintf("%s: %d (was %d)", what, is, was))
-		}
-	}
-	count("applications to scale down", shown.Summary.Applications, fresh.Summary.Applications)
-	count("unstoppable pods", shown.Summary.UnstoppablePods, fresh.Summary.UnstoppablePods)
-	count("blocking autoscalers", shown.Summary.BlockingAutoscalers, fresh.Summary.BlockingAutoscalers)
-	count("nodes", shown.Summary.Nodes, fresh.Summary.Nodes)
-	if shown.FromImage != fresh.FromImage {
-		out = append(out, fmt.Sprintf("the cluster runs %s (was %s)", fresh.FromImage, shown.FromImage))
-	}
-
-	app := func(a storageosv1.PlannedApplication) string {
-		return fmt.Sprintf("%s %s/%s", a.Kind, a.Namespace, a.Name)
-	}
-	was := keyed(shown.Applications, app)
-	is := keyed(fresh.Applications, app)
-	for _, k := range slices.Sorted(maps.Keys(is)) {
-		switch old, ok := was[k]; {
-		case !ok:
-			out = append(out, fmt.Sprintf("%s added (%d replicas)", k, is[k].Replicas))
-		case old.Replicas != is[k].Replicas:
-			out = append(out, fmt.Sprintf("%s: %d replicas (was %d)", k, is[k].Replicas, old.Replicas))
-		}
-	}
-	for _, k := range slices.Sorted(maps.Keys(was)) {
-		if _, ok := is[k]; !ok {
-			out = append(out, k+" removed")
-		}
-	}
-
-	pod := func(u storageosv1.UnstoppablePod) string { return "unstoppable pod " + u.Namespace + "/" + u.Name }
-	out = append(out, appearedAndGone(keyed(shown.UnstoppablePods, pod), keyed(fresh.UnstoppablePods, pod))...)
-	blocking := func(a storageosv1.PlannedAutoscaler) string {
-		if a.Handling != storageosv1.AutoscalerHandlingBlocks {
-			return "" // dropped below: only those that hold the upgrade back matter to the user here
-		}
-		return "blocking autoscaler " + a.Namespace + "/" + a.Name
-	}
-	wasBlocking, isBlocking := keyed(shown.Autoscalers, blocking), keyed(fresh.Autoscalers, blocking)
-	delete(wasBlocking, "")
-	delete(isBlocking, "")
-	out = append(out, appearedAndGone(wasBlocking, isBlocking)...)
-
-	for _, w := range fresh.Warnings {
-		if !slices.Contains(shown.Warnings, w) {
-			out = append(out, "warning: "+w)
-		}
-	}
-	if len(out) > maxDiffLines {
-		out = append(out[:maxDiffLines-1:maxDiffLines-1], fmt.Sprintf("and %d more differences", len(out)-maxDiffLines+1))
-	}
-	return out
-}
-
-// keyed indexes a list by the name key gives each entry.
-func keyed[T any](list []T, key func(T) string) map[string]T {
-	out := make(map[string]T, len(list))
-	for _, e := range list {
-		out[key(e)] = e
-	}
-	return out
-}
-
-// appearedAndGone says which keys appeared and which went, sorted.
-func appearedAndGone[T any](was, is map[string]T) []string {
-	var out []string
-	for _, k := range slices.Sorted(maps.Keys(is)) {
-		if _, ok := was[k]; !ok {
-			out = append(out, k+" appeared")
-		}
-	}
-	for _, k := range slices.Sorted(maps.Keys(was)) {
-		if _, ok := is[k]; !ok {
-			out = append(out, k+" is gone")
-		}
-	}
 	return out
 }

@@ -66,7 +66,7 @@ func TestPreviewThenRefusalThenStart(t *testing.T) {
 		Reason: storageosv1.UnstoppableNoOwner, Claims: []string{"web-data"}}, got.Status.Plan.UnstoppablePods[0])
 	assert.Equal(t, oldImage, got.Status.Plan.FromImage)
 	assert.Equal(t, newImage, got.Status.Plan.ToImage)
-	assert.Contains(t, progressing(t, u).Message, "preview: 3 applications to scale down, 1 pods it cannot stop")
+	assert.Contains(t, progressing(t, u).Message, "preview: 3 applications to scale down, 1 pod it cannot stop, 0 blocking autoscalers, 3 nodes")
 
 	// An application started while previewing appears in the plan.
 	require.NoError(t, testEnv.Client.Create(ctx, deployment(w.appNS, "late", 1, pvcVolume("idle-data"))))

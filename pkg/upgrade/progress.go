@@ -49,7 +49,7 @@ func progressMessage(s *storageosv1.StorageOSUpgradeStatus) string {
 	case storageosv1.UpgradePhaseCompleted:
 		return "nodes upgraded " + fraction(p.NodesUpgraded, p.Nodes) + ", applications scaled up " + up
 	case storageosv1.UpgradePhaseRestoring:
-		return fmt.Sprintf("scaling %d applications back", p.Applications)
+		return "scaling " + quantity(p.Applications, "application", "applications") + " back"
 	case storageosv1.UpgradePhaseFailed:
 		if !s.ClusterPaused {
 			return "" // refused or failed before the cluster was paused: nothing was scaled down
@@ -60,5 +60,5 @@ func progressMessage(s *storageosv1.StorageOSUpgradeStatus) string {
 	if p.Applications == 0 && p.Nodes == 0 {
 		return "" // not known yet: the upgrade has not looked at the cluster
 	}
-	return fmt.Sprintf("%d applications to scale down, %d nodes to upgrade", p.Applications, p.Nodes)
+	return quantity(p.Applications, "application", "applications") + " to scale down, " + quantity(p.Nodes, "node", "nodes") + " to upgrade"
 }

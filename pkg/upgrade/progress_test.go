@@ -38,6 +38,9 @@ func TestProgress(t *testing.T) {
 	}{
 		{"waiting to start, nothing known yet", "", false, storageosv1.UpgradeProgress{}, wait("cluster Running"),
 			want{apps: "0/0", nodes: "0/0"}},
+		{"previewing: what the upgrade would do, in words of their number", storageosv1.UpgradePhasePending, false, storageosv1.UpgradeProgress{},
+			withCounts(wait("spec.preview to be false"), counted(0, 1), counted(0, 1)),
+			want{progress: counts(1, 0, 1, 0), apps: "0/1", nodes: "0/1", message: "1 application to scale down, 1 node to upgrade"}},
 		{"starting: what the upgrade will do", storageosv1.UpgradePhasePending, false, storageosv1.UpgradeProgress{},
 			withCounts(advance(storageosv1.UpgradePhasePullingImage), counted(0, 200), counted(0, 100)),
 			want{progress: counts(200, 0, 100, 0), apps: "0/200", nodes: "0/100",
@@ -49,7 +52,7 @@ func TestProgress(t *testing.T) {
 			withCounts(wait("12 pods of 200 applications still exist"), counted(120, 200), nil),
 			want{progress: counts(200, 120, 100, 0), apps: "120/200", nodes: "0/100", message: "applications scaled down 120/200"}},
 		{"an application found while scaling down adds to the total", storageosv1.UpgradePhaseScalingDown, true, counts(200, 120, 100, 0),
-			withCounts(wait("1 pods of 201 applications still exist"), counted(200, 201), nil),
+			withCounts(wait("1 pod of 201 applications still exist"), counted(200, 201), nil),
 			want{progress: counts(201, 200, 100, 0), apps: "200/201", nodes: "0/100", message: "applications scaled down 200/201"}},
 		{"every application down: the nodes are next", storageosv1.UpgradePhaseScalingDown, true, counts(200, 199, 100, 0),
 			withCounts(advance(storageosv1.UpgradePhaseUpgrading), counted(200, 200), nil),

@@ -33,12 +33,21 @@ func VersionWarnings(from, to string) []string {
 		image, tag string
 		err        error
 	}{{from, fromTag, fromErr}, {to, toTag, toErr}} {
-		if bad.err != nil {
+		switch {
+		case bad.err != nil && bad.tag == "":
+			out = append(out, fmt.Sprintf("%s is pinned by digest alone: whether this is an upgrade or a downgrade cannot be told", bad.image))
+		case bad.err != nil:
 			out = append(out, fmt.Sprintf("the tag of %s (%q) is not a version: whether this is an upgrade or a downgrade cannot be told", bad.image, bad.tag))
 		}
 	}
 	if fromErr != nil || toErr != nil {
 		return out
+	}
+	if fromRepo == toRepo && toVersion.EqualTo(fromVersion) {
+		// Spelled differently ("v2.1.0" and "2.1.0", Docker Hub named or not), perhaps a rebuild: not refused,
+		// but the user should know every node pod would be replaced for it.
+		out = append(out, fmt.Sprintf("%s and %s are the same version: the upgrade would replace every node pod "+
+			"with what may be the same StorageOS", from, to))
 	}
 	if toVersion.LessThan(fromVersion) {
 		out = append(out, fmt.Sprintf("%s to %s is a downgrade: data written by %s may not be readable by %s; "+

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -17,15 +18,15 @@ import (
 	"github.com/storageos/cluster-operator/internal/demo"
 )
 
-// previewUpgrade previews an upgrade to image while the StorageOS applications run beside a bare pod on a
-// StorageOS volume: the plan names the applications (with their replicas and claims) and the pod it cannot
-// stop, and nothing is paused, pulled or scaled. It then deletes the pod, as a user told so would, and returns
-// the previewed upgrade for runUpgrade to start. (A CronJob's pod cannot be held running here: kwok completes
-// every Job's pod at once, and a finished pod holds no volume; the plan's tests cover it.)
+// previewUpgrade previews an upgrade to image while the StorageOS applications run beside a bare pod and a
+// CronJob's pod on StorageOS volumes: the plan names the applications (with their replicas and claims) and the
+// two pods it cannot stop with their owners, and nothing is paused, pulled or scaled. It then deletes the pod
+// and the CronJob, as a user told so would, and returns the previewed upgrade for runUpgrade to start.
 func previewUpgrade(t *testing.T, image string, apps map[string]int32) *storageosv1.StorageOSUpgrade {
 	t.Helper()
 	ctx := context.Background()
 	bare := storageOSPod(t, "debug")
+	cron, cronPod := cronJobPod(t, "nightly")
 
 	u := &storageosv1.StorageOSUpgrade{ObjectMeta: metav1.ObjectMeta{Name: upgradeName(image), Namespace: demo.SampleNamespace},
 		Spec: storageosv1.StorageOSUpgradeSpec{NewImage: storageosv1.ImageReference(image), Preview: true}}
@@ -53,7 +54,9 @@ func previewUpgrade(t *testing.T, image string, apps map[string]int32) *storageo
 		for _, pod := range p.UnstoppablePods {
 			unstoppable = append(unstoppable, fmt.Sprintf("%s %s/%s %v", pod.Name, pod.OwnerKind, pod.OwnerName, pod.Claims))
 		}
-		if wantUnstoppable := []string{"debug None/ [debug]"}; !slices.Equal(unstoppable, wantUnstoppable) {
+		wantUnstoppable := []string{"debug None/ [debug]", cronPod + " CronJob/nightly [nightly]"}
+		slices.Sort(wantUnstoppable)
+		if !slices.Equal(unstoppable, wantUnstoppable) {
 			return fmt.Errorf("unstoppable pods %v, want %v", unstoppable, wantUnstoppable)
 		}
 		if p.Summary.Nodes != 3 || p.ToImage != image || len(p.Warnings) == 0 {
@@ -72,6 +75,7 @@ func previewUpgrade(t *testing.T, image string, apps map[string]int32) *storageo
 
 	// What the plan says it cannot stop, the user stops.
 	require.NoError(t, env.Client.Delete(ctx, bare))
+	require.NoError(t, env.Client.Delete(ctx, cron, client.PropagationPolicy(metav1.DeletePropagationBackground)))
 	eventually(t, timeout, "no pod the upgrade cannot stop in the plan", func(ctx context.Context) error {
 		if err := env.Client.Get(ctx, client.ObjectKeyFromObject(u), u); err != nil {
 			return err
@@ -101,4 +105,39 @@ func storageOSPod(t *testing.T, name string) *corev1.Pod {
 		return nil
 	})
 	return pod
+}
+
+// cronJobPod creates a CronJob mounting a StorageOS claim of its own, and runs it now as `kubectl create job
+// --from=cronjob/…` does (a Job it controls). kwok holds the Job's pod running for a day (its
+// pod-complete.stage.kwok.x-k8s.io annotations), as a long backup would. It waits until the pod runs and
+// returns the CronJob and the pod's name.
+func cronJobPod(t *testing.T, name string) (*batchv1.CronJob, string) {
+	t.Helper()
+	ctx := context.Background()
+	pvc, d := demo.StorageOSApp(appsNamespace, name, 1)
+	require.NoError(t, env.Client.Create(ctx, pvc))
+	template := *d.Spec.Template.DeepCopy()
+	template.Labels = map[string]string{"job": name}
+	template.Annotations = map[string]string{"pod-complete.stage.kwok.x-k8s.io/delay": "24h", "pod-complete.stage.kwok.x-k8s.io/jitter-delay": "24h"}
+	template.Spec.RestartPolicy = corev1.RestartPolicyNever
+	cron := &batchv1.CronJob{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: appsNamespace}, Spec: batchv1.CronJobSpec{
+		Schedule: "0 3 1 1 *", JobTemplate: batchv1.JobTemplateSpec{Spec: batchv1.JobSpec{Template: template}}}}
+	require.NoError(t, env.Client.Create(ctx, cron))
+	job := &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: name + "-manual", Namespace: appsNamespace,
+		OwnerReferences: []metav1.OwnerReference{*metav1.NewControllerRef(cron, batchv1.SchemeGroupVersion.WithKind("CronJob"))}},
+		Spec: *cron.Spec.JobTemplate.Spec.DeepCopy()}
+	require.NoError(t, env.Client.Create(ctx, job))
+	var pod string
+	eventually(t, timeout, "the CronJob's pod running", func(ctx context.Context) error {
+		var pods corev1.PodList
+		if err := env.Client.List(ctx, &pods, client.InNamespace(appsNamespace), client.MatchingLabels{"job": name}); err != nil {
+			return err
+		}
+		if len(pods.Items) != 1 || pods.Items[0].Status.Phase != corev1.PodRunning {
+			return fmt.Errorf("%d pods: %v", len(pods.Items), pods.Items)
+		}
+		pod = pods.Items[0].Name
+		return nil
+	})
+	return cron, pod
 }

@@ -18,7 +18,7 @@ type StorageOSUpgradeSpec struct {
 	// false starts the upgrade from a freshly computed plan (an event says how it differs from the one shown).
 	// It cannot be set to true again: once started, an upgrade runs to its end or is deleted.
 	// +kubebuilder:default=false
-	// +kubebuilder:validation:XValidation:rule="!self || oldSelf",message="preview cannot be turned back on: the upgrade has started; delete it and create a new one with preview: true"
+	// +kubebuilder:validation:XValidation:rule="!self || oldSelf",message="spec.preview can only be turned off (which starts the upgrade): to preview again, delete this upgrade and create one with preview: true"
 	// +optional
 	Preview bool `json:"preview"`
 
@@ -81,19 +81,22 @@ type ScaledWorkload struct {
 
 // PlanListMax is how many entries each list of an UpgradePlan holds at most; the rest are counted in its
 // *Omitted field. A plan is written into the upgrade's status, and an object is at most about 1.5 MB in etcd:
-// 500 entries of each list stay well below that on a cluster of any size. (The schema's maxItems say the same.)
-const PlanListMax = 500
+// full lists of entries whose every name has the longest length Kubernetes allows (253 characters, namespaces
+// 63) and PlanClaimsMax claims come to about 0.9 MB, so the plan fits on a cluster of any size (test/crd
+// writes that plan). With names of common length a full plan is about 100 kB. (The schema's maxItems say the
+// same.)
+const PlanListMax = 200
 
 // PlanClaimsMax is how many claims a plan entry names at most; an entry with more names PlanClaimsMax-1 and
 // ends with "+N more".
-const PlanClaimsMax = 8
+const PlanClaimsMax = 4
 
 // PlanWarningsMax is how many warnings a plan holds at most.
 const PlanWarningsMax = 20
 
 // UpgradePlan is what an upgrade will do, computed before it does anything: with spec.preview it is all the
 // upgrade does. Lists are sorted (applications by kind, namespace and name; pods and autoscalers by namespace
-// and name) and hold at most 500 entries each; the counts in summary are the totals.
+// and name) and hold at most 200 entries each; the counts in summary are the totals.
 type UpgradePlan struct {
 	// FromImage is the node image the cluster runs now, as the node DaemonSet's template names it.
 	// +optional
@@ -110,7 +113,7 @@ type UpgradePlan struct {
 
 	// Applications are the Deployments and StatefulSets using StorageOS volumes that the upgrade scales to zero
 	// and back: at most 500, the rest counted in applicationsOmitted.
-	// +kubebuilder:validation:MaxItems=500
+	// +kubebuilder:validation:MaxItems=200
 	// +listType=atomic
 	// +optional
 	Applications []PlannedApplication `json:"applications,omitempty"`
@@ -124,7 +127,7 @@ type UpgradePlan struct {
 	// applications down does not remove them, so their volumes stay mounted while StorageOS is replaced. The
 	// upgrade does not start while there are any, unless spec.acceptUnstoppablePods. At most 500, the rest
 	// counted in unstoppablePodsOmitted.
-	// +kubebuilder:validation:MaxItems=500
+	// +kubebuilder:validation:MaxItems=200
 	// +listType=atomic
 	// +optional
 	UnstoppablePods []UnstoppablePod `json:"unstoppablePods,omitempty"`
@@ -136,7 +139,7 @@ type UpgradePlan struct {
 
 	// Autoscalers are the HorizontalPodAutoscalers of applications the upgrade scales down, with what the
 	// upgrade does about each. At most 500, the rest counted in autoscalersOmitted.
-	// +kubebuilder:validation:MaxItems=500
+	// +kubebuilder:validation:MaxItems=200
 	// +listType=atomic
 	// +optional
 	Autoscalers []PlannedAutoscaler `json:"autoscalers,omitempty"`
@@ -204,7 +207,7 @@ type PlannedApplication struct {
 	// Claims are the PersistentVolumeClaims that make it a StorageOS application: a claim's name, or the pattern
 	// of the claims a template makes (<template>-<statefulset>-* for a volumeClaimTemplate,
 	// <workload>-*-<volume> for a generic ephemeral volume). At most 8; the last then says "+N more".
-	// +kubebuilder:validation:MaxItems=8
+	// +kubebuilder:validation:MaxItems=4
 	// +listType=atomic
 	// +optional
 	Claims []string `json:"claims,omitempty"`
@@ -253,7 +256,7 @@ type UnstoppablePod struct {
 	Reason UnstoppableReason `json:"reason"`
 	// Claims are the pod's StorageOS PersistentVolumeClaims (for a generic ephemeral volume, <pod>-<volume>). At
 	// most 8; the last then says "+N more".
-	// +kubebuilder:validation:MaxItems=8
+	// +kubebuilder:validation:MaxItems=4
 	// +listType=atomic
 	// +optional
 	Claims []string `json:"claims,omitempty"`
