@@ -6,6 +6,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -37,7 +38,8 @@ var clusterPhases = []string{string(storageosv1.ClusterPhaseCreating), string(st
 	string(storageosv1.ClusterPhasePending), string(storageosv1.ClusterPhaseTerminating)}
 
 // nodeHealthStates are the healths storageos_cluster_storageos_nodes always exports, 0 when no node has one, so
-// that an alert on offline nodes compares a number rather than the absence of a series.
+// that an alert on offline nodes compares a number rather than the absence of a series; in the order of
+// status.nodeCounts' online, offline, unknown.
 var nodeHealthStates = []storageosv1.NodeHealthState{storageosv1.NodeHealthOnline, storageosv1.NodeHealthOffline,
 	storageosv1.NodeHealthUnknown}
 
@@ -72,10 +74,12 @@ func emitCluster(o client.Object, e metrics.Emitter) {
 		e.Gauge(clusterNodesDesiredDesc, float64(desired))
 		e.Gauge(clusterNodesReadyDesc, float64(ready))
 	}
-	byHealth := countByHealth(s.NodeHealthStatus)
-	for _, h := range nodeHealthStates {
-		e.Gauge(clusterStorageOSNodesDesc, float64(byHealth[h]), string(h))
+	n := ptr.Deref(s.NodeCounts, storageosv1.NodeCounts{}) // none yet: no node reported
+	for i, count := range []int32{n.Online, n.Offline, n.Unknown} {
+		e.Gauge(clusterStorageOSNodesDesc, float64(count), string(nodeHealthStates[i]))
 	}
+	// Every node of a small cluster; of a large one, those not well (status.nodeHealthStatus names no more), so
+	// that the series stay few at 5,000 nodes.
 	for node, h := range s.NodeHealthStatus {
 		for _, comp := range componentHealth(h) {
 			e.Gauge(clusterNodeHealthyDesc, metrics.Bool(comp.healthy), node, comp.name)
@@ -99,21 +103,6 @@ func parseReady(ready string) (n, m int, ok bool) {
 		return 0, 0, false
 	}
 	return n, m, true
-}
-
-// countByHealth counts the StorageOS nodes by health. A health the API reports that is neither online nor
-// offline counts as unknown, so that the three series always add up to the nodes the API reported.
-func countByHealth(nodes map[string]storageosv1.NodeHealth) map[storageosv1.NodeHealthState]int {
-	out := map[storageosv1.NodeHealthState]int{}
-	for _, h := range nodes {
-		switch h.Health {
-		case storageosv1.NodeHealthOnline, storageosv1.NodeHealthOffline:
-			out[h.Health]++
-		default:
-			out[storageosv1.NodeHealthUnknown]++
-		}
-	}
-	return out
 }
 
 // health is whether one part of a StorageOS node is healthy.

@@ -41,25 +41,6 @@ func TestParseReady(t *testing.T) {
 	}
 }
 
-func TestCountByHealth(t *testing.T) {
-	for _, tc := range []struct {
-		name  string
-		nodes map[string]storageosv1.NodeHealth
-		want  map[storageosv1.NodeHealthState]int
-	}{
-		{"no node reported", nil, map[storageosv1.NodeHealthState]int{}},
-		{"each health", map[string]storageosv1.NodeHealth{"a": {Health: "online"}, "b": {Health: "online"},
-			"c": {Health: "offline"}, "d": {Health: "unknown"}},
-			map[storageosv1.NodeHealthState]int{"online": 2, "offline": 1, "unknown": 1}},
-		{"a health the API may add, or none, counts as unknown", map[string]storageosv1.NodeHealth{"a": {Health: "degraded"}, "b": {}},
-			map[storageosv1.NodeHealthState]int{"unknown": 2}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			assert.Equal(t, tc.want, countByHealth(tc.nodes))
-		})
-	}
-}
-
 func TestComponentHealth(t *testing.T) {
 	all := func(state string) storageosv1.NodeHealth {
 		return storageosv1.NodeHealth{Health: "online", DirectfsInitiator: state, Director: state, KV: state, KVWrite: state,
@@ -135,6 +116,7 @@ storageos_cluster_storageos_nodes{health="unknown",name="new",namespace="ns"} 0
 					"node-a": {Health: "online", KV: "alive", Rdb: "alive"},
 					"node-b": {Health: "offline", KV: "unknown"},
 				},
+				NodeCounts: &storageosv1.NodeCounts{Nodes: 2, Ready: 1, Unready: 1, Online: 1, Offline: 1, Unhealthy: 1},
 				Conditions: []metav1.Condition{
 					{Type: ConditionAvailable, Status: metav1.ConditionTrue},
 					{Type: ConditionNodesHealthy, Status: metav1.ConditionFalse},

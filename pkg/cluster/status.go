@@ -90,11 +90,37 @@ func setNodeStatus(s *scope, o *observation) {
 			members.Unready = append(members.Unready, p.Spec.NodeName)
 		}
 	}
+	counts := nodeCounts(s)
+	counts.Nodes, counts.Ready, counts.Unready = int32(len(nodes)), int32(len(members.Ready)), int32(len(members.Unready))
 	sort.Strings(nodes)
 	sort.Strings(members.Ready)
 	sort.Strings(members.Unready)
+	if len(nodes) > storageosv1.NodeListMax {
+		// A large cluster: the counts say how many, and only the nodes to look at are named.
+		nodes, members.Ready = nil, nil
+		members.Unready = firstNames(members.Unready)
+	}
 	s.cluster.Status.Nodes, s.cluster.Status.Members = nodes, members
 }
+
+// nodeCounts is the status' node counts, created on first use; each part of the status fills in its own.
+func nodeCounts(s *scope) *storageosv1.NodeCounts {
+	if s.cluster.Status.NodeCounts == nil {
+		s.cluster.Status.NodeCounts = &storageosv1.NodeCounts{}
+	}
+	return s.cluster.Status.NodeCounts
+}
+
+// firstNames are the first NodeListMax of sorted names.
+func firstNames(sorted []string) []string {
+	if len(sorted) <= storageosv1.NodeListMax {
+		return sorted
+	}
+	return sorted[:storageosv1.NodeListMax:storageosv1.NodeListMax]
+}
+
+// unhealthyNamed is how many unhealthy nodes the NodesHealthy condition names; the rest are counted.
+const unhealthyNamed = 10
 
 // podSecurityProblem says which namespace forbids the node pods, by which label, and what to do about it.
 func podSecurityProblem(s *scope, level string) string {
@@ -131,22 +157,47 @@ func setAPIStatus(s *scope, api apiObservation) {
 		s.setCondition(ConditionAPIReady, metav1.ConditionFalse, ReasonAPIUnreachable, api.err.Error())
 	default:
 		health := map[string]storageosv1.NodeHealth{}
-		var unhealthy []string
+		var unhealthy, problems []string
+		counts := nodeCounts(s)
+		counts.Online, counts.Offline, counts.Unknown = 0, 0, 0
 		for _, n := range api.nodes {
 			c := n.Components
 			h := storageosv1.NodeHealth{Health: storageosv1.NodeHealthState(n.Health),
 				DirectfsInitiator: c.DirectfsInitiator, Director: c.Director, KV: c.KV, KVWrite: c.KVWrite,
 				Nats: c.Nats, Presentation: c.Presentation, Rdb: c.Rdb}
 			health[n.Name] = h
-			if problems := nodeProblems(h); problems != "" {
-				unhealthy = append(unhealthy, n.Name+": "+problems)
+			switch h.Health {
+			case storageosv1.NodeHealthOnline:
+				counts.Online++
+			case storageosv1.NodeHealthOffline:
+				counts.Offline++
+			default:
+				counts.Unknown++
 			}
+			if p := nodeProblems(h); p != "" {
+				unhealthy = append(unhealthy, n.Name)
+				problems = append(problems, n.Name+": "+p)
+			}
+		}
+		counts.Unhealthy = int32(len(unhealthy))
+		sort.Strings(unhealthy)
+		sort.Strings(problems)
+		if len(health) > storageosv1.NodeListMax {
+			// A large cluster: the nodes to look at, the first by name; the counts cover the rest.
+			named := make(map[string]storageosv1.NodeHealth, min(len(unhealthy), storageosv1.NodeListMax))
+			for _, name := range firstNames(unhealthy) {
+				named[name] = health[name]
+			}
+			health = named
 		}
 		s.cluster.Status.NodeHealthStatus = health
 		s.setCondition(ConditionAPIReady, metav1.ConditionTrue, ReasonReady, fmt.Sprintf("%d StorageOS nodes reported", len(api.nodes)))
-		sort.Strings(unhealthy)
-		if len(unhealthy) > 0 {
-			s.setCondition(ConditionNodesHealthy, metav1.ConditionFalse, ReasonNodeUnhealthy, strings.Join(unhealthy, "; "))
+		if len(problems) > 0 {
+			message := strings.Join(problems[:min(len(problems), unhealthyNamed)], "; ")
+			if more := len(problems) - unhealthyNamed; more > 0 {
+				message += fmt.Sprintf("; and %d more of %d StorageOS nodes (status.nodeHealthStatus)", more, len(api.nodes))
+			}
+			s.setCondition(ConditionNodesHealthy, metav1.ConditionFalse, ReasonNodeUnhealthy, message)
 		} else {
 			s.setCondition(ConditionNodesHealthy, metav1.ConditionTrue, ReasonReady,
 				"every StorageOS node is online with every component alive")

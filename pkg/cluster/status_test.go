@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"testing"
@@ -263,4 +264,72 @@ func TestSpecStatus(t *testing.T) {
 	assert.False(t, meta.IsStatusConditionTrue(c.Status.Conditions, ConditionFieldsIgnored))
 	assert.EqualValues(t, "mirror.local/node:v2.1.0", c.Status.Images.NodeContainer)
 	assert.EqualValues(t, desired.DefaultInitImage, c.Status.Images.InitContainer)
+}
+
+// The status stays small whatever the cluster's size: complete node lists up to NodeListMax StorageOS nodes, as
+// the original wrote them; beyond, the counts and the nodes to look at only. At 5,000 nodes a status naming
+// every node with its components' health was about 1.6 MB, past what etcd stores in one object.
+func TestStatusStaysSmallAtAnySize(t *testing.T) {
+	alive := storageos.NodeComponents{DirectfsInitiator: "alive", Director: "alive", KV: "alive", KVWrite: "alive",
+		Nats: "alive", Presentation: "alive", Rdb: "alive"}
+	for _, n := range []int{3, storageosv1.NodeListMax, storageosv1.NodeListMax + 1, 1000, 5000} {
+		t.Run(fmt.Sprintf("%d nodes", n), func(t *testing.T) {
+			o := healthy()
+			o.daemonSet = nodeDaemonSet(int32(n), int32(n-n/10), int32(n))
+			o.pods, o.api.nodes = nil, nil
+			var unready, unhealthy int32
+			for i := range n {
+				name := fmt.Sprintf("ip-10-0-%03d-%03d.eu-west-1.compute.internal", i/250, i%250)
+				ready := i%10 != 0 // every tenth node pod is not ready
+				if !ready {
+					unready++
+				}
+				o.pods = append(o.pods, nodePod(name, ready))
+				node := storageos.Node{Name: name, Health: storageos.NodeHealthOnline, Components: alive}
+				switch i % 50 {
+				case 1:
+					node.Health = storageos.NodeHealthOffline
+					unhealthy++
+				case 2:
+					node.Components.Rdb = "unknown"
+					unhealthy++
+				}
+				o.api.nodes = append(o.api.nodes, node)
+			}
+			c := &storageosv1.StorageOSCluster{}
+			s := newScope(c)
+			s.observed = o
+			setStatus(s)
+
+			st := c.Status
+			require.NotNil(t, st.NodeCounts)
+			offline := int32((n + 48) / 50)
+			assert.Equal(t, storageosv1.NodeCounts{Nodes: int32(n), Ready: int32(n) - unready, Unready: unready,
+				Online: int32(n) - offline, Offline: offline, Unhealthy: unhealthy}, *st.NodeCounts)
+			if n <= storageosv1.NodeListMax {
+				assert.Len(t, st.Nodes, n, "every node named, as the original did")
+				assert.Len(t, st.Members.Ready, n-int(unready))
+				assert.Len(t, st.Members.Unready, int(unready))
+				assert.Len(t, st.NodeHealthStatus, n)
+			} else {
+				assert.Empty(t, st.Nodes)
+				assert.Empty(t, st.Members.Ready)
+				assert.Len(t, st.Members.Unready, min(int(unready), storageosv1.NodeListMax), "the unready ones, first by name")
+				assert.Len(t, st.NodeHealthStatus, min(int(unhealthy), storageosv1.NodeListMax), "the unhealthy ones, first by name")
+				for name, h := range st.NodeHealthStatus {
+					assert.NotEmpty(t, nodeProblems(h), "%s is named, so it is not well", name)
+				}
+			}
+			cond := meta.FindStatusCondition(st.Conditions, ConditionNodesHealthy)
+			require.NotNil(t, cond)
+			assert.Less(t, len(cond.Message), 2048, "the condition names a few nodes and counts the rest")
+			if int(unhealthy) > unhealthyNamed {
+				assert.Contains(t, cond.Message, fmt.Sprintf("and %d more of %d StorageOS nodes", int(unhealthy)-unhealthyNamed, n))
+			}
+			size, err := json.Marshal(st)
+			require.NoError(t, err)
+			t.Logf("status of %d nodes: %d bytes", n, len(size))
+			assert.Less(t, len(size), 64<<10, "the status stays small")
+		})
+	}
 }

@@ -81,8 +81,8 @@ var labelsChanged = predicate.Funcs{
 
 // clusterChanged lets through what changes which nodes to sync, or how: the cluster starting or stopping to
 // run, a spec edit (pause, the API secret, the Service), and a StorageOS node joining (a new name in
-// status.nodeHealthStatus, which the cluster-manager refreshes from the API every minute) whose labels have not
-// been synced yet. Status refreshes that change none of that are filtered out.
+// status.nodeHealthStatus or a new count in status.nodeCounts, which the cluster-manager refreshes from the API)
+// whose labels have not been synced yet. Status refreshes that change none of that are filtered out.
 var clusterChanged = predicate.Funcs{
 	UpdateFunc: func(e event.UpdateEvent) bool {
 		older, oldOK := e.ObjectOld.(*storageosv1.StorageOSCluster)
@@ -90,15 +90,23 @@ var clusterChanged = predicate.Funcs{
 		if !oldOK || !newOK {
 			return true
 		}
+		oldNames, oldCount := storageOSNodes(older)
+		newNames, newCount := storageOSNodes(newer)
 		return older.Generation != newer.Generation || active(older) != active(newer) ||
-			!slices.Equal(storageOSNodes(older), storageOSNodes(newer))
+			!slices.Equal(oldNames, newNames) || oldCount != newCount
 	},
 	DeleteFunc: func(event.DeleteEvent) bool { return false },
 }
 
-// storageOSNodes are the names of the nodes the StorageOS API reported in a cluster's last status refresh.
-func storageOSNodes(c *storageosv1.StorageOSCluster) []string {
-	return slices.Sorted(maps.Keys(c.Status.NodeHealthStatus))
+// storageOSNodes says which nodes the StorageOS API reported in a cluster's last status refresh: the names the
+// status gives (every node of a cluster of up to storageosv1.NodeListMax nodes; of a larger one, those not
+// well), and how many there were, which is how a node joining a large cluster shows.
+func storageOSNodes(c *storageosv1.StorageOSCluster) ([]string, int32) {
+	var count int32
+	if n := c.Status.NodeCounts; n != nil {
+		count = n.Online + n.Offline + n.Unknown
+	}
+	return slices.Sorted(maps.Keys(c.Status.NodeHealthStatus)), count
 }
 
 // active reports whether a cluster's nodes are synced: it runs (the cluster-manager lets only one cluster run)

@@ -110,6 +110,25 @@ func TestNodeJoiningLater(t *testing.T) {
 	eventuallyLabels(t, "late", labels{"zone": "a"})
 }
 
+// On a cluster too large for its status to name every node, a node joining shows as one more in
+// status.nodeCounts, and is synced then.
+func TestNodeJoiningALargeCluster(t *testing.T) {
+	sim.SetNodes()
+	updateCluster(t, func(c *storageosv1.StorageOSCluster) {
+		c.Status.NodeHealthStatus = nil // every node is well: a large cluster's status names none
+		c.Status.NodeCounts = &storageosv1.NodeCounts{Nodes: storageosv1.NodeListMax, Ready: storageosv1.NodeListMax,
+			Online: storageosv1.NodeListMax}
+	})
+	kubeNode(t, "late-large", labels{"zone": "a"})
+	settle(t)
+	sim.SetNodes(storageos.Node{ID: "id-late-large", Name: "late-large", Health: storageos.NodeHealthOnline})
+	updateCluster(t, func(c *storageosv1.StorageOSCluster) {
+		c.Status.NodeCounts = &storageosv1.NodeCounts{Nodes: storageosv1.NodeListMax + 1, Ready: storageosv1.NodeListMax + 1,
+			Online: storageosv1.NodeListMax + 1}
+	})
+	eventuallyLabels(t, "late-large", labels{"zone": "a"})
+}
+
 // A failure someone must fix is a Warning event on the cluster, and the sync is retried until it succeeds.
 func TestSyncFailuresAreReported(t *testing.T) {
 	sim.SetNodes(storageos.Node{ID: "id-creds", Name: "creds", Health: storageos.NodeHealthOnline})

@@ -425,12 +425,40 @@ type NodeHealth struct {
 // MembersStatus lists the StorageOS nodes by readiness.
 type MembersStatus struct {
 	// Ready are the nodes whose StorageOS pod is ready.
+	// +kubebuilder:validation:MaxItems=100
 	// +optional
 	Ready []string `json:"ready,omitempty"`
 
 	// Unready are the nodes whose StorageOS pod is not ready.
+	// +kubebuilder:validation:MaxItems=100
 	// +optional
 	Unready []string `json:"unready,omitempty"`
+}
+
+// NodeListMax is how many nodes the status' node lists name at most. Up to that many StorageOS nodes, nodes,
+// members and nodeHealthStatus are complete, as the original operator wrote them. Beyond it, a status naming
+// every node would grow with the cluster (about 1.6 MB at 5,000 nodes, past what etcd stores in one object) and
+// each change would rewrite all of it: nodes and members.ready are left out, members.unready and
+// nodeHealthStatus name only nodes that are not well (at most NodeListMax), and nodeCounts counts them all.
+const NodeListMax = 100
+
+// NodeCounts counts the StorageOS nodes, whatever the cluster's size.
+type NodeCounts struct {
+	// Nodes is how many nodes run a StorageOS node pod.
+	Nodes int32 `json:"nodes"`
+	// Ready is how many of those pods are ready.
+	Ready int32 `json:"ready"`
+	// Unready is how many StorageOS node pods are not ready.
+	Unready int32 `json:"unready"`
+	// Online, Offline and Unknown count the StorageOS nodes by the health the StorageOS API reported last (an
+	// unrecognised health counts as unknown).
+	Online int32 `json:"online"`
+	// Offline is how many StorageOS nodes the API reported offline.
+	Offline int32 `json:"offline"`
+	// Unknown is how many StorageOS nodes the API reported neither online nor offline.
+	Unknown int32 `json:"unknown"`
+	// Unhealthy is how many StorageOS nodes are not online or have a component that is not alive.
+	Unhealthy int32 `json:"unhealthy"`
 }
 
 // StorageOSClusterStatus is the observed state of a StorageOS cluster.
@@ -443,17 +471,27 @@ type StorageOSClusterStatus struct {
 	// +optional
 	Ready string `json:"ready,omitempty"`
 
-	// Nodes are the names of the nodes StorageOS runs on.
+	// Nodes are the names of the nodes StorageOS runs on; left out on a cluster of more than 100 (NodeListMax)
+	// such nodes, where nodeCounts.nodes counts them.
+	// +kubebuilder:validation:MaxItems=100
 	// +optional
 	Nodes []string `json:"nodes,omitempty"`
 
-	// NodeHealthStatus is the health of each StorageOS node, by node name.
+	// NodeHealthStatus is the health of each StorageOS node, by node name. On a cluster of more than 100
+	// (NodeListMax) StorageOS nodes, only nodes that are not online or have a component not alive, at most 100;
+	// nodeCounts counts them all.
+	// +kubebuilder:validation:MaxProperties=100
 	// +optional
 	NodeHealthStatus map[string]NodeHealth `json:"nodeHealthStatus,omitempty"`
 
-	// Members are the StorageOS nodes by readiness.
+	// Members are the StorageOS nodes by readiness. On a cluster of more than 100 (NodeListMax) StorageOS node
+	// pods, ready is left out and unready names at most 100; nodeCounts counts them all.
 	// +optional
 	Members MembersStatus `json:"members,omitempty"`
+
+	// NodeCounts counts the StorageOS nodes by readiness and health, whatever the cluster's size.
+	// +optional
+	NodeCounts *NodeCounts `json:"nodeCounts,omitempty"`
 
 	// Images are the images the cluster's components are deployed with, after RELATED_IMAGE_* and built-in
 	// defaults have filled in what the spec leaves out.
