@@ -435,8 +435,8 @@ type MembersStatus struct {
 	Unready []string `json:"unready,omitempty"`
 }
 
-// NodeListMax is how many nodes the status' node lists name at most. Up to that many StorageOS nodes, nodes,
-// members and nodeHealthStatus are complete, as the original operator wrote them. Beyond it, a status naming
+// NodeListMax is how many nodes the status' node lists name at most. Up to that many StorageOS nodes, the lists
+// nodes, members and nodeHealthStatus are complete, as the original operator wrote them. Beyond it, a status naming
 // every node would grow with the cluster (about 1.6 MB at 5,000 nodes, past what etcd stores in one object) and
 // each change would rewrite all of it: nodes and members.ready are left out, members.unready and
 // nodeHealthStatus name only nodes that are not well (at most NodeListMax), and nodeCounts counts them all.
