@@ -111,9 +111,12 @@ demo-down: ## Stop the demo started by make demo, and anything a killed demo lef
 	$(GO) build -o $(LOCALBIN)/demo ./hack/demo
 	$(LOCALBIN)/demo -down -workdir $(DEMO_DIR)
 
+NODES ?= 100
+APPS ?= 200
+
 .PHONY: scale
-scale: build cluster-bins ## Scale run: 100 simulated nodes, 200 StorageOS-backed apps; prints time to Running, upgrade duration, each manager's peak RSS.
-	$(GO) run ./hack/scale -cluster-bins $(ENVTEST_DIR) -operator-bins $(LOCALBIN) $(SCALE_ARGS)
+scale: build cluster-bins ## Scale run on NODES simulated nodes (100) with APPS StorageOS-backed apps (200): create, cleanup Job, webhook burst, offline upgrade, each beside its Kubernetes floor; each manager's RSS, CPU and API requests. SCALE_ARGS go to hack/scale.
+	$(GO) run ./hack/scale -cluster-bins $(ENVTEST_DIR) -operator-bins $(LOCALBIN) -nodes $(NODES) -apps $(APPS) $(SCALE_ARGS)
 
 ##@ Build
 

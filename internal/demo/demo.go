@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -70,6 +71,8 @@ type Options struct {
 	// PrometheusBin is a Prometheus binary to run beside the operator (scraping it, with its alerts); empty
 	// runs none.
 	PrometheusBin string
+	// Audit has the API server log every request of the four binaries (OperatorRequests counts them).
+	Audit bool
 }
 
 // Namespace is where the operator's install puts its service accounts, leases and webhook Secret.
@@ -125,10 +128,22 @@ func Up(ctx context.Context, o Options) (_ *Demo, err error) {
 	for i := range nodes {
 		nodes[i] = fmt.Sprintf("node-%d", i+1)
 	}
+	if d.install, err = renderInstall(filepath.Join(o.Root, "config", "default")); err != nil {
+		return nil, err
+	}
+	for _, b := range Binaries {
+		if d.install.deployments[b] == nil {
+			return nil, fmt.Errorf("config/default has no Deployment running /%s", b)
+		}
+	}
+	var audited []string
+	if o.Audit {
+		audited = slices.Collect(maps.Keys(d.serviceAccountUsers()))
+	}
 	d.step("control plane and %d simulated nodes in %s", o.Nodes, o.WorkDir)
 	d.Cluster, err = localcluster.Start(ctx, localcluster.Options{BinDir: o.ClusterBinDir, KwokStages: o.KwokStages,
 		WorkDir: o.WorkDir, Nodes: nodes, Progress: o.Progress, Started: d.recordPid,
-		SchedulerNames: []string{storageosScheduler}, PodLog: PodLog})
+		SchedulerNames: []string{storageosScheduler}, PodLog: PodLog, AuditUsers: audited})
 	if err != nil {
 		return nil, err
 	}
@@ -171,14 +186,6 @@ func Up(ctx context.Context, o Options) (_ *Demo, err error) {
 	})
 
 	d.step("operator CRDs, service accounts and RBAC from config/default")
-	if d.install, err = renderInstall(filepath.Join(o.Root, "config", "default")); err != nil {
-		return nil, err
-	}
-	for _, b := range Binaries {
-		if d.install.deployments[b] == nil {
-			return nil, fmt.Errorf("config/default has no Deployment running /%s", b)
-		}
-	}
 	if err := d.planManagers(); err != nil {
 		return nil, err
 	}

@@ -56,6 +56,10 @@ type Options struct {
 	// PodLog is what `kubectl logs` returns for every container of every pod on the simulated nodes (kwok
 	// serves it as the kubelet would); empty means no logs are configured and the request fails.
 	PodLog string
+	// AuditUsers, when set, are the users whose requests the API server writes to its audit log (AuditLog,
+	// metadata only, one line per completed request): how a scale run counts each manager's requests from the
+	// API server's side rather than the managers' own.
+	AuditUsers []string
 }
 
 // Cluster is a running local cluster.
@@ -73,6 +77,8 @@ type Cluster struct {
 	apiserverArgs []string
 	// stopLogs ends the refreshing of the simulated pod log; logsDone says it has ended.
 	stopLogs, logsDone chan struct{}
+	// AuditLog is the API server's audit log of Options.AuditUsers' requests; empty without them.
+	AuditLog string
 }
 
 // Start brings the control plane up, then the nodes, and returns once every node is Ready. On any error what
@@ -122,7 +128,9 @@ func (c *Cluster) startEtcd(clientPort, peerPort string) (string, error) {
 	if err := c.run("etcd", "--name=default", "--data-dir="+filepath.Join(c.o.WorkDir, "etcd"),
 		"--listen-client-urls="+etcdURL, "--advertise-client-urls="+etcdURL,
 		"--listen-peer-urls="+peerURL, "--initial-advertise-peer-urls="+peerURL,
-		"--initial-cluster=default="+peerURL, "--unsafe-no-fsync"); err != nil {
+		// 8 GiB, etcd's recommended maximum: the default 2 GiB fills up with the revisions of thousands of
+		// nodes' heartbeats and pods before compaction catches up.
+		"--initial-cluster=default="+peerURL, "--unsafe-no-fsync", "--quota-backend-bytes=8589934592"); err != nil {
 		return "", err
 	}
 	return etcdURL, nil
@@ -137,6 +145,15 @@ func (c *Cluster) startAPIServer(ctx context.Context, p *pki, etcdURL, port stri
 		"--service-account-issuer=https://kubernetes.default.svc", "--service-account-key-file=" + p.serviceAccountPub,
 		"--service-account-signing-key-file=" + p.serviceAccountKey, "--service-cluster-ip-range=10.96.0.0/16",
 		"--authorization-mode=Node,RBAC", "--allow-privileged=true"}
+	if len(c.o.AuditUsers) > 0 {
+		policy := filepath.Join(c.o.WorkDir, "audit-policy.yaml")
+		if err := writeAuditPolicy(policy, c.o.AuditUsers); err != nil {
+			return err
+		}
+		c.AuditLog = filepath.Join(c.o.WorkDir, "audit.log")
+		c.apiserverArgs = append(c.apiserverArgs, "--audit-policy-file="+policy, "--audit-log-path="+c.AuditLog,
+			"--audit-log-format=json", "--audit-log-maxbackup=0")
+	}
 	if err := c.run("kube-apiserver", c.apiserverArgs...); err != nil {
 		return err
 	}
@@ -148,6 +165,9 @@ func (c *Cluster) startAPIServer(ctx context.Context, p *pki, etcdURL, port stri
 	if c.Config, err = clientcmd.BuildConfigFromFlags("", c.Kubeconfig); err != nil {
 		return err
 	}
+	// The admin client sets the cluster up and drives tests and scale runs: client-go's default of 5 requests
+	// a second would make creating a thousand nodes take minutes.
+	c.Config.QPS, c.Config.Burst = 1000, 2000
 	if c.http, err = rest.HTTPClientFor(c.Config); err != nil {
 		return err
 	}
@@ -166,7 +186,11 @@ func (c *Cluster) startControllers(p *pki) error {
 		"--authorization-kubeconfig="+c.Kubeconfig, "--bind-address=127.0.0.1", "--secure-port=0", "--leader-elect=false",
 		"--service-account-private-key-file="+p.serviceAccountKey, "--root-ca-file="+p.caCert,
 		"--use-service-account-credentials=true", "--cluster-signing-cert-file="+p.caCert,
-		"--cluster-signing-key-file="+p.caKey, "--controllers=*"); err != nil {
+		"--cluster-signing-key-file="+p.caKey, "--controllers=*",
+		// Client-side rate limits off (as kwokctl's --disable-qps-limits does): with the default 20 requests a
+		// second, the DaemonSet controller alone needs minutes for thousands of pods, and that would be the
+		// figure measured rather than the API server's.
+		"--kube-api-qps="+clientQPS, "--kube-api-burst="+clientBurst); err != nil {
 		return err
 	}
 	schedulerConfig := filepath.Join(c.o.WorkDir, "kube-scheduler.yaml")
@@ -182,6 +206,9 @@ func (c *Cluster) startNodes(ctx context.Context, port string) error {
 	c.step("kwok with %d simulated nodes", len(c.o.Nodes))
 	stages := filepath.Join(c.o.WorkDir, "kwok-stages.yaml")
 	if err := concatenate(stages, c.o.KwokStages); err != nil {
+		return err
+	}
+	if err := appendTo(stages, kwokConfiguration); err != nil {
 		return err
 	}
 	if c.o.PodLog != "" {
@@ -203,7 +230,8 @@ func (c *Cluster) startNodes(ctx context.Context, port string) error {
 			return fmt.Errorf("creating node %s: %w", name, err)
 		}
 	}
-	return c.waitReady(ctx, "nodes", 2*time.Minute, c.nodesReady)
+	// kwok takes nodes on at a few hundred a second: a minute more per thousand.
+	return c.waitReady(ctx, "nodes", 2*time.Minute+time.Duration(len(c.o.Nodes))*60*time.Millisecond, c.nodesReady)
 }
 
 func (c *Cluster) step(format string, args ...any) {
@@ -293,6 +321,21 @@ func (c *Cluster) Stop() error {
 	return errors.Join(errs...)
 }
 
+// clientQPS and clientBurst are the controller-manager's and scheduler's client rate limits: high enough never
+// to be what a local cluster waits for.
+const clientQPS, clientBurst = "5000", "10000"
+
+// writeAuditPolicy logs users' requests, metadata only, once each as it completes; nobody else's.
+func writeAuditPolicy(path string, users []string) error {
+	var b strings.Builder
+	b.WriteString("apiVersion: audit.k8s.io/v1\nkind: Policy\nomitStages: [RequestReceived]\nrules:\n- level: Metadata\n  users:\n")
+	for _, u := range users {
+		fmt.Fprintf(&b, "  - %q\n", u)
+	}
+	b.WriteString("- level: None\n")
+	return os.WriteFile(path, []byte(b.String()), 0o600)
+}
+
 func fakeNode(name string) *corev1.Node {
 	capacity := corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("32"), corev1.ResourceMemory: resource.MustParse("256Gi"),
 		corev1.ResourcePods: resource.MustParse("110")}
@@ -318,11 +361,40 @@ func WriteKubeconfig(path, server, caFile string, user *clientcmdapi.AuthInfo, n
 func writeSchedulerConfig(path, kubeconfig string, extraNames []string) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "apiVersion: kubescheduler.config.k8s.io/v1\nkind: KubeSchedulerConfiguration\n")
-	fmt.Fprintf(&b, "clientConnection:\n  kubeconfig: %q\nleaderElection:\n  leaderElect: false\nprofiles:\n", kubeconfig)
+	fmt.Fprintf(&b, "clientConnection:\n  kubeconfig: %q\n  qps: %s\n  burst: %s\nleaderElection:\n  leaderElect: false\nprofiles:\n",
+		kubeconfig, clientQPS, clientBurst)
 	for _, name := range append([]string{corev1.DefaultSchedulerName}, extraNames...) {
 		fmt.Fprintf(&b, "- schedulerName: %s\n", name)
 	}
 	return os.WriteFile(path, []byte(b.String()), 0o600)
+}
+
+// kwokConfiguration raises kwok's workers from 4 (1 syncing pods) to what thousands of nodes need: with the
+// defaults, kwok renews at most a few dozen node leases a second and a 1,000-node cluster takes minutes to be
+// Ready, its nodes flapping meanwhile. The workers wait on the API server, not on a core. A configuration read
+// from a file gets none of kwok's defaults, so those the cluster relies on are spelled out: the debugging
+// handlers serve pods/log.
+const kwokConfiguration = `---
+apiVersion: config.kwok.x-k8s.io/v1alpha1
+kind: KwokConfiguration
+options:
+  enableDebuggingHandlers: true
+  enableProfilingHandler: true
+  enablePodsOnNodeSyncListPager: true
+  nodeLeaseParallelism: 32
+  nodePlayStageParallelism: 16
+  podPlayStageParallelism: 32
+  podsOnNodeSyncParallelism: 8
+`
+
+// appendTo appends text to a file.
+func appendTo(path, text string) error {
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	_, err = f.WriteString(text)
+	return errors.Join(err, f.Close())
 }
 
 func concatenate(out string, files []string) error {

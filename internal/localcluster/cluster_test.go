@@ -11,6 +11,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/storageos/cluster-operator/internal/localcluster"
@@ -18,7 +19,7 @@ import (
 )
 
 // The local cluster runs real controllers and a scheduler over simulated nodes: a DaemonSet becomes 3/3
-// Running on three kwok nodes.
+// Running on three kwok nodes, and their pods' logs are served as a kubelet would.
 func TestADaemonSetRunsOnEverySimulatedNode(t *testing.T) {
 	root, err := envtest.RepoRoot()
 	require.NoError(t, err)
@@ -28,7 +29,7 @@ func TestADaemonSetRunsOnEverySimulatedNode(t *testing.T) {
 	require.NoError(t, err)
 	ctx := context.Background()
 	c, err := localcluster.Start(ctx, localcluster.Options{BinDir: bins, KwokStages: stages, WorkDir: t.TempDir(),
-		Nodes: []string{"node-a", "node-b", "node-c"}, Progress: os.Stderr})
+		Nodes: []string{"node-a", "node-b", "node-c"}, Progress: os.Stderr, PodLog: "probe log\n"})
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, c.Stop()) })
 	_, err = os.Stat(filepath.Clean(c.Kubeconfig))
@@ -45,4 +46,13 @@ func TestADaemonSetRunsOnEverySimulatedNode(t *testing.T) {
 	require.Eventually(t, func() bool {
 		return c.Client.Get(ctx, client.ObjectKeyFromObject(ds), ds) == nil && ds.Status.NumberReady == 3 && ds.Status.DesiredNumberScheduled == 3
 	}, 2*time.Minute, 200*time.Millisecond, "DaemonSet 3/3 ready; last status %+v", &ds.Status)
+
+	var pods corev1.PodList
+	require.NoError(t, c.Client.List(ctx, &pods, client.InNamespace("default"), client.MatchingLabels(labels)))
+	require.NotEmpty(t, pods.Items)
+	clientset, err := kubernetes.NewForConfig(c.Config)
+	require.NoError(t, err)
+	log, err := clientset.CoreV1().Pods("default").GetLogs(pods.Items[0].Name, &corev1.PodLogOptions{Container: "c"}).DoRaw(ctx)
+	require.NoError(t, err, "pods/log is served")
+	require.Contains(t, string(log), "probe log")
 }

@@ -123,6 +123,33 @@ func (p *Process) PeakRSS() (int64, error) {
 	return 0, errors.New("no VmHWM in /proc status")
 }
 
+// userHZ is the unit of /proc/<pid>/stat's CPU times: Linux reports them in USER_HZ, 100 a second on every
+// architecture, whatever the kernel's own tick.
+const userHZ = 100
+
+// CPUTime is the CPU time the process has used so far, user and system, while it runs.
+func (p *Process) CPUTime() (time.Duration, error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.Pid()))
+	if err != nil {
+		return 0, err
+	}
+	// The command name (field 2) is in parentheses and may hold spaces: count the fields after its end.
+	i := bytes.LastIndexByte(data, ')')
+	fields := strings.Fields(string(data[i+1:]))
+	if i < 0 || len(fields) < 13 {
+		return 0, errors.New("unexpected /proc stat")
+	}
+	var ticks int64
+	for _, f := range fields[11:13] { // utime and stime, fields 14 and 15 of the line
+		n, err := strconv.ParseInt(f, 10, 64)
+		if err != nil {
+			return 0, err
+		}
+		ticks += n
+	}
+	return time.Duration(ticks) * time.Second / userHZ, nil
+}
+
 // Log is what the process has written so far.
 func (p *Process) Log() string {
 	data, _ := os.ReadFile(p.LogPath)

@@ -133,3 +133,17 @@ func TestWait(t *testing.T) {
 		})
 	}
 }
+
+// CPUTime counts what a process computes, not the time it waits.
+func TestCPUTime(t *testing.T) {
+	sleeper := start(t, "sleep 60")
+	busy := start(t, "while :; do :; done")
+	t.Cleanup(func() { sleeper.Kill(); busy.Kill() })
+	require.Eventually(t, func() bool {
+		used, err := busy.CPUTime()
+		return err == nil && used >= 200*time.Millisecond
+	}, time.Minute, 50*time.Millisecond, "a busy loop uses CPU")
+	idle, err := sleeper.CPUTime()
+	require.NoError(t, err)
+	require.Less(t, idle, 100*time.Millisecond, "sleep uses none")
+}

@@ -1,0 +1,94 @@
+package main
+
+import (
+	"cmp"
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/storageos/cluster-operator/internal/demo"
+)
+
+// report holds a run's figures.
+type report struct {
+	nodes, apps, cores int
+	appNames           []string
+
+	create, daemonSetFloor time.Duration
+	clusterStatusBytes     int
+	settledWindow          time.Duration
+	settled                map[string]demo.Requests
+	appsReady              time.Duration
+	webhookP99             time.Duration
+	webhookCalls           int
+	job, jobAfterLastWord  time.Duration
+	jobStatusBytes         int
+	upgrade, writesFloor   time.Duration
+	upgradeRequests        map[string]demo.Requests
+	usage                  map[string]usage
+}
+
+// print writes the table: each figure, its floor where Kubernetes does the same work, and their ratio.
+func (r *report) print(w io.Writer) {
+	ratio := func(ours, floor time.Duration) string {
+		if floor <= 0 {
+			return ""
+		}
+		return fmt.Sprintf("%.2f×", ours.Seconds()/floor.Seconds())
+	}
+	round := func(d time.Duration) string { return d.Round(100 * time.Millisecond).String() }
+	fmt.Fprintf(w, "\nscale: %d simulated nodes, %d StorageOS-backed applications, %d cores\n\n", r.nodes, r.apps, r.cores)
+	fmt.Fprintln(w, "| figure | ours | floor (Kubernetes alone, same run) | ratio |")
+	fmt.Fprintln(w, "|---|---|---|---|")
+	fmt.Fprintf(w, "| StorageOSCluster create → %d/%d Running | %s | plain DaemonSet %d/%d ready: %s | %s |\n",
+		r.nodes, r.nodes, round(r.create), r.nodes, r.nodes, round(r.daemonSetFloor), ratio(r.create, r.daemonSetFloor))
+	fmt.Fprintf(w, "| cleanup Job on every node → completed | %s (%s after the last pod's word) | | |\n", round(r.job), round(r.jobAfterLastWord))
+	fmt.Fprintf(w, "| offline upgrade, %d nodes, %d apps down and back | %s | %d writes of its kind: %s | %s |\n",
+		r.nodes, r.apps, round(r.upgrade), 2*r.apps+r.nodes, round(r.writesFloor), ratio(r.upgrade, r.writesFloor))
+	fmt.Fprintf(w, "| scheduler webhook p99 (API server's histogram) | %s over %d admissions | | |\n", r.webhookP99, r.webhookCalls)
+	fmt.Fprintf(w, "| %d applications created → ready | %s | | |\n", r.apps, round(r.appsReady))
+	fmt.Fprintf(w, "| StorageOSCluster status / Job status | %.1f kB / %.1f kB | | |\n",
+		float64(r.clusterStatusBytes)/1024, float64(r.jobStatusBytes)/1024)
+
+	fmt.Fprintf(w, "\n| manager | peak RSS | CPU | settled: requests/min (writes, Lease renewals) | upgrade: requests (writes) |\n|---|---|---|---|---|\n")
+	for _, b := range demo.Binaries {
+		var names []string
+		for name := range r.usage {
+			if strings.HasPrefix(name, b) {
+				names = append(names, name)
+			}
+		}
+		slices.Sort(names)
+		var rss, cpu []string
+		for _, name := range names {
+			rss = append(rss, fmt.Sprintf("%.0f MiB", float64(r.usage[name].peakRSS)/(1<<20)))
+			cpu = append(cpu, fmt.Sprintf("%.1f s", r.usage[name].cpu.Seconds()))
+		}
+		perMinute := func(n int) float64 { return float64(n) / r.settledWindow.Minutes() }
+		s, u := r.settled[b], r.upgradeRequests[b]
+		fmt.Fprintf(w, "| %s | %s | %s | %.1f (%.1f, %.1f) | %d (%d) |\n", b, strings.Join(rss, ", "), strings.Join(cpu, ", "),
+			perMinute(s.Total), perMinute(s.Writes), perMinute(s.LeaseWrites), u.Total, u.Writes)
+	}
+	fmt.Fprintf(w, "\nsettled requests by kind, in %s:\n", r.settledWindow)
+	for _, b := range demo.Binaries {
+		fmt.Fprintf(w, "  %-18s %s\n", b, byKind(r.settled[b].ByKind))
+	}
+	fmt.Fprintln(w, "upgrade requests by kind:")
+	for _, b := range demo.Binaries {
+		fmt.Fprintf(w, "  %-18s %s\n", b, byKind(r.upgradeRequests[b].ByKind))
+	}
+}
+
+// byKind lists request counts, the most frequent first.
+func byKind(counts map[string]int) string {
+	kinds := slices.Collect(maps.Keys(counts))
+	slices.SortFunc(kinds, func(a, b string) int { return cmp.Or(counts[b]-counts[a], strings.Compare(a, b)) })
+	parts := make([]string, 0, len(kinds))
+	for _, k := range kinds {
+		parts = append(parts, fmt.Sprintf("%s %d", k, counts[k]))
+	}
+	return strings.Join(parts, ", ")
+}
