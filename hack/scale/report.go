@@ -20,6 +20,7 @@ type report struct {
 	create, daemonSetFloor time.Duration
 	clusterStatusBytes     int
 	settledWindow          time.Duration
+	settling               time.Duration // from the end of the DaemonSet floor to no manager writing
 	settled                map[string]demo.Requests
 	appsReady              time.Duration
 	webhookP99             time.Duration
@@ -72,7 +73,8 @@ func (r *report) print(w io.Writer) {
 		fmt.Fprintf(w, "| %s | %s | %s | %.1f (%.1f, %.1f) | %d (%d) |\n", b, strings.Join(rss, ", "), strings.Join(cpu, ", "),
 			perMinute(s.Total), perMinute(s.Writes), perMinute(s.LeaseWrites), u.Total, u.Writes)
 	}
-	fmt.Fprintf(w, "\nsettled requests by kind, in %s:\n", r.settledWindow)
+	fmt.Fprintf(w, "\nsettled (no manager write for %s, %s after the floor) requests by kind, in %s:\n", quiet,
+		r.settling.Round(time.Second), r.settledWindow)
 	for _, b := range demo.Binaries {
 		fmt.Fprintf(w, "  %-18s %s\n", b, byKind(r.settled[b].ByKind))
 	}

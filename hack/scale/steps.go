@@ -55,16 +55,42 @@ func measureDaemonSetFloor(ctx context.Context, d *demo.Demo, _ settings, r *rep
 	return err
 }
 
-// measureSettled counts each manager's API requests over the settled window, from the API server's audit log.
+// quiet is how long no manager may write (Lease renewals apart) for the cluster to count as settled.
+const quiet = 15 * time.Second
+
+// measureSettled waits until the managers have settled (no write for a while: the first sync of every node's
+// labels, for one, takes a while on a large cluster), then counts each manager's API requests over the
+// settled window, from the API server's audit log.
 func measureSettled(ctx context.Context, d *demo.Demo, s settings, r *report) error {
-	phase("settled: counting each manager's API requests for %s", s.settled)
+	start := time.Now()
+	err := wait(ctx, 30*time.Minute, fmt.Sprintf("no manager write for %s", quiet), func() error {
+		now := time.Now()
+		if now.Sub(start) < quiet {
+			return fmt.Errorf("watching for %s", quiet)
+		}
+		counts, err := d.OperatorRequests(now.Add(-quiet), now)
+		if err != nil {
+			return err
+		}
+		for b, c := range counts {
+			if c.Writes > 0 {
+				return fmt.Errorf("%s wrote %d times in the last %s: %s", b, c.Writes, quiet, byKind(c.ByKind))
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	r.settling = time.Since(start)
+	phase("settled: no manager wrote for %s (after %s); counting each manager's API requests for %s", quiet,
+		r.settling.Round(time.Second), s.settled)
 	from := time.Now()
 	select {
 	case <-ctx.Done():
 		return ctx.Err()
 	case <-time.After(s.settled):
 	}
-	var err error
 	r.settled, err = d.OperatorRequests(from, time.Now())
 	r.settledWindow = s.settled
 	return err
