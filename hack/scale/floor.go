@@ -7,6 +7,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -97,5 +98,18 @@ func writesFloor(ctx context.Context, d *demo.Demo, apps []string, patchesPerApp
 		}
 	}
 	took := time.Since(start)
-	return took, d.Client.Delete(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}})
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}}
+	if err := d.Client.Delete(ctx, ns); err != nil {
+		return 0, err
+	}
+	// Gone before the upgrade is measured: the namespace's deletion is work of the API server's too.
+	return took, wait(ctx, 10*time.Minute, "the floor's namespace deleted", func() error {
+		switch err := d.Client.Get(ctx, client.ObjectKeyFromObject(ns), ns); {
+		case apierrors.IsNotFound(err):
+			return nil
+		case err != nil:
+			return err
+		}
+		return fmt.Errorf("namespace %s is %s", namespace, ns.Status.Phase)
+	})
 }

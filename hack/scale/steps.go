@@ -150,6 +150,7 @@ func measureWebhookBurst(ctx context.Context, d *demo.Demo, s settings, r *repor
 		return err
 	}
 	r.webhookP99, r.webhookCalls = quantile(0.99, before, after)
+	r.webhookP99 = r.webhookP99.Round(time.Millisecond) // interpolated within a histogram bucket: no finer
 	phase("scheduler webhook: p99 %s over %d admissions", r.webhookP99, r.webhookCalls)
 	burst := client.MatchingLabels{"scale": "burst"}
 	if err := d.Client.DeleteAllOf(ctx, &corev1.Pod{}, client.InNamespace(appsNamespace), burst, client.GracePeriodSeconds(0)); err != nil {
@@ -215,7 +216,19 @@ func measureCleanupJob(ctx context.Context, d *demo.Demo, _ settings, r *report)
 	if err != nil {
 		return err
 	}
-	return d.Client.Delete(ctx, job)
+	if err := d.Client.Delete(ctx, job); err != nil {
+		return err
+	}
+	// Its pods gone before the upgrade is measured.
+	return wait(ctx, 10*time.Minute, "the cleanup Job's pods gone", func() error {
+		if err := d.Client.List(ctx, &pods, client.InNamespace(job.Namespace), client.HasLabels{jobpkg.LabelJob}); err != nil {
+			return err
+		}
+		if len(pods.Items) > 0 {
+			return fmt.Errorf("%d left", len(pods.Items))
+		}
+		return nil
+	})
 }
 
 // measureUpgrade runs the writes floor, then an offline upgrade of every node with every application scaled

@@ -61,7 +61,13 @@ func countRequests(log io.Reader, users map[string]string, from, to time.Time) (
 			continue
 		}
 		b, ok := users[e.User.Username]
-		if !ok || (e.Verb == "watch" && e.Stage != "ResponseStarted") {
+		// A long-running request (a watch, a pod's log) is logged as it starts and as it ends: a watch is
+		// counted as it starts (it may outlast the window), anything else as it completes.
+		want := "ResponseComplete"
+		if e.Verb == "watch" {
+			want = "ResponseStarted"
+		}
+		if !ok || e.Stage != want {
 			continue
 		}
 		r := out[b]

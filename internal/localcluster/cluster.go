@@ -230,7 +230,8 @@ func (c *Cluster) startNodes(ctx context.Context, port string) error {
 			return fmt.Errorf("creating node %s: %w", name, err)
 		}
 	}
-	// kwok takes nodes on at a few hundred a second: a minute more per thousand.
+	// kwok takes on a thousand nodes in well under a minute here; a minute more per thousand leaves room on a
+	// loaded machine.
 	return c.waitReady(ctx, "nodes", 2*time.Minute+time.Duration(len(c.o.Nodes))*60*time.Millisecond, c.nodesReady)
 }
 

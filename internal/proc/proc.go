@@ -123,8 +123,8 @@ func (p *Process) PeakRSS() (int64, error) {
 	return 0, errors.New("no VmHWM in /proc status")
 }
 
-// userHZ is the unit of /proc/<pid>/stat's CPU times: Linux reports them in USER_HZ, 100 a second on every
-// architecture, whatever the kernel's own tick.
+// userHZ is the unit of /proc/<pid>/stat's CPU times: Linux reports them in USER_HZ, 100 a second on the
+// architectures this runs on (not alpha or ia64), whatever the kernel's own tick.
 const userHZ = 100
 
 // CPUTime is the CPU time the process has used so far, user and system, while it runs.
@@ -135,8 +135,11 @@ func (p *Process) CPUTime() (time.Duration, error) {
 	}
 	// The command name (field 2) is in parentheses and may hold spaces: count the fields after its end.
 	i := bytes.LastIndexByte(data, ')')
+	if i < 0 {
+		return 0, errors.New("unexpected /proc stat")
+	}
 	fields := strings.Fields(string(data[i+1:]))
-	if i < 0 || len(fields) < 13 {
+	if len(fields) < 13 {
 		return 0, errors.New("unexpected /proc stat")
 	}
 	var ticks int64

@@ -6,7 +6,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -36,12 +35,6 @@ var (
 // clusterPhases are every phase, so that the phase left is exported as 0 at once.
 var clusterPhases = []string{string(storageosv1.ClusterPhaseCreating), string(storageosv1.ClusterPhaseRunning),
 	string(storageosv1.ClusterPhasePending), string(storageosv1.ClusterPhaseTerminating)}
-
-// nodeHealthStates are the healths storageos_cluster_storageos_nodes always exports, 0 when no node has one, so
-// that an alert on offline nodes compares a number rather than the absence of a series; in the order of
-// status.nodeCounts' online, offline, unknown.
-var nodeHealthStates = []storageosv1.NodeHealthState{storageosv1.NodeHealthOnline, storageosv1.NodeHealthOffline,
-	storageosv1.NodeHealthUnknown}
 
 var conditionStatuses = []string{string(metav1.ConditionTrue), string(metav1.ConditionFalse), string(metav1.ConditionUnknown)}
 
@@ -74,9 +67,17 @@ func emitCluster(o client.Object, e metrics.Emitter) {
 		e.Gauge(clusterNodesDesiredDesc, float64(desired))
 		e.Gauge(clusterNodesReadyDesc, float64(ready))
 	}
-	n := ptr.Deref(s.NodeCounts, storageosv1.NodeCounts{}) // none yet: no node reported
-	for i, count := range []int32{n.Online, n.Offline, n.Unknown} {
-		e.Gauge(clusterStorageOSNodesDesc, float64(count), string(nodeHealthStates[i]))
+	// A status written before nodeCounts existed (by the previous version, until the first reconcile) is counted
+	// from its nodeHealthStatus, then complete: the offline count an alert waits on does not drop to 0.
+	n := healthCounts(s.NodeHealthStatus)
+	if s.NodeCounts != nil {
+		n = *s.NodeCounts
+	}
+	for _, c := range []struct {
+		health storageosv1.NodeHealthState
+		count  int32
+	}{{storageosv1.NodeHealthOnline, n.Online}, {storageosv1.NodeHealthOffline, n.Offline}, {storageosv1.NodeHealthUnknown, n.Unknown}} {
+		e.Gauge(clusterStorageOSNodesDesc, float64(c.count), string(c.health))
 	}
 	// Every node of a small cluster; of a large one, those not well (status.nodeHealthStatus names no more), so
 	// that the series stay few at 5,000 nodes.

@@ -95,7 +95,7 @@ func setNodeStatus(s *scope, o *observation) {
 	sort.Strings(nodes)
 	sort.Strings(members.Ready)
 	sort.Strings(members.Unready)
-	if len(nodes) > storageosv1.NodeListMax {
+	if largeCluster(o) {
 		// A large cluster: the counts say how many, and only the nodes to look at are named.
 		nodes, members.Ready = nil, nil
 		members.Unready = firstNames(members.Unready)
@@ -103,12 +103,42 @@ func setNodeStatus(s *scope, o *observation) {
 	s.cluster.Status.Nodes, s.cluster.Status.Members = nodes, members
 }
 
-// nodeCounts is the status' node counts, created on first use; each part of the status fills in its own.
+// largeCluster reports whether the status names only the nodes to look at: more StorageOS nodes than
+// NodeListMax, by the larger of what the DaemonSet wants and what the API reported, so that every list of the
+// status decides alike, and an upgrade replacing node pods does not swing it from one form to the other.
+func largeCluster(o *observation) bool {
+	return max(int(o.daemonSet.Status.DesiredNumberScheduled), len(o.api.nodes)) > storageosv1.NodeListMax
+}
+
+// nodeCounts is the status' node counts, created on first use; each part of the status fills in its own. A
+// status written before nodeCounts existed starts from its nodeHealthStatus, then complete, so that the health
+// counts (and the metrics and alerts read from them) hold while the StorageOS API is not asked.
 func nodeCounts(s *scope) *storageosv1.NodeCounts {
 	if s.cluster.Status.NodeCounts == nil {
-		s.cluster.Status.NodeCounts = &storageosv1.NodeCounts{}
+		counts := healthCounts(s.cluster.Status.NodeHealthStatus)
+		s.cluster.Status.NodeCounts = &counts
 	}
 	return s.cluster.Status.NodeCounts
+}
+
+// healthCounts counts StorageOS nodes by health, and those not well. A health the API may add, or none, counts
+// as unknown, so that online, offline and unknown add up to the nodes the API reported.
+func healthCounts(health map[string]storageosv1.NodeHealth) storageosv1.NodeCounts {
+	var c storageosv1.NodeCounts
+	for _, h := range health {
+		switch h.Health {
+		case storageosv1.NodeHealthOnline:
+			c.Online++
+		case storageosv1.NodeHealthOffline:
+			c.Offline++
+		default:
+			c.Unknown++
+		}
+		if nodeProblems(h) != "" {
+			c.Unhealthy++
+		}
+	}
+	return c
 }
 
 // firstNames are the first NodeListMax of sorted names.
@@ -157,32 +187,26 @@ func setAPIStatus(s *scope, api apiObservation) {
 		s.setCondition(ConditionAPIReady, metav1.ConditionFalse, ReasonAPIUnreachable, api.err.Error())
 	default:
 		health := map[string]storageosv1.NodeHealth{}
-		var unhealthy, problems []string
-		counts := nodeCounts(s)
-		counts.Online, counts.Offline, counts.Unknown = 0, 0, 0
+		var unhealthy []string
 		for _, n := range api.nodes {
 			c := n.Components
 			h := storageosv1.NodeHealth{Health: storageosv1.NodeHealthState(n.Health),
 				DirectfsInitiator: c.DirectfsInitiator, Director: c.Director, KV: c.KV, KVWrite: c.KVWrite,
 				Nats: c.Nats, Presentation: c.Presentation, Rdb: c.Rdb}
 			health[n.Name] = h
-			switch h.Health {
-			case storageosv1.NodeHealthOnline:
-				counts.Online++
-			case storageosv1.NodeHealthOffline:
-				counts.Offline++
-			default:
-				counts.Unknown++
-			}
-			if p := nodeProblems(h); p != "" {
+			if nodeProblems(h) != "" {
 				unhealthy = append(unhealthy, n.Name)
-				problems = append(problems, n.Name+": "+p)
 			}
 		}
-		counts.Unhealthy = int32(len(unhealthy))
+		counts := nodeCounts(s)
+		fresh := healthCounts(health)
+		counts.Online, counts.Offline, counts.Unknown, counts.Unhealthy = fresh.Online, fresh.Offline, fresh.Unknown, fresh.Unhealthy
 		sort.Strings(unhealthy)
-		sort.Strings(problems)
-		if len(health) > storageosv1.NodeListMax {
+		problems := make([]string, 0, min(len(unhealthy), unhealthyNamed))
+		for _, name := range unhealthy[:min(len(unhealthy), unhealthyNamed)] {
+			problems = append(problems, name+": "+nodeProblems(health[name]))
+		}
+		if largeCluster(s.observed) {
 			// A large cluster: the nodes to look at, the first by name; the counts cover the rest.
 			named := make(map[string]storageosv1.NodeHealth, min(len(unhealthy), storageosv1.NodeListMax))
 			for _, name := range firstNames(unhealthy) {
@@ -193,8 +217,8 @@ func setAPIStatus(s *scope, api apiObservation) {
 		s.cluster.Status.NodeHealthStatus = health
 		s.setCondition(ConditionAPIReady, metav1.ConditionTrue, ReasonReady, fmt.Sprintf("%d StorageOS nodes reported", len(api.nodes)))
 		if len(problems) > 0 {
-			message := strings.Join(problems[:min(len(problems), unhealthyNamed)], "; ")
-			if more := len(problems) - unhealthyNamed; more > 0 {
+			message := strings.Join(problems, "; ")
+			if more := len(unhealthy) - unhealthyNamed; more > 0 {
 				message += fmt.Sprintf("; and %d more of %d StorageOS nodes (status.nodeHealthStatus)", more, len(api.nodes))
 			}
 			s.setCondition(ConditionNodesHealthy, metav1.ConditionFalse, ReasonNodeUnhealthy, message)
@@ -209,7 +233,11 @@ func setAPIStatus(s *scope, api apiObservation) {
 // component the API does not report is not counted against the node.
 func nodeProblems(h storageosv1.NodeHealth) string {
 	var out []string
-	if h.Health != storageosv1.NodeHealthOnline {
+	switch h.Health {
+	case storageosv1.NodeHealthOnline:
+	case "": // the API reported none: as unknown as it gets
+		out = append(out, string(storageosv1.NodeHealthUnknown))
+	default:
 		out = append(out, string(h.Health))
 	}
 	for _, comp := range components(h) {

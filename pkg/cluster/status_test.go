@@ -275,7 +275,6 @@ func TestStatusStaysSmallAtAnySize(t *testing.T) {
 	for _, n := range []int{3, storageosv1.NodeListMax, storageosv1.NodeListMax + 1, 1000, 5000} {
 		t.Run(fmt.Sprintf("%d nodes", n), func(t *testing.T) {
 			o := healthy()
-			o.daemonSet = nodeDaemonSet(int32(n), int32(n-n/10), int32(n))
 			o.pods, o.api.nodes = nil, nil
 			var unready, unhealthy int32
 			for i := range n {
@@ -296,6 +295,7 @@ func TestStatusStaysSmallAtAnySize(t *testing.T) {
 				}
 				o.api.nodes = append(o.api.nodes, node)
 			}
+			o.daemonSet = nodeDaemonSet(int32(n), int32(n)-unready, int32(n))
 			c := &storageosv1.StorageOSCluster{}
 			s := newScope(c)
 			s.observed = o
@@ -330,6 +330,32 @@ func TestStatusStaysSmallAtAnySize(t *testing.T) {
 			require.NoError(t, err)
 			t.Logf("status of %d nodes: %d bytes", n, len(size))
 			assert.Less(t, len(size), 64<<10, "the status stays small")
+		})
+	}
+}
+
+// nodeCounts count every health the API may report (one it may add, or none, as unknown), and hold while the
+// API is not asked or fails; a status written before nodeCounts existed starts from its nodeHealthStatus.
+func TestNodeCounts(t *testing.T) {
+	t.Run("every health, and those not well", func(t *testing.T) {
+		c := &storageosv1.StorageOSCluster{}
+		s := newScope(c)
+		s.observed = healthy()
+		s.observed.api.nodes = []storageos.Node{{Name: "a", Health: "online"}, {Name: "b", Health: "offline"},
+			{Name: "c", Health: "degraded"}, {Name: "d"}, {Name: "e", Health: "online", Components: storageos.NodeComponents{Rdb: "unknown"}}}
+		setStatus(s)
+		assert.Equal(t, storageosv1.NodeCounts{Nodes: 3, Ready: 3, Online: 2, Offline: 1, Unknown: 2, Unhealthy: 4}, *c.Status.NodeCounts)
+	})
+	for _, api := range []apiObservation{{asked: false}, {asked: true, err: errors.New("connection refused")}} {
+		t.Run(fmt.Sprintf("a status of the previous version, API asked %v, error %v", api.asked, api.err), func(t *testing.T) {
+			c := &storageosv1.StorageOSCluster{Status: storageosv1.StorageOSClusterStatus{NodeHealthStatus: map[string]storageosv1.NodeHealth{
+				"node-a": {Health: "online"}, "node-b": {Health: "offline"}}}}
+			s := newScope(c)
+			s.observed = healthy()
+			s.observed.api = api
+			setStatus(s)
+			assert.Equal(t, storageosv1.NodeCounts{Nodes: 3, Ready: 3, Online: 1, Offline: 1, Unhealthy: 1}, *c.Status.NodeCounts,
+				"the offline node is still counted")
 		})
 	}
 }
