@@ -60,16 +60,7 @@ func daemonSetFloor(ctx context.Context, d *demo.Demo, namespace string, nodes i
 	if err := d.Client.Delete(ctx, floor, client.PropagationPolicy(metav1.DeletePropagationBackground)); err != nil {
 		return 0, err
 	}
-	return took, wait(ctx, 30*time.Minute, "the plain DaemonSet's pods gone", func() error {
-		var pods corev1.PodList
-		if err := d.Client.List(ctx, &pods, client.InNamespace(namespace), client.MatchingLabels(labels)); err != nil {
-			return err
-		}
-		if len(pods.Items) > 0 {
-			return fmt.Errorf("%d pods left", len(pods.Items))
-		}
-		return nil
-	})
+	return took, podsGone(ctx, d, "the plain DaemonSet's", client.InNamespace(namespace), client.MatchingLabels(labels))
 }
 
 // writesFloor is the time the API server takes for n writes of the kind an upgrade makes (merge patches of

@@ -157,16 +157,7 @@ func measureWebhookBurst(ctx context.Context, d *demo.Demo, s settings, r *repor
 		return err
 	}
 	// Gone before the upgrade: bare pods on StorageOS volumes would hold it back.
-	return wait(ctx, 10*time.Minute, "the burst's pods gone", func() error {
-		var pods corev1.PodList
-		if err := d.Client.List(ctx, &pods, client.InNamespace(appsNamespace), burst); err != nil {
-			return err
-		}
-		if len(pods.Items) > 0 {
-			return fmt.Errorf("%d left", len(pods.Items))
-		}
-		return nil
-	})
+	return podsGone(ctx, d, "the burst's", client.InNamespace(appsNamespace), burst)
 }
 
 // measureCleanupJob runs the seed's cleanup Job on every node: the time from its creation to completed, and
@@ -220,15 +211,7 @@ func measureCleanupJob(ctx context.Context, d *demo.Demo, _ settings, r *report)
 		return err
 	}
 	// Its pods gone before the upgrade is measured.
-	return wait(ctx, 10*time.Minute, "the cleanup Job's pods gone", func() error {
-		if err := d.Client.List(ctx, &pods, client.InNamespace(job.Namespace), client.HasLabels{jobpkg.LabelJob}); err != nil {
-			return err
-		}
-		if len(pods.Items) > 0 {
-			return fmt.Errorf("%d left", len(pods.Items))
-		}
-		return nil
-	})
+	return podsGone(ctx, d, "the cleanup Job's", client.InNamespace(job.Namespace), client.HasLabels{jobpkg.LabelJob})
 }
 
 // measureUpgrade runs the writes floor, then an offline upgrade of every node with every application scaled
@@ -266,6 +249,21 @@ func measureUpgrade(ctx context.Context, d *demo.Demo, s settings, r *report) er
 	}
 	r.upgradeRequests, err = d.OperatorRequests(from, time.Now())
 	return err
+}
+
+// podsGone waits until no pod the options select is left: a phase's own pods, deleted, must not weigh on the
+// next phase's figures.
+func podsGone(ctx context.Context, d *demo.Demo, whose string, opts ...client.ListOption) error {
+	return wait(ctx, 30*time.Minute, whose+" pods gone", func() error {
+		var pods corev1.PodList
+		if err := d.Client.List(ctx, &pods, opts...); err != nil {
+			return err
+		}
+		if len(pods.Items) > 0 {
+			return fmt.Errorf("%d pods left", len(pods.Items))
+		}
+		return nil
+	})
 }
 
 // allReady: every application has its one replica ready.

@@ -416,11 +416,7 @@ func (c *Cluster) addPodLog(stages, logFile, text string) error {
 	if err := printPodLog(logFile, text); err != nil {
 		return err
 	}
-	f, err := os.OpenFile(stages, os.O_APPEND|os.O_WRONLY, 0)
-	if err != nil {
-		return err
-	}
-	_, err = fmt.Fprintf(f, `---
+	if err := appendTo(stages, fmt.Sprintf(`---
 apiVersion: kwok.x-k8s.io/v1alpha1
 kind: ClusterLogs
 metadata:
@@ -428,8 +424,7 @@ metadata:
 spec:
   logs:
   - logsFile: %s
-`, strconv.Quote(logFile))
-	if err := errors.Join(err, f.Close()); err != nil {
+`, strconv.Quote(logFile))); err != nil {
 		return err
 	}
 	// Readers ask for what a container printed since it started (as the job-manager does), so the lines are
