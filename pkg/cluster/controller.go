@@ -71,7 +71,7 @@ type Reconciler struct {
 func CacheOptions() cache.Options {
 	managed := labels.SelectorFromSet(labels.Set{names.LabelManagedBy: names.ClusterManager})
 	// Namespaces are few, and the cluster-manager must know whether spec.namespace exists before creating it.
-	byObject := map[client.Object]cache.ByObject{&corev1.Pod{}: {Label: managed}}
+	byObject := map[client.Object]cache.ByObject{&corev1.Pod{}: {Label: managed, Transform: kube.PodStatusOnly}}
 	for _, k := range managedKinds {
 		byObject[k.object()] = cache.ByObject{Label: managed}
 	}

@@ -72,7 +72,7 @@ type Reconciler struct {
 func CacheOptions() cache.Options {
 	jobPods, _ := labels.NewRequirement(LabelJob, selection.Exists, nil)
 	return cache.Options{ByObject: map[client.Object]cache.ByObject{
-		&corev1.Pod{}:       {Label: labels.NewSelector().Add(*jobPods)},
+		&corev1.Pod{}:       {Label: labels.NewSelector().Add(*jobPods), Transform: kube.PodStatusOnly},
 		&appsv1.DaemonSet{}: {Label: labels.SelectorFromSet(labels.Set{names.LabelManagedBy: names.JobManager})},
 		&corev1.Node{}:      {Transform: placementOnly},
 	}}

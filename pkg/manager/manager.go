@@ -14,6 +14,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/klog/v2"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
@@ -57,7 +58,7 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		WebhookServer:           webhookServer,
 		Scheme:                  NewScheme(),
-		Cache:                   o.Cache,
+		Cache:                   withoutManagedFields(o.Cache),
 		Metrics:                 metrics,
 		HealthProbeBindAddress:  o.HealthProbeBindAddress,
 		LeaderElection:          o.LeaderElectionID != "" && o.LeaderElect,
@@ -163,4 +164,14 @@ func positive(d time.Duration) *time.Duration {
 		return nil
 	}
 	return &d
+}
+
+// withoutManagedFields strips managed fields from everything a binary caches, unless it trims its cache itself:
+// they are often the larger part of an object, and nothing reads them from the cache (server-side apply reads
+// them, when it must, from the API server). At thousands of nodes and pods this is most of a cache's memory.
+func withoutManagedFields(o cache.Options) cache.Options {
+	if o.DefaultTransform == nil {
+		o.DefaultTransform = cache.TransformStripManagedFields()
+	}
+	return o
 }
