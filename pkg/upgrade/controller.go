@@ -31,10 +31,10 @@ import (
 )
 
 // The upgrade-manager owns StorageOSUpgrades and the image pull Job; it pauses and edits the cluster, scales
-// applications, and replaces node pods. Discovery and the waiting steps read Deployments, StatefulSets, claims,
-// volumes and classes from the cache (list, watch; see reads.go); pods, the node DaemonSet, the cluster and the
-// Secret are read from the API server, narrowly. While an upgrade is Pending its plan lists pods, ReplicaSets
-// and Jobs (metadata) and autoscalers across namespaces from the API server, a page at a time.
+// applications, and replaces node pods. What grows with the cluster is read from the cache (list, watch; see
+// reads.go): Deployments, StatefulSets, claims, volumes, classes, unfinished pods, and for the plan ReplicaSets
+// and Jobs (metadata) and autoscalers. The upgrade, the node DaemonSet, the cluster and the Secret are read from
+// the API server, narrowly.
 // +kubebuilder:rbac:groups=storageos.com,resources=storageosupgrades,verbs=get;list;watch;update;patch
 // +kubebuilder:rbac:groups=storageos.com,resources=storageosupgrades/status,verbs=update;patch
 // +kubebuilder:rbac:groups=storageos.com,resources=storageosupgrades/finalizers,verbs=update
@@ -44,10 +44,10 @@ import (
 // +kubebuilder:rbac:groups=apps,resources=daemonsets,verbs=get;patch
 // The plan follows pods to what the user manages through their ReplicaSets and Jobs (metadata only), and
 // reports the autoscalers of the applications it scales down.
-// +kubebuilder:rbac:groups=apps,resources=replicasets,verbs=list
-// +kubebuilder:rbac:groups=batch,resources=jobs,verbs=list
-// +kubebuilder:rbac:groups=autoscaling,resources=horizontalpodautoscalers,verbs=list
-// +kubebuilder:rbac:groups="",resources=pods,verbs=list;delete
+// +kubebuilder:rbac:groups=apps,resources=replicasets,verbs=list;watch
+// +kubebuilder:rbac:groups=batch,resources=jobs,verbs=list;watch
+// +kubebuilder:rbac:groups=autoscaling,resources=horizontalpodautoscalers,verbs=list;watch
+// +kubebuilder:rbac:groups="",resources=pods,verbs=list;watch;delete
 // +kubebuilder:rbac:groups="",resources=persistentvolumeclaims;persistentvolumes,verbs=list;watch
 // +kubebuilder:rbac:groups=storage.k8s.io,resources=storageclasses,verbs=list;watch
 // The StorageOS API credentials are read from the one Secret the cluster names, never listed or watched.
@@ -119,7 +119,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, r *Reconciler) error {
 		return err
 	}
 	r.apis = apis
-	for _, obj := range cachedForDiscovery() {
+	for _, obj := range cachedForLooks() {
 		if _, err := mgr.GetCache().GetInformer(ctx, obj); err != nil {
 			return err
 		}

@@ -14,7 +14,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
@@ -258,7 +257,7 @@ func (r *Reconciler) pullImage(ctx context.Context, u *storageosv1.StorageOSUpgr
 	}
 	want := PullJob(u, ds)
 	job := &storageosv1.Job{}
-	err = r.Reader.Get(ctx, client.ObjectKeyFromObject(want), job)
+	err = r.Client.Get(ctx, client.ObjectKeyFromObject(want), job) // cached: its status names every node
 	switch {
 	case apierrors.IsNotFound(err):
 		if err := r.Client.Create(ctx, want, client.FieldOwner(names.UpgradeManager)); err != nil && !apierrors.IsAlreadyExists(err) {
@@ -283,7 +282,7 @@ func (r *Reconciler) deleteJob(ctx context.Context, job *storageosv1.Job) error 
 // deletePullJob removes this upgrade's image pull Job, if it is still there.
 func (r *Reconciler) deletePullJob(ctx context.Context, u *storageosv1.StorageOSUpgrade, namespace string) error {
 	job := &storageosv1.Job{}
-	err := r.Reader.Get(ctx, types.NamespacedName{Namespace: namespace, Name: PullJobName}, job)
+	err := r.Client.Get(ctx, types.NamespacedName{Namespace: namespace, Name: PullJobName}, job)
 	if apierrors.IsNotFound(err) || (err == nil && job.Labels[LabelUpgrade] != string(u.UID)) {
 		return nil
 	}
@@ -404,94 +403,69 @@ func (r *Reconciler) scaleDown(ctx context.Context, u *storageosv1.StorageOSUpgr
 }
 
 // podsLeft counts the pods of a namespace that any of the selectors match and that may still hold a volume, and
-// how many of the selectors match at least one.
-// Pods are not cached (the most numerous and busiest objects of a cluster, and the upgrade looks at them only
-// while it scales down), so this is a read from the API server, and a narrow one: metadata only (the labels are
-// all it needs), without finished pods (evicted, completed: they hold no volume and scaling does not remove
-// them), a page at a time.
+// how many of the selectors match at least one. From the cache, which holds only the pods that may still hold a
+// volume (evicted and completed pods hold none, and scaling does not remove them).
 func (r *Reconciler) podsLeft(ctx context.Context, namespace string, selectors []labels.Selector) (left, matched int, err error) {
+	var pods corev1.PodList
+	if err := r.Client.List(ctx, &pods, client.InNamespace(namespace), client.UnsafeDisableDeepCopy); err != nil {
+		return 0, 0, err
+	}
 	hasPods := make([]bool, len(selectors))
-	err = listPages(ctx, r.Reader, podMetadataList, func(l *metav1.PartialObjectMetadataList) {
-		for i := range l.Items {
-			found := false
-			for j, s := range selectors {
-				if s.Matches(labels.Set(l.Items[i].Labels)) {
-					found, hasPods[j] = true, true
-				}
-			}
-			if found {
-				left++
+	for i := range pods.Items {
+		found := false
+		for j, s := range selectors {
+			if s.Matches(labels.Set(pods.Items[i].Labels)) {
+				found, hasPods[j] = true, true
 			}
 		}
-	}, client.InNamespace(namespace), client.MatchingFieldsSelector{Selector: unfinishedPods})
+		if found {
+			left++
+		}
+	}
 	for _, has := range hasPods {
 		if has {
 			matched++
 		}
 	}
-	return left, matched, err
+	return left, matched, nil
 }
 
-// planInput reads, from the API server, what the plan needs beside the inventory: the pods that may hold a
-// volume, with only what the plan reads of them kept, the metadata of ReplicaSets and Jobs (the owners between
-// a pod and what the user manages), and the HorizontalPodAutoscalers. A page at a time, across namespaces.
+// planInput reads, from the cache, what the plan needs beside the inventory: the pods that may hold a volume,
+// the metadata of ReplicaSets and Jobs (the owners between a pod and what the user manages), and the
+// HorizontalPodAutoscalers. Only read, so not copied out of the cache.
 func (r *Reconciler) planInput(ctx context.Context) (PlanInput, error) {
-	var in PlanInput
-	if err := listPages(ctx, r.Reader, func() *corev1.PodList { return &corev1.PodList{} }, func(l *corev1.PodList) {
-		for i := range l.Items {
-			p := &l.Items[i]
-			if len(p.Spec.Volumes) == 0 {
-				continue
-			}
-			in.Pods = append(in.Pods, corev1.Pod{
-				ObjectMeta: metav1.ObjectMeta{Namespace: p.Namespace, Name: p.Name, OwnerReferences: p.OwnerReferences},
-				Spec:       corev1.PodSpec{Volumes: p.Spec.Volumes},
-				Status:     corev1.PodStatus{Phase: p.Status.Phase},
-			})
-		}
-	}, client.MatchingFieldsSelector{Selector: unfinishedPods}); err != nil {
+	var (
+		in   PlanInput
+		pods corev1.PodList
+		hpas autoscalingv2.HorizontalPodAutoscalerList
+	)
+	if err := r.Client.List(ctx, &pods, client.UnsafeDisableDeepCopy); err != nil {
 		return PlanInput{}, fmt.Errorf("listing pods: %w", err)
+	}
+	for i := range pods.Items {
+		if len(pods.Items[i].Spec.Volumes) > 0 {
+			in.Pods = append(in.Pods, pods.Items[i])
+		}
 	}
 	for _, owners := range []struct {
 		gvk  schema.GroupVersionKind
 		into *[]metav1.PartialObjectMetadata
 	}{
-		{appsv1.SchemeGroupVersion.WithKind("ReplicaSetList"), &in.ReplicaSets},
-		{batchv1.SchemeGroupVersion.WithKind("JobList"), &in.Jobs},
+		{appsv1.SchemeGroupVersion.WithKind("ReplicaSet"), &in.ReplicaSets},
+		{batchv1.SchemeGroupVersion.WithKind("Job"), &in.Jobs},
 	} {
-		newList := func() *metav1.PartialObjectMetadataList {
-			l := &metav1.PartialObjectMetadataList{}
-			l.SetGroupVersionKind(owners.gvk)
-			return l
+		list := &metav1.PartialObjectMetadataList{}
+		list.SetGroupVersionKind(owners.gvk.GroupVersion().WithKind(owners.gvk.Kind + "List"))
+		if err := r.Client.List(ctx, list, client.UnsafeDisableDeepCopy); err != nil {
+			return PlanInput{}, fmt.Errorf("listing %ss: %w", owners.gvk.Kind, err)
 		}
-		if err := listPages(ctx, r.Reader, newList, func(l *metav1.PartialObjectMetadataList) {
-			for i := range l.Items {
-				m := &l.Items[i]
-				*owners.into = append(*owners.into, metav1.PartialObjectMetadata{
-					ObjectMeta: metav1.ObjectMeta{Namespace: m.Namespace, Name: m.Name, OwnerReferences: m.OwnerReferences}})
-			}
-		}); err != nil {
-			return PlanInput{}, fmt.Errorf("listing %s: %w", owners.gvk.Kind, err)
-		}
+		*owners.into = list.Items
 	}
-	if err := listPages(ctx, r.Reader, func() *autoscalingv2.HorizontalPodAutoscalerList { return &autoscalingv2.HorizontalPodAutoscalerList{} },
-		func(l *autoscalingv2.HorizontalPodAutoscalerList) {
-			in.Autoscalers = append(in.Autoscalers, l.Items...)
-		}); err != nil {
+	if err := r.Client.List(ctx, &hpas, client.UnsafeDisableDeepCopy); err != nil {
 		return PlanInput{}, fmt.Errorf("listing HorizontalPodAutoscalers: %w", err)
 	}
+	in.Autoscalers = hpas.Items
 	return in, nil
-}
-
-// unfinishedPods selects the pods that may still hold a volume: finished ones (evicted, completed) hold none,
-// and scaling does not remove them.
-var unfinishedPods = fields.AndSelectors(fields.OneTermNotEqualSelector("status.phase", string(corev1.PodSucceeded)),
-	fields.OneTermNotEqualSelector("status.phase", string(corev1.PodFailed)))
-
-func podMetadataList() *metav1.PartialObjectMetadataList {
-	l := &metav1.PartialObjectMetadataList{}
-	l.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("PodList"))
-	return l
 }
 
 // inventory is what discovery needs, across all namespaces, from the cache. Claims, volumes and classes are
@@ -546,19 +520,22 @@ func (r *Reconciler) upgradeNodes(ctx context.Context, u *storageosv1.StorageOSU
 	if err != nil {
 		return outcome{}, err
 	}
-	var pods []corev1.Pod
-	if err := listPages(ctx, r.Reader, func() *corev1.PodList { return &corev1.PodList{} }, func(l *corev1.PodList) { pods = append(pods, l.Items...) },
-		client.InNamespace(ds.Namespace), client.MatchingLabelsSelector{Selector: selector}); err != nil {
+	// From the cache: on a large cluster, a list of the node pods from the API server on every look would be
+	// most of the step's cost. A pod the cache shows late is only looked at on the next look.
+	var pods corev1.PodList
+	if err := r.Client.List(ctx, &pods, client.InNamespace(ds.Namespace), client.MatchingLabelsSelector{Selector: selector},
+		client.UnsafeDisableDeepCopy); err != nil {
 		return outcome{}, err
 	}
 	upgraded := 0
-	for i := range pods {
-		p := &pods[i]
+	for i := range pods.Items {
+		p := &pods.Items[i]
 		if !p.DeletionTimestamp.IsZero() {
 			continue
 		}
 		if nodeImage(&p.Spec) != image {
-			if err := r.Client.Delete(ctx, p); client.IgnoreNotFound(err) != nil {
+			// A copy: Delete writes the API server's answer into the object, which is the cache's.
+			if err := r.Client.Delete(ctx, p.DeepCopy()); client.IgnoreNotFound(err) != nil {
 				return outcome{}, fmt.Errorf("deleting node pod %s: %w", p.Name, err)
 			}
 			continue
@@ -569,7 +546,7 @@ func (r *Reconciler) upgradeNodes(ctx context.Context, u *storageosv1.StorageOSU
 	}
 	want := ds.Status.DesiredNumberScheduled
 	out := advance(storageosv1.UpgradePhaseScalingUp)
-	if want == 0 || int32(upgraded) < want || int32(len(pods)) != want {
+	if want == 0 || int32(upgraded) < want || int32(len(pods.Items)) != want {
 		out = wait("%d of %d node pods run %s and are ready", upgraded, want, image)
 	}
 	out.nodes = counted(upgraded, int(want))
