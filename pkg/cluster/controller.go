@@ -121,13 +121,13 @@ func Setup(ctx context.Context, mgr ctrl.Manager, r *Reconciler) error {
 		return o.GetLabels()[names.LabelManagedBy] == names.ClusterManager
 	})
 	managed := builder.WithPredicates(isManaged)
+	children := newChildEvents(childEventInterval)
 	for _, k := range managedKinds {
-		b = b.Watches(k.object(), handler.EnqueueRequestsFromMapFunc(ownerOf), managed)
+		b = b.Watches(k.object(), children.handler(ownerOf), managed)
 	}
 	// A node pod turning ready or unready is news from StorageOS (its readiness probe asks the node's API):
 	// reconciled at once rather than at the next poll, or when the DaemonSet's status catches up.
-	b = b.Watches(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(ownerOf),
-		builder.WithPredicates(isManaged, nodePodReadiness()))
+	b = b.Watches(&corev1.Pod{}, children.handler(ownerOf), builder.WithPredicates(isManaged, nodePodReadiness()))
 	c, err := b.Build(r)
 	if err != nil {
 		return err

@@ -329,6 +329,28 @@ func (r *Reconciler) blockedBy(s *scope, other *storageosv1.StorageOSCluster) {
 	}
 }
 
+type clusterEvent struct{ kind, reason, note string }
+
+// readinessEvent is the ChangedStatus event of a status change, or nil. As the original operator, it tells each
+// change of the ready count ("2/3 StorageOS nodes are functional"). On a large cluster (more than NodeListMax
+// nodes, where the status counts nodes rather than naming them) it tells only when the node pods go from all
+// ready to not all ready and back: an upgrade replacing 5,000 node pods is two events, not thousands.
+func readinessEvent(before, after *storageosv1.StorageOSClusterStatus, large bool) *clusterEvent {
+	if after.Ready == before.Ready || after.Ready == "" {
+		return nil
+	}
+	wasReady := meta.IsStatusConditionTrue(before.Conditions, ConditionNodeReady)
+	ready := meta.IsStatusConditionTrue(after.Conditions, ConditionNodeReady)
+	switch {
+	case large && ready == wasReady:
+		return nil
+	case ready:
+		return &clusterEvent{corev1.EventTypeNormal, EventChangedStatus, after.Ready + " StorageOS nodes are functional. Cluster healthy"}
+	default:
+		return &clusterEvent{corev1.EventTypeWarning, EventChangedStatus, after.Ready + " StorageOS nodes are functional"}
+	}
+}
+
 // patchStatus computes the status and writes it in one patch, locked on the object as this reconcile read it;
 // only once that write succeeded does it emit the events of the transitions it records (ChangedStatus when
 // readiness changed, FieldsIgnored when the ignored fields did). A reconcile that started from a stale cache (a
@@ -337,18 +359,13 @@ func (r *Reconciler) blockedBy(s *scope, other *storageosv1.StorageOSCluster) {
 func (r *Reconciler) patchStatus(ctx context.Context, s *scope) error {
 	setStatus(s)
 	c := s.cluster
-	type event struct{ kind, reason, note string }
-	var events []event
-	if c.Status.Ready != s.base.Status.Ready && c.Status.Ready != "" && !s.deleting {
-		if s.isTrue(ConditionNodeReady) {
-			events = append(events, event{corev1.EventTypeNormal, EventChangedStatus, c.Status.Ready + " StorageOS nodes are functional. Cluster healthy"})
-		} else {
-			events = append(events, event{corev1.EventTypeWarning, EventChangedStatus, c.Status.Ready + " StorageOS nodes are functional"})
-		}
+	var events []clusterEvent
+	if e := readinessEvent(&s.base.Status, &c.Status, s.observed != nil && largeCluster(s.observed)); e != nil && !s.deleting {
+		events = append(events, *e)
 	}
 	if cond := meta.FindStatusCondition(c.Status.Conditions, ConditionFieldsIgnored); cond != nil && cond.Status == metav1.ConditionTrue {
 		if old := meta.FindStatusCondition(s.base.Status.Conditions, ConditionFieldsIgnored); old == nil || old.Message != cond.Message {
-			events = append(events, event{corev1.EventTypeWarning, EventFieldsIgnored, cond.Message})
+			events = append(events, clusterEvent{corev1.EventTypeWarning, EventFieldsIgnored, cond.Message})
 		}
 	}
 	if err := kube.PatchStatus(ctx, r.Client, names.ClusterManager, s.base, c, client.MergeFromWithOptimisticLock{}); err != nil {

@@ -359,3 +359,37 @@ func TestNodeCounts(t *testing.T) {
 		})
 	}
 }
+
+func TestReadinessEvent(t *testing.T) {
+	status := func(ready string, nodesReady metav1.ConditionStatus) *storageosv1.StorageOSClusterStatus {
+		return &storageosv1.StorageOSClusterStatus{Ready: ready,
+			Conditions: []metav1.Condition{{Type: ConditionNodeReady, Status: nodesReady}}}
+	}
+	healthy := &clusterEvent{corev1.EventTypeNormal, EventChangedStatus, "3/3 StorageOS nodes are functional. Cluster healthy"}
+	tests := []struct {
+		name          string
+		before, after *storageosv1.StorageOSClusterStatus
+		large         bool
+		want          *clusterEvent
+	}{
+		{"no change, no event", status("3/3", metav1.ConditionTrue), status("3/3", metav1.ConditionTrue), false, nil},
+		{"a node pod down", status("3/3", metav1.ConditionTrue), status("2/3", metav1.ConditionFalse), false,
+			&clusterEvent{corev1.EventTypeWarning, EventChangedStatus, "2/3 StorageOS nodes are functional"}},
+		{"each change of the count, as the original", status("2/3", metav1.ConditionFalse), status("1/3", metav1.ConditionFalse), false,
+			&clusterEvent{corev1.EventTypeWarning, EventChangedStatus, "1/3 StorageOS nodes are functional"}},
+		{"all back", status("2/3", metav1.ConditionFalse), status("3/3", metav1.ConditionTrue), false, healthy},
+		{"the first status", &storageosv1.StorageOSClusterStatus{}, status("3/3", metav1.ConditionTrue), false, healthy},
+		{"no count yet", status("3/3", metav1.ConditionTrue), status("", metav1.ConditionFalse), false, nil},
+		{"large: going from all ready to not", status("5000/5000", metav1.ConditionTrue), status("4999/5000", metav1.ConditionFalse), true,
+			&clusterEvent{corev1.EventTypeWarning, EventChangedStatus, "4999/5000 StorageOS nodes are functional"}},
+		{"large: the count changing while not all are ready", status("4999/5000", metav1.ConditionFalse), status("4998/5000", metav1.ConditionFalse), true, nil},
+		{"large: all ready again", status("4999/5000", metav1.ConditionFalse), status("5000/5000", metav1.ConditionTrue), true,
+			&clusterEvent{corev1.EventTypeNormal, EventChangedStatus, "5000/5000 StorageOS nodes are functional. Cluster healthy"}},
+		{"large: a node joining a healthy cluster", status("5000/5000", metav1.ConditionTrue), status("5001/5001", metav1.ConditionTrue), true, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.Equal(t, tt.want, readinessEvent(tt.before, tt.after, tt.large))
+		})
+	}
+}
