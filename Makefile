@@ -84,9 +84,9 @@ test-rules: promtool ## Check the alerts (config/prometheus/prometheus_rule.yaml
 	PROMTOOL="$(PROMTOOL)" $(GO) test -count=1 ./test/prometheus/
 
 .PHONY: e2e
-e2e: envtest-bins cluster-bins prometheus ## End-to-end and fault tests on a local simulated cluster (test/e2e, build tag e2e; ~6 min).
-	$(GO) vet -tags e2e ./test/e2e/
-	KUBEBUILDER_ASSETS="$(ENVTEST_DIR)" PROMETHEUS="$(PROMETHEUS)" $(GO) test -tags e2e -count=1 -timeout 30m -v ./test/e2e/
+e2e: envtest-bins cluster-bins prometheus ## End-to-end and fault tests on a local simulated cluster (test/e2e), then the scale guard on 300 nodes (test/scale); build tag e2e, one package at a time.
+	$(GO) vet -tags e2e ./test/e2e/ ./test/scale/
+	KUBEBUILDER_ASSETS="$(ENVTEST_DIR)" PROMETHEUS="$(PROMETHEUS)" $(GO) test -tags e2e -count=1 -timeout 30m -p 1 -v ./test/e2e/ ./test/scale/
 
 .PHONY: bench
 bench: envtest-bins ## Run the benchmarks: cluster-manager requests, convergence, memory, how fast status follows the StorageOS API and its API calls per minute; jobs on 500 nodes; webhook latency; upgrade of 200 apps.

@@ -187,6 +187,9 @@ func (c *Cluster) startControllers(p *pki) error {
 		"--service-account-private-key-file="+p.serviceAccountKey, "--root-ca-file="+p.caCert,
 		"--use-service-account-credentials=true", "--cluster-signing-cert-file="+p.caCert,
 		"--cluster-signing-key-file="+p.caKey, "--controllers=*",
+		// A node whose lease kwok renews late (thousands of them on two cores) must not turn NotReady: the
+		// node lifecycle controller would mark its pods unready, and kwok never makes them ready again.
+		fmt.Sprintf("--node-monitor-grace-period=%s", 2*nodeLeaseDuration(len(c.o.Nodes))),
 		// Client-side rate limits off (as kwokctl's --disable-qps-limits does): with the default 20 requests a
 		// second, the DaemonSet controller alone needs minutes for thousands of pods, and that would be the
 		// figure measured rather than the API server's.
@@ -220,7 +223,8 @@ func (c *Cluster) startNodes(ctx context.Context, port string) error {
 	// InternalIP and --node-port as their kubelet port, which the API server dials for pods/log (over TLS
 	// with kwok's self-signed certificate: without --kubelet-certificate-authority it does not verify it).
 	if err := c.run("kwok", "--kubeconfig="+c.Kubeconfig, "-c", stages, "--manage-all-nodes=false",
-		"--manage-nodes-with-annotation-selector="+FakeNodeAnnotation+"=fake", "--node-lease-duration-seconds=40",
+		"--manage-nodes-with-annotation-selector="+FakeNodeAnnotation+"=fake",
+		fmt.Sprintf("--node-lease-duration-seconds=%d", int(nodeLeaseDuration(len(c.o.Nodes)).Seconds())),
 		"--cidr=10.244.0.0/16", "--node-ip=127.0.0.1", "--node-port="+port,
 		"--server-address=127.0.0.1:"+port); err != nil {
 		return err
@@ -368,6 +372,14 @@ func writeSchedulerConfig(path, kubeconfig string, extraNames []string) error {
 		fmt.Fprintf(&b, "- schedulerName: %s\n", name)
 	}
 	return os.WriteFile(path, []byte(b.String()), 0o600)
+}
+
+// nodeLeaseDuration is the simulated nodes' lease duration; kwok renews a lease every quarter of it. Kubelets'
+// 40 s is kept up to 1,000 nodes; beyond, it grows with the nodes so that renewals stay at 100 a second
+// (5,000 nodes renewing every 10 s would be 500 writes a second, most of what two cores can take, and nodes
+// would turn NotReady while their renewals queue).
+func nodeLeaseDuration(nodes int) time.Duration {
+	return max(40*time.Second, time.Duration(nodes)*time.Second/25)
 }
 
 // kwokConfiguration raises kwok's workers from 4 (1 syncing pods) to what thousands of nodes need: with the

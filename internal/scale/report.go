@@ -1,4 +1,4 @@
-package main
+package scale
 
 import (
 	"cmp"
@@ -12,28 +12,28 @@ import (
 	"github.com/storageos/cluster-operator/internal/demo"
 )
 
-// report holds a run's figures.
-type report struct {
+// Report holds a run's figures.
+type Report struct {
 	nodes, apps, cores int
 	appNames           []string
 
 	create, daemonSetFloor time.Duration
-	clusterStatusBytes     int
-	settledWindow          time.Duration
+	ClusterStatusBytes     int
+	SettledWindow          time.Duration
 	settling               time.Duration // from the end of the DaemonSet floor to no manager writing
-	settled                map[string]demo.Requests
+	Settled                map[string]demo.Requests
 	appsReady              time.Duration
 	webhookP99             time.Duration
 	webhookCalls           int
 	job, jobAfterLastWord  time.Duration
 	jobStatusBytes         int
 	upgrade, writesFloor   time.Duration
-	upgradeRequests        map[string]demo.Requests
+	UpgradeRequests        map[string]demo.Requests
 	usage                  map[string]usage
 }
 
-// print writes the table: each figure, its floor where Kubernetes does the same work, and their ratio.
-func (r *report) print(w io.Writer) {
+// Print writes the table: each figure, its floor where Kubernetes does the same work, and their ratio.
+func (r *Report) Print(w io.Writer) {
 	ratio := func(ours, floor time.Duration) string {
 		if floor <= 0 {
 			return ""
@@ -52,7 +52,7 @@ func (r *report) print(w io.Writer) {
 	fmt.Fprintf(w, "| scheduler webhook p99 (API server's histogram) | %s over %d admissions | | |\n", r.webhookP99, r.webhookCalls)
 	fmt.Fprintf(w, "| %d applications created → ready | %s | | |\n", r.apps, round(r.appsReady))
 	fmt.Fprintf(w, "| StorageOSCluster status / Job status | %.1f kB / %.1f kB | | |\n",
-		float64(r.clusterStatusBytes)/1024, float64(r.jobStatusBytes)/1024)
+		float64(r.ClusterStatusBytes)/1024, float64(r.jobStatusBytes)/1024)
 
 	fmt.Fprintf(w, "\n| manager | peak RSS | CPU | settled: requests/min (writes, Lease renewals) | upgrade: requests (writes) |\n|---|---|---|---|---|\n")
 	for _, b := range demo.Binaries {
@@ -68,19 +68,19 @@ func (r *report) print(w io.Writer) {
 			rss = append(rss, fmt.Sprintf("%.0f MiB", float64(r.usage[name].peakRSS)/(1<<20)))
 			cpu = append(cpu, fmt.Sprintf("%.1f s", r.usage[name].cpu.Seconds()))
 		}
-		perMinute := func(n int) float64 { return float64(n) / r.settledWindow.Minutes() }
-		s, u := r.settled[b], r.upgradeRequests[b]
+		perMinute := func(n int) float64 { return float64(n) / r.SettledWindow.Minutes() }
+		s, u := r.Settled[b], r.UpgradeRequests[b]
 		fmt.Fprintf(w, "| %s | %s | %s | %.1f (%.1f, %.1f) | %d (%d) |\n", b, strings.Join(rss, ", "), strings.Join(cpu, ", "),
 			perMinute(s.Total), perMinute(s.Writes), perMinute(s.LeaseWrites), u.Total, u.Writes)
 	}
 	fmt.Fprintf(w, "\nsettled (no manager write for %s, %s after the floor) requests by kind, in %s:\n", quiet,
-		r.settling.Round(time.Second), r.settledWindow)
+		r.settling.Round(time.Second), r.SettledWindow)
 	for _, b := range demo.Binaries {
-		fmt.Fprintf(w, "  %-18s %s\n", b, byKind(r.settled[b].ByKind))
+		fmt.Fprintf(w, "  %-18s %s\n", b, byKind(r.Settled[b].ByKind))
 	}
 	fmt.Fprintln(w, "upgrade requests by kind:")
 	for _, b := range demo.Binaries {
-		fmt.Fprintf(w, "  %-18s %s\n", b, byKind(r.upgradeRequests[b].ByKind))
+		fmt.Fprintf(w, "  %-18s %s\n", b, byKind(r.UpgradeRequests[b].ByKind))
 	}
 }
 

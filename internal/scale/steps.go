@@ -1,4 +1,4 @@
-package main
+package scale
 
 import (
 	"context"
@@ -28,7 +28,7 @@ func sampleCluster(ctx context.Context, d *demo.Demo) (*storageosv1.StorageOSClu
 
 // measureCreate reads, from the cluster's own record, how long it took from its creation to Available (Running
 // on every node), and the size of its status.
-func measureCreate(ctx context.Context, d *demo.Demo, _ settings, r *report) error {
+func measureCreate(ctx context.Context, d *demo.Demo, _ Settings, r *Report) error {
 	c, err := sampleCluster(ctx, d)
 	if err != nil {
 		return err
@@ -39,12 +39,12 @@ func measureCreate(ctx context.Context, d *demo.Demo, _ settings, r *report) err
 	}
 	r.create = available.LastTransitionTime.Sub(c.CreationTimestamp.Time)
 	status, err := json.Marshal(c.Status)
-	r.clusterStatusBytes = len(status)
+	r.ClusterStatusBytes = len(status)
 	phase("cluster %s Running %s after its creation; its status is %d bytes", c.Status.Ready, r.create, len(status))
 	return err
 }
 
-func measureDaemonSetFloor(ctx context.Context, d *demo.Demo, _ settings, r *report) error {
+func measureDaemonSetFloor(ctx context.Context, d *demo.Demo, _ Settings, r *Report) error {
 	c, err := sampleCluster(ctx, d)
 	if err != nil {
 		return err
@@ -61,7 +61,7 @@ const quiet = 15 * time.Second
 // measureSettled waits until the managers have settled (no write for a while: the first sync of every node's
 // labels, for one, takes a while on a large cluster), then counts each manager's API requests over the
 // settled window, from the API server's audit log.
-func measureSettled(ctx context.Context, d *demo.Demo, s settings, r *report) error {
+func measureSettled(ctx context.Context, d *demo.Demo, s Settings, r *Report) error {
 	start := time.Now()
 	err := wait(ctx, 30*time.Minute, fmt.Sprintf("no manager write for %s", quiet), func() error {
 		now := time.Now()
@@ -84,27 +84,27 @@ func measureSettled(ctx context.Context, d *demo.Demo, s settings, r *report) er
 	}
 	r.settling = time.Since(start)
 	phase("settled: no manager wrote for %s (after %s); counting each manager's API requests for %s", quiet,
-		r.settling.Round(time.Second), s.settled)
+		r.settling.Round(time.Second), s.Settled)
 	from := time.Now()
 	select {
 	case <-ctx.Done():
 		return ctx.Err()
-	case <-time.After(s.settled):
+	case <-time.After(s.Settled):
 	}
-	r.settled, err = d.OperatorRequests(from, time.Now())
-	r.settledWindow = s.settled
+	r.Settled, err = d.OperatorRequests(from, time.Now())
+	r.SettledWindow = s.Settled
 	return err
 }
 
 // createApps creates single-replica Deployments, each on a StorageOS claim of its own that the demo's
 // provisioner gives a volume, and waits until they are ready.
-func createApps(ctx context.Context, d *demo.Demo, s settings, r *report) error {
-	phase("creating %d StorageOS-backed applications", s.apps)
+func createApps(ctx context.Context, d *demo.Demo, s Settings, r *Report) error {
+	phase("creating %d StorageOS-backed applications", s.Apps)
 	if err := d.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: appsNamespace}}); err != nil {
 		return err
 	}
 	start := time.Now()
-	for i := range s.apps {
+	for i := range s.Apps {
 		name := fmt.Sprintf("app-%04d", i)
 		pvc, dep := demo.StorageOSApp(appsNamespace, name, 1)
 		for _, obj := range []client.Object{pvc, dep} {
@@ -114,24 +114,24 @@ func createApps(ctx context.Context, d *demo.Demo, s settings, r *report) error 
 		}
 		r.appNames = append(r.appNames, name)
 	}
-	err := wait(ctx, 30*time.Minute, "every application ready", func() error { return allReady(ctx, d, s.apps) })
+	err := wait(ctx, 30*time.Minute, "every application ready", func() error { return allReady(ctx, d, s.Apps) })
 	r.appsReady = time.Since(start)
 	return err
 }
 
 // measureWebhookBurst creates burst pods at once (on a StorageOS claim, so the webhook looks the claim up) and
 // reads the webhook's p99 latency from the API server's histogram; then deletes them.
-func measureWebhookBurst(ctx context.Context, d *demo.Demo, s settings, r *report) error {
+func measureWebhookBurst(ctx context.Context, d *demo.Demo, s Settings, r *Report) error {
 	before, err := webhookLatency(ctx, d)
 	if err != nil {
 		return err
 	}
-	phase("scheduler webhook: %d pods created at once", s.burst)
+	phase("scheduler webhook: %d pods created at once", s.Burst)
 	_, app := demo.StorageOSApp(appsNamespace, r.appNames[0], 1)
 	template := app.Spec.Template.Spec
 	var wg sync.WaitGroup
-	errs := make(chan error, s.burst)
-	for i := range s.burst {
+	errs := make(chan error, s.Burst)
+	for i := range s.Burst {
 		wg.Go(func() {
 			pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("burst-%04d", i), Namespace: appsNamespace,
 				Labels: map[string]string{"scale": "burst"}}, Spec: template}
@@ -162,7 +162,7 @@ func measureWebhookBurst(ctx context.Context, d *demo.Demo, s settings, r *repor
 
 // measureCleanupJob runs the seed's cleanup Job on every node: the time from its creation to completed, and
 // from the last pod printing its word (ready: the simulated pods print it as they start) to completed.
-func measureCleanupJob(ctx context.Context, d *demo.Demo, _ settings, r *report) error {
+func measureCleanupJob(ctx context.Context, d *demo.Demo, _ Settings, r *Report) error {
 	job := &storageosv1.Job{ObjectMeta: metav1.ObjectMeta{Name: "scale-cleanup", Namespace: "default"},
 		Spec: storageosv1.JobSpec{Image: "darkowlzz/cleanup:v0.0.2", Args: []string{"/var/lib/storageos"},
 			MountPath: "/var/lib", HostPath: "/var/lib", CompletionWord: "done"}}
@@ -216,8 +216,8 @@ func measureCleanupJob(ctx context.Context, d *demo.Demo, _ settings, r *report)
 
 // measureUpgrade runs the writes floor, then an offline upgrade of every node with every application scaled
 // down and back, counting each manager's requests meanwhile.
-func measureUpgrade(ctx context.Context, d *demo.Demo, s settings, r *report) error {
-	writes := 2*s.apps + r.nodes // a scale down and up per application, a node pod replaced per node
+func measureUpgrade(ctx context.Context, d *demo.Demo, s Settings, r *Report) error {
+	writes := 2*s.Apps + r.nodes // a scale down and up per application, a node pod replaced per node
 	phase("floor: %d writes of the upgrade's kind, one after another", writes)
 	var err error
 	if r.writesFloor, err = writesFloor(ctx, d, r.appNames, 2, r.nodes); err != nil {
@@ -241,13 +241,13 @@ func measureUpgrade(ctx context.Context, d *demo.Demo, s settings, r *report) er
 		if !u.Status.Completed {
 			return fmt.Errorf("phase %s", u.Status.Phase)
 		}
-		return allReady(ctx, d, s.apps)
+		return allReady(ctx, d, s.Apps)
 	})
 	r.upgrade = time.Since(from)
 	if err != nil {
 		return err
 	}
-	r.upgradeRequests, err = d.OperatorRequests(from, time.Now())
+	r.UpgradeRequests, err = d.OperatorRequests(from, time.Now())
 	return err
 }
 

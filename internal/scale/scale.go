@@ -1,0 +1,98 @@
+// Package scale runs the operator's scale measurements on a simulated cluster of many nodes running many
+// StorageOS-backed applications, each figure beside its floor (what Kubernetes itself needs for the same work on
+// the same nodes, in the same run): make scale runs them all, and make e2e a CI-sized part of them as a
+// regression guard on growth.
+package scale
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"time"
+
+	"github.com/storageos/cluster-operator/internal/demo"
+)
+
+// appsNamespace holds the applications.
+const appsNamespace = "scale"
+
+// Settings are what a run does besides the nodes, which the demo was started with.
+type Settings struct {
+	Apps, Burst int
+	// Settled is how long the settled state is watched for its API requests.
+	Settled time.Duration
+	// Progress receives a line per phase; nil for standard output.
+	Progress io.Writer
+}
+
+// Step is one measurement. Steps run in the order AllSteps lists; a later one may need an earlier one (the
+// webhook burst, the cleanup Job and the upgrade need the applications).
+type Step struct {
+	Name string
+	run  func(context.Context, *demo.Demo, Settings, *Report) error
+}
+
+// The steps, in the order they run.
+var (
+	Create         = Step{"cluster create → Running", measureCreate}
+	DaemonSetFloor = Step{"plain DaemonSet floor", measureDaemonSetFloor}
+	Settled        = Step{"settled state", measureSettled}
+	Apps           = Step{"applications", createApps}
+	WebhookBurst   = Step{"scheduler webhook burst", measureWebhookBurst}
+	CleanupJob     = Step{"cleanup Job on every node", measureCleanupJob}
+	Upgrade        = Step{"offline upgrade", measureUpgrade}
+	AllSteps       = []Step{Create, DaemonSetFloor, Settled, Apps, WebhookBurst, CleanupJob, Upgrade}
+)
+
+// progress is where phase prints; Run sets it from its settings.
+var progress io.Writer = os.Stdout
+
+// Run runs steps on the demo's cluster (its sample StorageOSCluster applied, on nodes nodes) and reports the
+// figures and each manager's usage.
+func Run(ctx context.Context, d *demo.Demo, nodes int, s Settings, steps ...Step) (*Report, error) {
+	if s.Progress != nil {
+		progress = s.Progress
+	}
+	r := &Report{nodes: nodes, apps: s.Apps, cores: runtime.NumCPU()}
+	for _, step := range steps {
+		start := time.Now()
+		if err := step.run(ctx, d, s, r); err != nil {
+			return r, fmt.Errorf("%s: %w", step.Name, err)
+		}
+		phase("%s: done in %s", step.Name, time.Since(start).Round(100*time.Millisecond))
+	}
+	var err error
+	r.usage, err = managerUsage(d)
+	return r, err
+}
+
+// phase prints a progress line.
+func phase(format string, args ...any) {
+	fmt.Fprintf(progress, "scale: "+format+"\n", args...)
+}
+
+// wait polls check every second, printing its state every 15 s.
+func wait(ctx context.Context, timeout time.Duration, what string, check func() error) error {
+	deadline := time.Now().Add(timeout)
+	lastPrint := time.Now()
+	for {
+		err := check()
+		if err == nil {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s: not done after %s: %w", what, timeout, err)
+		}
+		if time.Since(lastPrint) > 15*time.Second {
+			phase("waiting for %s: %v", what, err)
+			lastPrint = time.Now()
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Second):
+		}
+	}
+}
