@@ -8,9 +8,9 @@ import (
 	storageosv1 "github.com/storageos/cluster-operator/apis/storageos/v1"
 )
 
-// When a waiting step looks again. What the cache holds (workloads, the pull Job, other upgrades) brings the
-// upgrade back through watches as soon as it changes; the rest (pods, the node DaemonSet, the cluster) is
-// polled, less and less often while nothing changes. The schedule is computed from the status alone, so a
+// When a waiting step looks again. What the controller watches (workloads, the pull Job, other upgrades) brings
+// the upgrade back as soon as it changes; the rest (pods, which are cached but not watched, the node DaemonSet,
+// the cluster) is polled, less and less often while nothing changes. The schedule is computed from the status alone, so a
 // restarted upgrade-manager, or the replica that takes over, keeps to it without remembering anything.
 
 // backoff is how long a step that has waited for waited looks again after: base at first, then the wait so

@@ -69,10 +69,11 @@ const (
 // Reconciler runs StorageOSUpgrades.
 type Reconciler struct {
 	// Client writes, and reads from the cache (CacheOptions): upgrades and Jobs for the watches, workloads,
-	// claims, volumes and classes for discovery.
+	// claims, volumes and classes for discovery, unfinished pods, ReplicaSet and batch Job metadata and
+	// autoscalers for the plan, the scale-down and the node step (reads.go).
 	Client client.Client
-	// Reader reads from the API server: the upgrade itself, so a decision is never taken on a stale phase,
-	// and everything the cache does not hold.
+	// Reader reads from the API server: the upgrade itself, so a decision is never taken on a stale phase, the
+	// cluster, the node DaemonSet, the pull Job when it is deleted, and everything the cache does not hold.
 	Reader   client.Reader
 	Recorder recorder.EventRecorder
 	// API is how the StorageOS APIs are reached (the cluster's Service by default).

@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 
+	"golang.org/x/sync/errgroup"
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	batchv1 "k8s.io/api/batch/v1"
@@ -282,7 +283,8 @@ func (r *Reconciler) deleteJob(ctx context.Context, job *storageosv1.Job) error 
 // deletePullJob removes this upgrade's image pull Job, if it is still there.
 func (r *Reconciler) deletePullJob(ctx context.Context, u *storageosv1.StorageOSUpgrade, namespace string) error {
 	job := &storageosv1.Job{}
-	err := r.Client.Get(ctx, types.NamespacedName{Namespace: namespace, Name: PullJobName}, job)
+	// Read fresh: a Job created an instant ago may not be in the cache yet, and must not be left running.
+	err := r.Reader.Get(ctx, types.NamespacedName{Namespace: namespace, Name: PullJobName}, job)
 	if apierrors.IsNotFound(err) || (err == nil && job.Labels[LabelUpgrade] != string(u.UID)) {
 		return nil
 	}
@@ -355,6 +357,7 @@ func (r *Reconciler) scaleDown(ctx context.Context, u *storageosv1.StorageOSUpgr
 
 	selectors := map[string][]labels.Selector{} // by namespace
 	workloads := inv.index()
+	scaledNow := 0
 	for _, w := range u.Status.Workloads {
 		obj, ok := workloads[workloadKey(w)]
 		if !ok {
@@ -364,6 +367,9 @@ func (r *Reconciler) scaleDown(ctx context.Context, u *storageosv1.StorageOSUpgr
 		selector, err := metav1.LabelSelectorAsSelector(podSelector)
 		if err != nil {
 			return outcome{}, err
+		}
+		if replicas, _ := workloadSpec(obj); replicas != 0 {
+			scaledNow++
 		}
 		if err := r.scale(ctx, obj, 0, w.Replicas, u); err != nil {
 			return outcome{}, err
@@ -383,9 +389,14 @@ func (r *Reconciler) scaleDown(ctx context.Context, u *storageosv1.StorageOSUpgr
 	}
 	total := len(u.Status.Workloads)
 	out := advance(storageosv1.UpgradePhaseUpgrading)
-	if remaining > 0 {
+	switch {
+	case remaining > 0:
 		out = wait("%s of %s still exist", quantity(remaining, "pod", "pods"), quantity(total, "application", "applications"))
-	} else {
+	case scaledNow > 0:
+		// Pods are counted from the cache, which may not show yet a pod its controller created an instant before
+		// the scale-down: the next look, not this one, decides that none is left.
+		out = wait("%s scaled down", quantity(scaledNow, "application", "applications"))
+	default:
 		// The last look before StorageOS goes offline, so the plan is computed again: since the upgrade started, a
 		// CronJob may have run, a pod been created by hand, an autoscaler been set to minReplicas 0. What the
 		// upgrade cannot stop holds it here, named in its condition, until it is gone or accepted; or until the
@@ -412,6 +423,9 @@ func (r *Reconciler) podsLeft(ctx context.Context, namespace string, selectors [
 	}
 	hasPods := make([]bool, len(selectors))
 	for i := range pods.Items {
+		if phase := pods.Items[i].Status.Phase; phase == corev1.PodSucceeded || phase == corev1.PodFailed {
+			continue // the cache leaves them out already (unfinishedPods); a finished pod holds no volume either way
+		}
 		found := false
 		for j, s := range selectors {
 			if s.Matches(labels.Set(pods.Items[i].Labels)) {
@@ -528,21 +542,19 @@ func (r *Reconciler) upgradeNodes(ctx context.Context, u *storageosv1.StorageOSU
 		return outcome{}, err
 	}
 	upgraded := 0
+	var outdated []*corev1.Pod
 	for i := range pods.Items {
 		p := &pods.Items[i]
-		if !p.DeletionTimestamp.IsZero() {
-			continue
-		}
-		if nodeImage(&p.Spec) != image {
-			// A copy: Delete writes the API server's answer into the object, which is the cache's.
-			if err := r.Client.Delete(ctx, p.DeepCopy()); client.IgnoreNotFound(err) != nil {
-				return outcome{}, fmt.Errorf("deleting node pod %s: %w", p.Name, err)
-			}
-			continue
-		}
-		if kube.PodReady(p) {
+		switch {
+		case !p.DeletionTimestamp.IsZero():
+		case nodeImage(&p.Spec) != image:
+			outdated = append(outdated, p)
+		case kube.PodReady(p):
 			upgraded++
 		}
+	}
+	if err := r.deletePods(ctx, outdated); err != nil {
+		return outcome{}, err
 	}
 	want := ds.Status.DesiredNumberScheduled
 	out := advance(storageosv1.UpgradePhaseScalingUp)
@@ -551,6 +563,27 @@ func (r *Reconciler) upgradeNodes(ctx context.Context, u *storageosv1.StorageOSU
 	}
 	out.nodes = counted(upgraded, int(want))
 	return out, nil
+}
+
+// podDeletions is how many node pods the node step deletes at once. StorageOS is offline and every application
+// down, so all of them go in this step; one after another, 5,000 pods took minutes of a single look, during
+// which the DaemonSet controller had few pods to recreate and the status showed no progress.
+const podDeletions = 16
+
+// deletePods deletes the pods, podDeletions at a time. Pods already gone are not an error.
+func (r *Reconciler) deletePods(ctx context.Context, pods []*corev1.Pod) error {
+	var g errgroup.Group
+	g.SetLimit(podDeletions)
+	for _, p := range pods {
+		g.Go(func() error {
+			// A copy: Delete writes the API server's answer into the object, which is the cache's.
+			if err := r.Client.Delete(ctx, p.DeepCopy()); client.IgnoreNotFound(err) != nil {
+				return fmt.Errorf("deleting node pod %s: %w", p.Name, err)
+			}
+			return nil
+		})
+	}
+	return g.Wait()
 }
 
 // scaleUp (step f): every recorded application back to its recorded count; the step ends when they are ready.

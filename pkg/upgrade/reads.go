@@ -89,14 +89,21 @@ func trimForCache(in any) (any, error) {
 		o.Status = corev1.PersistentVolumeStatus{}
 	case *corev1.Pod:
 		trimPod(o)
+	case *metav1.PartialObjectMetadata:
+		// ReplicaSets and batch Jobs, for the plan, which follows owner references from a pod up and names them.
+		o.Labels, o.Annotations = nil, nil
+	case *autoscalingv2.HorizontalPodAutoscaler:
+		o.Status = autoscalingv2.HorizontalPodAutoscalerStatus{}
 	}
 	return obj, nil
 }
 
-// trimPod keeps of a pod what the plan, the scale-down and the node step read: its metadata, the volumes that
-// may be StorageOS claims, the name and image of each container (a node pod's image says whether it is
-// upgraded), its phase and readiness.
+// trimPod keeps of a pod what the plan, the scale-down and the node step read: its metadata but annotations, the
+// volumes that may be StorageOS claims, the name and image of each container (a node pod's image says whether
+// it is upgraded), its phase and readiness. Every unfinished pod of the cluster is cached, by every replica,
+// upgrade or not, so a cached pod keeps nothing more.
 func trimPod(p *corev1.Pod) {
+	p.Annotations = nil
 	spec := corev1.PodSpec{NodeName: p.Spec.NodeName}
 	for _, v := range p.Spec.Volumes {
 		if v.PersistentVolumeClaim != nil || v.Ephemeral != nil {

@@ -12,6 +12,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	storageosv1 "github.com/storageos/cluster-operator/apis/storageos/v1"
+	"github.com/storageos/cluster-operator/pkg/kube"
 )
 
 // The cache keeps of a workload what discovery, scaling and the readiness check read, and drops the rest; so
@@ -93,4 +94,45 @@ func TestTrimForCacheKeepsWhatTheUpgradeReads(t *testing.T) {
 	require.NoError(t, err)
 	assert.Nil(t, job.ManagedFields, "every cached kind loses its managed fields")
 	assert.Equal(t, "1234", job.Labels[LabelUpgrade])
+}
+
+// A cached pod keeps what the plan, the scale-down and the node step read, and nothing else.
+func TestTrimPodKeepsWhatTheUpgradeReads(t *testing.T) {
+	whole := func() *corev1.Pod {
+		return &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Name: "storageos-daemonset-x", Namespace: "storageos", UID: "u",
+				Labels:          map[string]string{"app": "storageos"},
+				Annotations:     map[string]string{"kubectl.kubernetes.io/restartedAt": "now"},
+				OwnerReferences: []metav1.OwnerReference{{Kind: "DaemonSet", Name: "storageos-daemonset"}},
+				ManagedFields:   []metav1.ManagedFieldsEntry{{Manager: "kubelet"}}},
+			Spec: corev1.PodSpec{NodeName: "node-1",
+				Containers: []corev1.Container{{Name: "storageos", Image: "storageos/node:v2.1.0",
+					Env: []corev1.EnvVar{{Name: "A", Value: "b"}}, Args: []string{"server"}}},
+				Volumes: []corev1.Volume{pvc("data"), {Name: "ephemeral", VolumeSource: corev1.VolumeSource{Ephemeral: &corev1.EphemeralVolumeSource{}}},
+					{Name: "token", VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{}}}}},
+			Status: corev1.PodStatus{Phase: corev1.PodRunning, PodIP: "10.0.0.1",
+				Conditions: []corev1.PodCondition{{Type: corev1.PodScheduled, Status: corev1.ConditionTrue},
+					{Type: corev1.PodReady, Status: corev1.ConditionTrue}},
+				ContainerStatuses: []corev1.ContainerStatus{{Name: "storageos", Ready: true}}},
+		}
+	}
+	want := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "storageos-daemonset-x", Namespace: "storageos", UID: "u",
+			Labels:          map[string]string{"app": "storageos"},
+			OwnerReferences: []metav1.OwnerReference{{Kind: "DaemonSet", Name: "storageos-daemonset"}}},
+		Spec: corev1.PodSpec{NodeName: "node-1",
+			Containers: []corev1.Container{{Name: "storageos", Image: "storageos/node:v2.1.0"}},
+			Volumes:    []corev1.Volume{pvc("data"), {Name: "ephemeral", VolumeSource: corev1.VolumeSource{Ephemeral: &corev1.EphemeralVolumeSource{}}}}},
+		Status: corev1.PodStatus{Phase: corev1.PodRunning,
+			Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}}},
+	}
+	once, err := trimForCache(whole())
+	require.NoError(t, err)
+	assert.Equal(t, want, once)
+	twice, err := trimForCache(once)
+	require.NoError(t, err)
+	assert.Equal(t, want, twice, "trimming twice is trimming once, as informers require")
+	pod := once.(*corev1.Pod)
+	assert.Equal(t, "storageos/node:v2.1.0", nodeImage(&pod.Spec))
+	assert.True(t, kube.PodReady(pod))
 }
