@@ -33,15 +33,17 @@ func newChildEvents(interval time.Duration) *childEvents {
 	return &childEvents{interval: interval, last: map[reconcile.Request]time.Time{}}
 }
 
-// delay is how long from now the reconcile of req for an event at now should wait, 0 for at once, or -1 when a
-// reconcile already scheduled for later will see the event.
+// delay is how long from now the reconcile of req for an event at now should wait: 0 for at once, else until
+// the end of the interval that began with the last reconcile enqueued at once. An event inside an interval
+// whose end is already scheduled is enqueued for that end again: the queue keeps one entry per cluster, at its
+// earliest time, so a later entry may have been merged into an earlier reconcile that ran before this event.
 func (b *childEvents) delay(req reconcile.Request, now time.Time) time.Duration {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	last, seen := b.last[req]
 	switch {
-	case seen && !last.Before(now):
-		return -1
+	case seen && last.After(now):
+		return last.Sub(now)
 	case !seen || now.Sub(last) >= b.interval:
 		b.last[req] = now
 		return 0
@@ -52,27 +54,32 @@ func (b *childEvents) delay(req reconcile.Request, now time.Time) time.Duration 
 	}
 }
 
-// handler maps a child to its cluster with toCluster and enqueues it, rate-limited as above.
+// handler maps a child to its cluster with toCluster and enqueues it, rate-limited as above. An update
+// enqueues the clusters of the object before and after it (relabelled from one cluster to another: both hear
+// of it), each once.
 func (b *childEvents) handler(toCluster handler.MapFunc) handler.EventHandler {
-	enqueue := func(ctx context.Context, obj client.Object, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+	type queue = workqueue.TypedRateLimitingInterface[reconcile.Request]
+	enqueue := func(ctx context.Context, q queue, objs ...client.Object) {
 		now := time.Now()
-		for _, req := range toCluster(ctx, obj) {
-			switch d := b.delay(req, now); {
-			case d == 0:
-				q.Add(req)
-			case d > 0:
-				q.AddAfter(req, d)
+		seen := map[reconcile.Request]bool{}
+		for _, obj := range objs {
+			for _, req := range toCluster(ctx, obj) {
+				if seen[req] {
+					continue
+				}
+				seen[req] = true
+				if d := b.delay(req, now); d > 0 {
+					q.AddAfter(req, d)
+				} else {
+					q.Add(req)
+				}
 			}
 		}
 	}
-	type queue = workqueue.TypedRateLimitingInterface[reconcile.Request]
 	return handler.Funcs{
-		CreateFunc: func(ctx context.Context, e event.CreateEvent, q queue) { enqueue(ctx, e.Object, q) },
-		UpdateFunc: func(ctx context.Context, e event.UpdateEvent, q queue) {
-			enqueue(ctx, e.ObjectOld, q) // relabelled to another cluster: both hear of it
-			enqueue(ctx, e.ObjectNew, q)
-		},
-		DeleteFunc:  func(ctx context.Context, e event.DeleteEvent, q queue) { enqueue(ctx, e.Object, q) },
-		GenericFunc: func(ctx context.Context, e event.GenericEvent, q queue) { enqueue(ctx, e.Object, q) },
+		CreateFunc:  func(ctx context.Context, e event.CreateEvent, q queue) { enqueue(ctx, q, e.Object) },
+		UpdateFunc:  func(ctx context.Context, e event.UpdateEvent, q queue) { enqueue(ctx, q, e.ObjectOld, e.ObjectNew) },
+		DeleteFunc:  func(ctx context.Context, e event.DeleteEvent, q queue) { enqueue(ctx, q, e.Object) },
+		GenericFunc: func(ctx context.Context, e event.GenericEvent, q queue) { enqueue(ctx, q, e.Object) },
 	}
 }

@@ -1,12 +1,19 @@
 package cluster
 
 import (
+	"context"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/util/workqueue"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	"github.com/storageos/cluster-operator/pkg/names"
 )
 
 func TestChildEventsDelay(t *testing.T) {
@@ -17,7 +24,7 @@ func TestChildEventsDelay(t *testing.T) {
 	type step struct {
 		req  reconcile.Request
 		at   time.Duration // after t0
-		want time.Duration // -1: a reconcile already scheduled sees it
+		want time.Duration
 	}
 	tests := []struct {
 		name  string
@@ -28,12 +35,14 @@ func TestChildEventsDelay(t *testing.T) {
 			[]step{{a, 0, 0}, {a, interval, 0}, {a, 3 * interval, 0}}},
 		{"an event soon after one waits for the end of the interval",
 			[]step{{a, 0, 0}, {a, 500 * time.Millisecond, 1500 * time.Millisecond}}},
-		{"a storm costs one reconcile per interval",
-			[]step{{a, 0, 0}, {a, 100 * time.Millisecond, 1900 * time.Millisecond}, {a, 200 * time.Millisecond, -1},
-				{a, 1900 * time.Millisecond, -1}, {a, 2 * time.Second, -1}, {a, 2100 * time.Millisecond, 1900 * time.Millisecond},
-				{a, 3 * time.Second, -1}}},
-		{"the same instant twice (a relabelled object's old and new cluster being one) enqueues once",
-			[]step{{a, 0, 0}, {a, 0, -1}}},
+		{"a storm costs one reconcile per interval: every event in it is enqueued for the interval's end",
+			[]step{{a, 0, 0}, {a, 100 * time.Millisecond, 1900 * time.Millisecond}, {a, 200 * time.Millisecond, 1800 * time.Millisecond},
+				{a, 1900 * time.Millisecond, 100 * time.Millisecond}, {a, 2100 * time.Millisecond, 1900 * time.Millisecond},
+				{a, 3 * time.Second, time.Second}}},
+		{"an event at the instant of an enqueue gets a reconcile of its own: the first may have read the cache without it",
+			[]step{{a, 0, 0}, {a, 0, interval}}},
+		{"an event at the instant a delayed reconcile runs gets one of its own",
+			[]step{{a, 0, 0}, {a, 100 * time.Millisecond, 1900 * time.Millisecond}, {a, interval, interval}}},
 		{"clusters are limited apart", []step{{a, 0, 0}, {b, 100 * time.Millisecond, 0}, {a, 200 * time.Millisecond, 1800 * time.Millisecond}}},
 	}
 	for _, tt := range tests {
@@ -44,4 +53,33 @@ func TestChildEventsDelay(t *testing.T) {
 			}
 		})
 	}
+}
+
+// recordingQueue records what a handler enqueues, at once or later.
+type recordingQueue struct {
+	workqueue.TypedRateLimitingInterface[reconcile.Request]
+	now   []reconcile.Request
+	later []reconcile.Request
+}
+
+func (q *recordingQueue) Add(r reconcile.Request)                       { q.now = append(q.now, r) }
+func (q *recordingQueue) AddAfter(r reconcile.Request, _ time.Duration) { q.later = append(q.later, r) }
+
+// An update is one event: the object before and after it belongs to the same cluster, which is enqueued once,
+// not once at once and again an interval later.
+func TestChildEventsHandlerEnqueuesAnUpdateOnce(t *testing.T) {
+	pod := func(cluster string) *corev1.Pod {
+		return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "storageos-node-1", Namespace: "storageos",
+			Labels: map[string]string{names.LabelInstance: cluster, names.LabelClusterNamespace: "storageos"}}}
+	}
+	h := newChildEvents(childEventInterval).handler(ownerOf)
+	q := &recordingQueue{}
+	h.Update(context.Background(), event.UpdateEvent{ObjectOld: pod("a"), ObjectNew: pod("a")}, q)
+	assert.Len(t, q.now, 1)
+	assert.Empty(t, q.later)
+
+	// Relabelled to another cluster: both hear of it, the first (just enqueued) after the interval.
+	h.Update(context.Background(), event.UpdateEvent{ObjectOld: pod("a"), ObjectNew: pod("b")}, q)
+	assert.Equal(t, []string{"a", "b"}, []string{q.now[0].Name, q.now[1].Name})
+	assert.Equal(t, "a", q.later[0].Name)
 }

@@ -76,8 +76,9 @@ func (r *Reconciler) observe(ctx context.Context, s *scope) error {
 	if level, set := namespace.Labels[desired.PodSecurityEnforceLabel]; set && level != desired.PodSecurityPrivileged {
 		o.podSecurity = level
 	}
+	// Only read: not copied out of the cache, which would be a copy of every node pod per reconcile.
 	var pods corev1.PodList
-	if err := r.Client.List(ctx, &pods, client.InNamespace(ns),
+	if err := r.Client.List(ctx, &pods, client.InNamespace(ns), client.UnsafeDisableDeepCopy,
 		client.MatchingLabels(names.NodePodLabels()), client.MatchingLabels{names.LabelInstance: c.Name}); err != nil {
 		return err
 	}

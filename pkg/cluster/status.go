@@ -352,8 +352,8 @@ func readinessEvent(before, after *storageosv1.StorageOSClusterStatus, large boo
 }
 
 // patchStatus computes the status and writes it in one patch, locked on the object as this reconcile read it;
-// only once that write succeeded does it emit the events of the transitions it records (ChangedStatus when
-// readiness changed, FieldsIgnored when the ignored fields did). A reconcile that started from a stale cache (a
+// only once that write succeeded does it emit the events of the transitions it records (ChangedStatus as
+// readinessEvent decides, FieldsIgnored when the ignored fields did). A reconcile that started from a stale cache (a
 // retry, a resync racing the last write) is refused with a conflict and emits nothing, so each transition is
 // announced once.
 func (r *Reconciler) patchStatus(ctx context.Context, s *scope) error {

@@ -162,7 +162,9 @@ func (r *Reconciler) sync(ctx context.Context, cluster *storageosv1.StorageOSClu
 	}
 	kubeNodes := &metav1.PartialObjectMetadataList{}
 	kubeNodes.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("NodeList"))
-	if err := r.Client.List(ctx, kubeNodes); err != nil {
+	// Only read (syncNode applies a new object): not copied out of the cache, which on a large cluster would be
+	// a copy of every node's metadata per sync.
+	if err := r.Client.List(ctx, kubeNodes, client.UnsafeDisableDeepCopy); err != nil {
 		return []error{err}
 	}
 	byName := make(map[string]*metav1.PartialObjectMetadata, len(kubeNodes.Items))
