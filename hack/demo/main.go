@@ -21,6 +21,7 @@ import (
 )
 
 func main() {
+	demo.QuietClientLogs()
 	var o demo.Options
 	var down bool
 	flag.StringVar(&o.Root, "root", ".", "The repository (config/default and config/samples are read from it).")

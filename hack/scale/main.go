@@ -18,6 +18,7 @@ import (
 )
 
 func main() {
+	demo.QuietClientLogs()
 	var o demo.Options
 	var s scale.Settings
 	var keep bool

@@ -188,7 +188,8 @@ func (c *Cluster) startControllers(p *pki) error {
 		"--use-service-account-credentials=true", "--cluster-signing-cert-file="+p.caCert,
 		"--cluster-signing-key-file="+p.caKey, "--controllers=*",
 		// A node whose lease kwok renews late (thousands of them on two cores) must not turn NotReady: the
-		// node lifecycle controller would mark its pods unready, and kwok never makes them ready again.
+		// node lifecycle controller would mark its pods unready, and kwok never makes them ready again. Twice
+		// the lease duration: 80 s up to 1,000 nodes (the controller's default is 50 s).
 		fmt.Sprintf("--node-monitor-grace-period=%s", 2*nodeLeaseDuration(len(c.o.Nodes))),
 		// Client-side rate limits off (as kwokctl's --disable-qps-limits does): with the default 20 requests a
 		// second, the DaemonSet controller alone needs minutes for thousands of pods, and that would be the

@@ -27,8 +27,8 @@ type Settings struct {
 	Progress io.Writer
 }
 
-// Step is one measurement. Steps run in the order AllSteps lists; a later one may need an earlier one (the
-// webhook burst, the cleanup Job and the upgrade need the applications).
+// Step is one measurement. Run runs steps in the order it is given them; some need another first (the webhook
+// burst, the cleanup Job and the upgrade need the applications).
 type Step struct {
 	Name string
 	run  func(context.Context, *demo.Demo, Settings, *Report) error

@@ -31,6 +31,7 @@ func TestMain(m *testing.M) {
 }
 
 func run(m *testing.M) int {
+	demo.QuietClientLogs()
 	root, err := envtest.RepoRoot()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

@@ -37,6 +37,7 @@ const (
 )
 
 func TestWhatMustNotGrowWithTheClusterDoesNot(t *testing.T) {
+	demo.QuietClientLogs()
 	ctx := context.Background()
 	root, err := envtest.RepoRoot()
 	require.NoError(t, err)
