@@ -115,7 +115,7 @@ NODES ?= 100
 APPS ?= 200
 
 .PHONY: scale
-scale: build cluster-bins ## Scale run on NODES simulated nodes (100) with APPS StorageOS-backed apps (200): create, cleanup Job, webhook burst, offline upgrade, each beside its Kubernetes floor; each manager's RSS, CPU and API requests. SCALE_ARGS go to hack/scale.
+scale: build cluster-bins ## Scale run on NODES simulated nodes (100) with APPS StorageOS-backed apps (200): create, cleanup Job, webhook burst, offline upgrade, each beside its Kubernetes floor; each manager's RSS, CPU and API requests. SCALE_ARGS go to hack/scale (e.g. -steps create,apps,upgrade).
 	$(GO) run ./hack/scale -cluster-bins $(ENVTEST_DIR) -operator-bins $(LOCALBIN) -nodes $(NODES) -apps $(APPS) $(SCALE_ARGS)
 
 ##@ Build

@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/storageos/cluster-operator/internal/demo"
@@ -30,11 +32,17 @@ func main() {
 	flag.IntVar(&s.Burst, "burst", 200, "Pods created at once to measure the scheduler webhook's latency.")
 	flag.DurationVar(&s.Settled, "settled", 2*time.Minute, "How long the settled state is watched for its API requests.")
 	flag.BoolVar(&keep, "keep", false, "Keep the work directory (logs, audit log) afterwards.")
+	stepNames := flag.String("steps", "", "Comma-separated steps to run, in their usual order (default all): "+strings.Join(stepList(), ", ")+".")
 	flag.Parse()
+	steps, err := chosenSteps(*stepNames)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "scale:", err)
+		os.Exit(2)
+	}
 	workDir, err := os.MkdirTemp("", "storageos-scale-")
 	if err == nil {
 		o.WorkDir = workDir
-		err = run(o, s)
+		err = run(o, s, steps)
 		if err == nil && !keep {
 			_ = os.RemoveAll(workDir)
 		}
@@ -45,7 +53,37 @@ func main() {
 	}
 }
 
-func run(o demo.Options, s scale.Settings) (err error) {
+// stepList names the steps, in the order they run.
+func stepList() []string {
+	var out []string
+	for _, step := range scale.AllSteps {
+		out = append(out, step.Flag)
+	}
+	return out
+}
+
+// chosenSteps are the steps a -steps value names, in their usual order; all of them for "".
+func chosenSteps(value string) ([]scale.Step, error) {
+	if value == "" {
+		return scale.AllSteps, nil
+	}
+	want := map[string]bool{}
+	for _, name := range strings.Split(value, ",") {
+		if !slices.Contains(stepList(), strings.TrimSpace(name)) {
+			return nil, fmt.Errorf("-steps: no step %q (steps: %s)", name, strings.Join(stepList(), ", "))
+		}
+		want[strings.TrimSpace(name)] = true
+	}
+	var out []scale.Step
+	for _, step := range scale.AllSteps {
+		if want[step.Flag] {
+			out = append(out, step)
+		}
+	}
+	return out, nil
+}
+
+func run(o demo.Options, s scale.Settings, steps []scale.Step) (err error) {
 	ctx := context.Background()
 	if o.KwokStages, err = localcluster.KwokStageFiles(o.Root); err != nil {
 		return err
@@ -57,7 +95,7 @@ func run(o demo.Options, s scale.Settings) (err error) {
 		return err
 	}
 	defer func() { err = errors.Join(err, d.Down()) }()
-	r, err := scale.Run(ctx, d, o.Nodes, s, scale.AllSteps...)
+	r, err := scale.Run(ctx, d, o.Nodes, s, steps...)
 	if err != nil {
 		return err
 	}

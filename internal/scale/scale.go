@@ -30,19 +30,20 @@ type Settings struct {
 // Step is one measurement. Run runs steps in the order it is given them; some need another first (the webhook
 // burst, the cleanup Job and the upgrade need the applications).
 type Step struct {
-	Name string
-	run  func(context.Context, *demo.Demo, Settings, *Report) error
+	// Name says what the step measures; Flag names it in make scale's -steps.
+	Name, Flag string
+	run        func(context.Context, *demo.Demo, Settings, *Report) error
 }
 
 // The steps, in the order they run.
 var (
-	Create         = Step{"cluster create → Running", measureCreate}
-	DaemonSetFloor = Step{"plain DaemonSet floor", measureDaemonSetFloor}
-	Settled        = Step{"settled state", measureSettled}
-	Apps           = Step{"applications", createApps}
-	WebhookBurst   = Step{"scheduler webhook burst", measureWebhookBurst}
-	CleanupJob     = Step{"cleanup Job on every node", measureCleanupJob}
-	Upgrade        = Step{"offline upgrade", measureUpgrade}
+	Create         = Step{"cluster create → Running", "create", measureCreate}
+	DaemonSetFloor = Step{"plain DaemonSet floor", "floor", measureDaemonSetFloor}
+	Settled        = Step{"settled state", "settled", measureSettled}
+	Apps           = Step{"applications", "apps", createApps}
+	WebhookBurst   = Step{"scheduler webhook burst", "webhook", measureWebhookBurst}
+	CleanupJob     = Step{"cleanup Job on every node", "job", measureCleanupJob}
+	Upgrade        = Step{"offline upgrade", "upgrade", measureUpgrade}
 	AllSteps       = []Step{Create, DaemonSetFloor, Settled, Apps, WebhookBurst, CleanupJob, Upgrade}
 )
 
