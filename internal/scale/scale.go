@@ -6,6 +6,7 @@ package scale
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -25,6 +26,8 @@ type Settings struct {
 	Settled time.Duration
 	// Progress receives a line per phase; nil for standard output.
 	Progress io.Writer
+	// NoFloors leaves out the writes floor of the upgrade step (the guard asserts on counts, not on times).
+	NoFloors bool
 }
 
 // Step is one measurement. Run runs steps in the order it is given them; some need another first (the webhook
@@ -74,7 +77,11 @@ func phase(format string, args ...any) {
 	fmt.Fprintf(progress, "scale: "+format+"\n", args...)
 }
 
-// wait polls check every second, printing its state every 15 s.
+// stop is a check's error that waiting longer cannot change (an upgrade that failed): wait returns it at once.
+type stop struct{ error }
+
+// wait polls check every second, printing its state every 15 s, until it succeeds, fails with stop, or the
+// timeout passes.
 func wait(ctx context.Context, timeout time.Duration, what string, check func() error) error {
 	deadline := time.Now().Add(timeout)
 	lastPrint := time.Now()
@@ -82,6 +89,10 @@ func wait(ctx context.Context, timeout time.Duration, what string, check func() 
 		err := check()
 		if err == nil {
 			return nil
+		}
+		var final stop
+		if errors.As(err, &final) {
+			return fmt.Errorf("%s: %w", what, final.error)
 		}
 		if time.Now().After(deadline) {
 			return fmt.Errorf("%s: not done after %s: %w", what, timeout, err)

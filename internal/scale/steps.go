@@ -217,13 +217,15 @@ func measureCleanupJob(ctx context.Context, d *demo.Demo, _ Settings, r *Report)
 // measureUpgrade runs the writes floor, then an offline upgrade of every node with every application scaled
 // down and back, counting each manager's requests meanwhile.
 func measureUpgrade(ctx context.Context, d *demo.Demo, s Settings, r *Report) error {
-	writes := 2*s.Apps + r.nodes // a scale down and up per application, a node pod replaced per node
-	phase("floor: %d writes of the upgrade's kind, one after another", writes)
 	var err error
-	if r.writesFloor, err = writesFloor(ctx, d, r.appNames, 2, r.nodes); err != nil {
-		return err
+	if !s.NoFloors {
+		writes := 2*s.Apps + r.nodes // a scale down and up per application, a node pod replaced per node
+		phase("floor: %d writes of the upgrade's kind, one after another", writes)
+		if r.writesFloor, err = writesFloor(ctx, d, r.appNames, 2, r.nodes); err != nil {
+			return err
+		}
+		phase("floor: %d writes in %s", writes, r.writesFloor.Round(100*time.Millisecond))
 	}
-	phase("floor: %d writes in %s", writes, r.writesFloor.Round(100*time.Millisecond))
 	phase("upgrading every node to storageos/node:1.0.0")
 	u := &storageosv1.StorageOSUpgrade{ObjectMeta: metav1.ObjectMeta{Name: "scale-upgrade", Namespace: demo.SampleNamespace},
 		Spec: storageosv1.StorageOSUpgradeSpec{NewImage: "storageos/node:1.0.0"}}
@@ -236,7 +238,7 @@ func measureUpgrade(ctx context.Context, d *demo.Demo, s Settings, r *Report) er
 			return err
 		}
 		if u.Status.Phase == storageosv1.UpgradePhaseFailed {
-			return fmt.Errorf("upgrade failed: %+v", u.Status.Conditions)
+			return stop{fmt.Errorf("upgrade failed: %+v", u.Status.Conditions)}
 		}
 		if !u.Status.Completed {
 			return fmt.Errorf("phase %s", u.Status.Phase)
