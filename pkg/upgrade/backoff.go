@@ -29,8 +29,8 @@ func backoff(waited, base, maxDelay time.Duration) time.Duration {
 // nextLook is how long after now the upgrade, whose step has just looked and waits, looks again. The wait is
 // timed from the step's start (an upgrade that has not started, from its creation). A look that saw something
 // change (progressed: the step's message differs, e.g. fewer pods left or more nodes ready) looks again after
-// base, as more is likely to follow; and a step that times out looks again no later than its deadline, so the
-// timeout is noticed on time.
+// base, as more is likely to follow; and a step that times out looks again no later than its deadline (the
+// step timeout after its last progress), so the timeout is noticed on time.
 func nextLook(u *storageosv1.StorageOSUpgrade, progressed bool, now time.Time, base, maxDelay, stepTimeout time.Duration) time.Duration {
 	start := u.CreationTimestamp.Time
 	if u.Status.PhaseStartTime != nil {
@@ -40,8 +40,8 @@ func nextLook(u *storageosv1.StorageOSUpgrade, progressed bool, now time.Time, b
 	if progressed {
 		d = base
 	}
-	if timesOut(u.Status.Phase) && u.Status.PhaseStartTime != nil {
-		if left := start.Add(stepTimeout).Sub(now); left > 0 && left < d {
+	if since := stepClock(&u.Status); timesOut(u.Status.Phase) && since != nil {
+		if left := since.Add(stepTimeout).Sub(now); left > 0 && left < d {
 			d = left
 		}
 	}

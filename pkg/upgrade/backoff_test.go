@@ -63,4 +63,11 @@ func TestNextLook(t *testing.T) {
 			assert.Equal(t, tc.want, nextLook(u, tc.progressed, now, base, maxDelay, stepTimeout))
 		})
 	}
+	t.Run("the deadline runs from the step's last progress", func(t *testing.T) {
+		u := &storageosv1.StorageOSUpgrade{}
+		u.Status.Phase = storageosv1.UpgradePhaseUpgrading
+		u.Status.PhaseStartTime = &metav1.Time{Time: now.Add(-time.Hour)}
+		u.Status.PhaseProgressTime = &metav1.Time{Time: now.Add(-(stepTimeout - 5*time.Second))}
+		assert.Equal(t, 5*time.Second, nextLook(u, false, now, base, maxDelay, stepTimeout))
+	})
 }

@@ -117,14 +117,15 @@ func TestProgressStartTimeIsKept(t *testing.T) {
 	assert.Equal(t, start, *u.Status.Progress.StartTime, "the start is a copy, not the phase's start")
 }
 
-// A step that times out fails with what it counted on its last look.
+// A step that times out (no more nodes upgraded for the step timeout: one fewer on its last look) fails with
+// what it counted on that look.
 func TestProgressOfATimedOutStep(t *testing.T) {
 	now := metav1.NewTime(time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC))
 	u := &storageosv1.StorageOSUpgrade{}
 	u.Status.Cluster = &storageosv1.ClusterReference{Namespace: "default", Name: "example"}
 	u.Status.Phase, u.Status.ClusterPaused = storageosv1.UpgradePhaseUpgrading, true
 	u.Status.PhaseStartTime = &metav1.Time{Time: now.Add(-time.Hour)}
-	u.Status.Progress = storageosv1.UpgradeProgress{Applications: 200, ApplicationsScaledDown: 200, Nodes: 100, NodesUpgraded: 37}
+	u.Status.Progress = storageosv1.UpgradeProgress{Applications: 200, ApplicationsScaledDown: 200, Nodes: 100, NodesUpgraded: 39}
 	out := wait("38 of 100 node pods run storageos/node:v2.6.0 and are ready")
 	out.nodes = counted(38, 100)
 	transition(u, storageosv1.UpgradePhaseUpgrading, out, now, 10*time.Minute)

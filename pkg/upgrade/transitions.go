@@ -38,14 +38,19 @@ type event struct {
 }
 
 // transition records the outcome of the step that ran in phase: a phase transition (written before the next
-// step acts), a failure, or what the step waits for, and the progress the step counted. A step that waits longer
-// than stepTimeout fails, except Restoring, which must not give up on scaling applications back.
+// step acts), a failure, or what the step waits for, and the progress the step counted. A step that waits
+// longer than stepTimeout without progress fails, except Restoring, which must not give up on scaling
+// applications back.
 func transition(u *storageosv1.StorageOSUpgrade, phase storageosv1.UpgradePhase, out outcome, now metav1.Time, stepTimeout time.Duration) *event {
-	if out.failure == "" && out.next == "" && timesOut(phase) && u.Status.PhaseStartTime != nil &&
-		now.Sub(u.Status.PhaseStartTime.Time) > stepTimeout {
-		timedOut := fail("timed out after %s: %s", stepTimeout, out.waiting)
-		timedOut.applications, timedOut.nodes = out.applications, out.nodes
-		out = timedOut
+	if out.failure == "" && out.next == "" {
+		if progressed(phase, u.Status.Progress, out) {
+			u.Status.PhaseProgressTime = &now
+		}
+		if since := stepClock(&u.Status); timesOut(phase) && since != nil && now.Sub(since.Time) > stepTimeout {
+			timedOut := fail("timed out after %s without progress: %s", stepTimeout, out.waiting)
+			timedOut.applications, timedOut.nodes = out.applications, out.nodes
+			out = timedOut
+		}
 	}
 	u.Status.ObservedGeneration = u.Generation
 	if u.Status.PhaseStartTime == nil {
@@ -56,7 +61,7 @@ func transition(u *storageosv1.StorageOSUpgrade, phase storageosv1.UpgradePhase,
 	case out.failure != "":
 		return failed(u, phase, out, now)
 	case out.next != "":
-		u.Status.Phase, u.Status.PhaseStartTime = out.next, &now
+		u.Status.Phase, u.Status.PhaseStartTime, u.Status.PhaseProgressTime = out.next, &now, nil
 		enter(u, out.next)
 		return announcement(u, out.next)
 	case active(phase):
@@ -129,4 +134,27 @@ func announcement(u *storageosv1.StorageOSUpgrade, p storageosv1.UpgradePhase) *
 		return &event{corev1.EventTypeNormal, EventUpgradeComplete, "Complete", fmt.Sprintf(messageUpgradeComplete, u.Spec.NewImage)}
 	}
 	return nil
+}
+
+// progressed reports whether a step's look counted more done than the look before it: more applications down
+// while scaling down, more nodes upgraded, fewer applications down while scaling back up.
+func progressed(phase storageosv1.UpgradePhase, before storageosv1.UpgradeProgress, out outcome) bool {
+	switch phase {
+	case storageosv1.UpgradePhaseScalingDown:
+		return out.applications != nil && out.applications.done > before.ApplicationsScaledDown
+	case storageosv1.UpgradePhaseUpgrading:
+		return out.nodes != nil && out.nodes.done > before.NodesUpgraded
+	case storageosv1.UpgradePhaseScalingUp:
+		return out.applications != nil && out.applications.done < before.ApplicationsScaledDown
+	default:
+		return false
+	}
+}
+
+// stepClock is when the current phase's step timeout runs from: its last progress, or else its start.
+func stepClock(s *storageosv1.StorageOSUpgradeStatus) *metav1.Time {
+	if p := s.PhaseProgressTime; p != nil && (s.PhaseStartTime == nil || p.After(s.PhaseStartTime.Time)) {
+		return p
+	}
+	return s.PhaseStartTime
 }

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -42,7 +43,7 @@ func TestTransition(t *testing.T) {
 			want{phase: storageosv1.UpgradePhasePending}},
 		{"a step that waits too long fails, and applications are scaled back", storageosv1.UpgradePhaseScalingDown, 11 * time.Minute, true,
 			wait("2 pods still exist"), want{phase: storageosv1.UpgradePhaseRestoring, progressing: metav1.ConditionTrue, progReason: ReasonRestoring,
-				failed: metav1.ConditionTrue, failedReason: "ScalingDownFailed", failedMessage: "timed out after 10m0s: 2 pods still exist",
+				failed: metav1.ConditionTrue, failedReason: "ScalingDownFailed", failedMessage: "timed out after 10m0s without progress: 2 pods still exist",
 				event: EventUpgradeFailed, eventMessage: "applications are being scaled back"}},
 		{"restoring never times out", storageosv1.UpgradePhaseRestoring, time.Hour, true, wait("scaling back"),
 			want{phase: storageosv1.UpgradePhaseRestoring, progressing: metav1.ConditionTrue, progReason: "Restoring", progMessage: "scaling back"}},
@@ -146,5 +147,63 @@ func TestRecordedElsewhere(t *testing.T) {
 			assert.Equal(t, ReasonClusterNotInNamespace, out.failReason)
 			assert.Contains(t, out.failure, "namespace team")
 		}
+	}
+}
+
+// A step times out after the step timeout without progress, not after the step timeout: a large cluster that
+// keeps scaling applications down or upgrading nodes is not cut short, and one that is stuck still fails.
+func TestStepTimeoutCountsFromTheLastProgress(t *testing.T) {
+	now := metav1.Now()
+	const timeout = 10 * time.Minute
+	ago := func(d time.Duration) *metav1.Time { return &metav1.Time{Time: now.Add(-d)} }
+	withTally := func(out outcome, apps, nodes *tally) outcome {
+		out.applications, out.nodes = apps, nodes
+		return out
+	}
+	waiting := wait("still at it")
+	cases := []struct {
+		name         string
+		phase        storageosv1.UpgradePhase
+		lastProgress *metav1.Time
+		before       storageosv1.UpgradeProgress
+		out          outcome
+		fails        bool
+		progressNow  bool
+	}{
+		{"more applications down is progress", storageosv1.UpgradePhaseScalingDown, nil,
+			storageosv1.UpgradeProgress{ApplicationsScaledDown: 300, Applications: 1000}, withTally(waiting, counted(332, 1000), nil), false, true},
+		{"a recent progress keeps a long step alive", storageosv1.UpgradePhaseScalingDown, ago(2 * time.Minute),
+			storageosv1.UpgradeProgress{ApplicationsScaledDown: 332, Applications: 1000}, withTally(waiting, counted(332, 1000), nil), false, false},
+		{"a step timeout without progress fails", storageosv1.UpgradePhaseScalingDown, ago(11 * time.Minute),
+			storageosv1.UpgradeProgress{ApplicationsScaledDown: 332, Applications: 1000}, withTally(waiting, counted(332, 1000), nil), true, false},
+		{"more nodes upgraded is progress", storageosv1.UpgradePhaseUpgrading, ago(11 * time.Minute),
+			storageosv1.UpgradeProgress{NodesUpgraded: 4000, Nodes: 5000}, withTally(waiting, nil, counted(4100, 5000)), false, true},
+		{"fewer nodes upgraded (one turned unready) is not", storageosv1.UpgradePhaseUpgrading, ago(11 * time.Minute),
+			storageosv1.UpgradeProgress{NodesUpgraded: 4000, Nodes: 5000}, withTally(waiting, nil, counted(3999, 5000)), true, false},
+		{"fewer applications down is progress while scaling back up", storageosv1.UpgradePhaseScalingUp, nil,
+			storageosv1.UpgradeProgress{ApplicationsScaledDown: 500, Applications: 1000}, withTally(waiting, counted(400, 1000), nil), false, true},
+		{"a step that counts nothing times out from its start", storageosv1.UpgradePhasePullingImage, nil,
+			storageosv1.UpgradeProgress{}, waiting, true, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			u := &storageosv1.StorageOSUpgrade{Spec: storageosv1.StorageOSUpgradeSpec{NewImage: "storageos/node:v2.6.0"}}
+			u.Status.Phase, u.Status.ClusterPaused, u.Status.Progress = tc.phase, true, tc.before
+			u.Status.PhaseStartTime, u.Status.PhaseProgressTime = ago(20*time.Minute), tc.lastProgress
+			transition(u, tc.phase, tc.out, now, timeout)
+			failed := meta.FindStatusCondition(u.Status.Conditions, ConditionFailed)
+			if tc.fails {
+				require.NotNil(t, failed)
+				assert.Contains(t, failed.Message, "timed out after 10m0s without progress: still at it")
+				return
+			}
+			assert.Nil(t, failed, "the step goes on")
+			assert.Equal(t, tc.phase, u.Status.Phase)
+			if tc.progressNow {
+				assert.Equal(t, now, *u.Status.PhaseProgressTime)
+			} else {
+				assert.Equal(t, tc.lastProgress, u.Status.PhaseProgressTime)
+			}
+		})
 	}
 }

@@ -361,9 +361,16 @@ type StorageOSUpgradeStatus struct {
 	// +optional
 	Completed bool `json:"completed"`
 
-	// PhaseStartTime is when the current phase began; a phase that lasts longer than the step timeout fails.
+	// PhaseStartTime is when the current phase began.
 	// +optional
 	PhaseStartTime *metav1.Time `json:"phaseStartTime,omitempty"`
+
+	// PhaseProgressTime is when the current phase last counted more done: more applications scaled down, more
+	// nodes upgraded, more applications back up. A phase fails once it has gone the upgrade-manager's step
+	// timeout without progress (from its start until it first progresses), so that a large cluster that keeps
+	// progressing is not cut short and one that is stuck fails all the same.
+	// +optional
+	PhaseProgressTime *metav1.Time `json:"phaseProgressTime,omitempty"`
 
 	// Cluster is the StorageOSCluster being upgraded, recorded when the upgrade starts.
 	// +optional
