@@ -42,6 +42,9 @@ var legacyUnlabelledCSIDriver = "CSIDriver.storage.k8s.io//" + names.CSIDriver
 // Finalizer holds a StorageOSCluster until everything it deployed, cluster-scoped objects included, is gone.
 const Finalizer = "storageos.com/cluster-cleanup"
 
+// childEventInterval is the shortest time between two reconciles of a cluster caused by its children's events.
+const childEventInterval = 2 * time.Second
+
 // Reconciler reconciles StorageOSClusters.
 type Reconciler struct {
 	Client      client.Client
@@ -121,13 +124,15 @@ func Setup(ctx context.Context, mgr ctrl.Manager, r *Reconciler) error {
 		return o.GetLabels()[names.LabelManagedBy] == names.ClusterManager
 	})
 	managed := builder.WithPredicates(isManaged)
-	children := newChildEvents(childEventInterval)
+	// A storm of child events (an upgrade replacing thousands of node pods, each turning unready and ready, and
+	// the DaemonSet's status following each) costs a reconcile and a status write per interval.
+	children := kube.NewBatchedEvents(childEventInterval)
 	for _, k := range managedKinds {
-		b = b.Watches(k.object(), children.handler(ownerOf), managed)
+		b = b.Watches(k.object(), children.Handler(ownerOf), managed)
 	}
 	// A node pod turning ready or unready is news from StorageOS (its readiness probe asks the node's API):
 	// reconciled at once rather than at the next poll, or when the DaemonSet's status catches up.
-	b = b.Watches(&corev1.Pod{}, children.handler(ownerOf), builder.WithPredicates(isManaged, nodePodReadiness()))
+	b = b.Watches(&corev1.Pod{}, children.Handler(ownerOf), builder.WithPredicates(isManaged, nodePodReadiness()))
 	c, err := b.Build(r)
 	if err != nil {
 		return err

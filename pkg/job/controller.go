@@ -3,8 +3,6 @@ package job
 import (
 	"context"
 	"errors"
-	"slices"
-	"sync"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -17,11 +15,14 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	storageosv1 "github.com/storageos/cluster-operator/apis/storageos/v1"
 	"github.com/storageos/cluster-operator/pkg/kube"
@@ -51,20 +52,12 @@ type Reconciler struct {
 	Recorder recorder.EventRecorder
 	// Logs reads pod logs; a PodLogReader by default.
 	Logs LogReader
-	// PollInterval is how often an unfinished job looks at its pods' logs, which produce no watch events.
+	// PollInterval is how often an unfinished job looks at its pods again, and how often each pending pod's log
+	// is read at most: logs produce no watch events, and pod events come far more often than a task finishes.
 	PollInterval time.Duration
 
 	applier *ssa.Applier
-
-	// seen remembers, per job, the pods this process has seen done, by pod UID and restart count. Status is the
-	// record that survives a restart; this only covers the moment before the cache shows our own status write,
-	// so that a done pod's logs are not read a second time.
-	seenMu sync.Mutex
-	seen   map[types.NamespacedName][]storageosv1.CompletedPod
-	// lastRead is, per job, when each pending pod's logs were last read (by pod UID): pod events come far
-	// more often than a task finishes, and a pending pod is read at most once per PollInterval however many
-	// arrive. It holds only the job's current pending pods.
-	lastRead map[types.NamespacedName]map[types.UID]time.Time
+	reads   *logReads
 }
 
 // CacheOptions limits the job-manager's cache to job pods, its own DaemonSets, and what placement reads of nodes
@@ -94,7 +87,7 @@ func placementOnly(obj any) (any, error) {
 
 // Setup registers the Job controller on a manager built with CacheOptions: the client, scheme and recorder come
 // from the manager, and every option left unset gets its default.
-func Setup(_ context.Context, mgr ctrl.Manager, r *Reconciler) error {
+func Setup(ctx context.Context, mgr ctrl.Manager, r *Reconciler) error {
 	r.Client, r.Scheme, r.Recorder = mgr.GetClient(), mgr.GetScheme(), mgr.GetEventRecorder(names.JobManager)
 	if r.Logs == nil {
 		cs, err := kubernetes.NewForConfig(mgr.GetConfig())
@@ -107,38 +100,65 @@ func Setup(_ context.Context, mgr ctrl.Manager, r *Reconciler) error {
 		r.PollInterval = 5 * time.Second
 	}
 	r.applier = ssa.New(r.Client, mgr.GetAPIReader(), r.Scheme, names.JobManager)
-	r.seen = map[types.NamespacedName][]storageosv1.CompletedPod{}
-	r.lastRead = map[types.NamespacedName]map[types.UID]time.Time{}
+	r.reads = newLogReads(ctx, r.Logs, r.PollInterval)
 	if err := registerMetrics(mgr); err != nil {
 		return err
 	}
+	// Everything but the Job's creation, deletion and spec edits is batched per Job: on a large cluster its pods
+	// start, its DaemonSet's status follows each, and its logs find the word thousands of times within minutes,
+	// and each reconcile may write a status that names every node done.
+	events := kube.NewBatchedEvents(jobEventInterval)
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("job").
-		For(&storageosv1.Job{}).
-		Owns(&appsv1.DaemonSet{}).
-		// Job pods belong to the DaemonSet, not to the Job: map them back through their job label.
-		Watches(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
-			name := o.GetLabels()[LabelJob]
-			if name == "" {
-				return nil
-			}
-			return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: o.GetNamespace(), Name: name}}}
-		})).
+		For(&storageosv1.Job{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		// The job-manager's own status writes among them: a write refused for a stale read is retried from the
+		// newer Job.
+		Watches(&storageosv1.Job{}, events.Handler(itself), builder.WithPredicates(sameGeneration)).
+		// The DaemonSet and its pods carry the Job's name in LabelJob (pods belong to the DaemonSet, not the Job).
+		Watches(&appsv1.DaemonSet{}, events.Handler(byJobLabel)).
+		Watches(&corev1.Pod{}, events.Handler(byJobLabel)).
+		// A log read that found the word reconciles its Job: logs produce no watch events.
+		WatchesRawSource(source.Channel(r.reads.found, events.Handler(itself))).
 		Complete(r)
 }
 
-// Reconcile applies the DaemonSet, then works out from its pods and their logs which nodes are done. The status
-// is written once, on the way out, so a failed write is retried with backoff like any other error.
+// jobEventInterval is the shortest time between two reconciles of a Job caused by anything but its spec: as
+// Kubernetes' own Job controller batches pod updates.
+const jobEventInterval = time.Second
+
+// sameGeneration passes updates of a Job that leave its spec alone; GenerationChangedPredicate passes the others.
+var sameGeneration = predicate.Funcs{
+	CreateFunc:  func(event.CreateEvent) bool { return false },
+	UpdateFunc:  func(e event.UpdateEvent) bool { return e.ObjectOld.GetGeneration() == e.ObjectNew.GetGeneration() },
+	DeleteFunc:  func(event.DeleteEvent) bool { return false },
+	GenericFunc: func(event.GenericEvent) bool { return false },
+}
+
+func itself(_ context.Context, o client.Object) []reconcile.Request {
+	return []reconcile.Request{{NamespacedName: client.ObjectKeyFromObject(o)}}
+}
+
+func byJobLabel(_ context.Context, o client.Object) []reconcile.Request {
+	name := o.GetLabels()[LabelJob]
+	if name == "" {
+		return nil
+	}
+	return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: o.GetNamespace(), Name: name}}}
+}
+
+// Reconcile applies the DaemonSet, then works out from its pods and the log reads finished so far which nodes are
+// done, and starts reading the logs that are due (a read that finds the word reconciles the Job again). The
+// status is written once, on the way out, so a failed write is retried with backoff like any other error.
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Result, reterr error) {
 	job := &storageosv1.Job{}
 	if err := r.Client.Get(ctx, req.NamespacedName, job); err != nil {
 		if apierrors.IsNotFound(err) {
-			r.forget(req.NamespacedName)
+			r.reads.forget(req.NamespacedName)
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if !job.DeletionTimestamp.IsZero() {
-		r.forget(req.NamespacedName)
+		r.reads.forget(req.NamespacedName)
 		return ctrl.Result{}, nil // the garbage collector removes the DaemonSet and its pods
 	}
 	before := job.DeepCopy()
@@ -188,62 +208,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 		f := fitNodes(job, nodes.Items)
 		fit = &f
 	}
-	completedNow = setStatus(job, ds, r.progress(ctx, job, ds, pods.Items), fit)
+	completedNow = setStatus(job, ds, r.reads.progress(job, ds, pods.Items), fit)
 	if job.Status.Completed {
 		return ctrl.Result{}, nil
 	}
 	return ctrl.Result{RequeueAfter: r.PollInterval}, nil
-}
-
-// progress finds the pods that are done: those recorded done earlier (same pod, no restart since) without
-// reading their logs again, and those whose logs now hold the word.
-func (r *Reconciler) progress(ctx context.Context, job *storageosv1.Job, ds *appsv1.DaemonSet, pods []corev1.Pod) progress {
-	key := client.ObjectKeyFromObject(job)
-	r.seenMu.Lock()
-	p := classifyPods(job, ds, pods, r.seen[key])
-	due := r.dueForRead(key, pods, p.toRead)
-	r.seenMu.Unlock()
-	p.done = append(p.done, r.readLogs(ctx, job, due)...)
-	r.remember(key, p.done)
-	return p
-}
-
-// dueForRead returns the pending pods whose logs may be read now, at most once per PollInterval each however
-// many pod events arrive, and records those reads. Read times of pods no longer listed are dropped. The caller
-// holds seenMu.
-func (r *Reconciler) dueForRead(job types.NamespacedName, listed []corev1.Pod, pending []*corev1.Pod) []*corev1.Pod {
-	reads := map[types.UID]time.Time{}
-	for i := range listed {
-		if at, ok := r.lastRead[job][listed[i].UID]; ok {
-			reads[listed[i].UID] = at
-		}
-	}
-	r.lastRead[job] = reads
-	now := time.Now()
-	var due []*corev1.Pod
-	for _, pod := range pending {
-		if last, ok := reads[pod.UID]; !ok || now.Sub(last) >= r.PollInterval {
-			reads[pod.UID] = now
-			due = append(due, pod)
-		}
-	}
-	return due
-}
-
-// remember records exactly the pods done now, so pods that went away or restarted drop out, and forgets their
-// read times: only pending pods are read.
-func (r *Reconciler) remember(job types.NamespacedName, done []storageosv1.CompletedPod) {
-	r.seenMu.Lock()
-	defer r.seenMu.Unlock()
-	r.seen[job] = slices.Clone(done) // setStatus sorts done in place
-	for _, p := range done {
-		delete(r.lastRead[job], types.UID(p.UID))
-	}
-}
-
-func (r *Reconciler) forget(job types.NamespacedName) {
-	r.seenMu.Lock()
-	delete(r.seen, job)
-	delete(r.lastRead, job)
-	r.seenMu.Unlock()
 }

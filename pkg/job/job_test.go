@@ -68,6 +68,30 @@ func TestCompletesWhenEveryNodePrintedTheWord(t *testing.T) {
 	}
 }
 
+// A log read that hangs (a kubelet that takes the request and sends nothing, or one of thousands queued behind
+// others) holds back only its own pod: the other pods' words reach the status meanwhile, and the Job completes
+// once the read returns.
+func TestAHangingLogReadHoldsBackOnlyItsPod(t *testing.T) {
+	j := createJob(t, "hanging-read")
+	ds := daemonSet(t, j)
+	scheduleOn(t, ds, 3)
+	slow := startPod(t, ds, "node-a")
+	release := logs.hold(slow)
+	t.Cleanup(release)
+	logs.print(slow, "done")
+	require.Eventually(t, func() bool { return logs.readsOf([]*corev1.Pod{slow}) > 0 }, timeout, tick,
+		"the held pod's log is being read")
+
+	b, c := startPod(t, ds, "node-b"), startPod(t, ds, "node-c")
+	logs.print(b, "done")
+	logs.print(c, "done")
+	eventuallyStatus(t, j, progress(2, 3, false), "the pods read meanwhile are done")
+
+	release()
+	eventuallyStatus(t, j, progress(3, 3, true), "the held read finds the word")
+	assert.Equal(t, 1, logs.afterWord(slow), "the held pod's log was read once")
+}
+
 func TestNodesJoiningAndLeaving(t *testing.T) {
 	ctx := context.Background()
 	j := createJob(t, "elastic")

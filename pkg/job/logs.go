@@ -5,15 +5,11 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/ptr"
-	ctrl "sigs.k8s.io/controller-runtime"
-
-	storageosv1 "github.com/storageos/cluster-operator/apis/storageos/v1"
 )
 
 // LogReader tells whether a pod's current container has printed a word. The job-manager reads logs through it,
@@ -85,29 +81,4 @@ func (r *PodLogReader) Contains(ctx context.Context, pod *corev1.Pod, container,
 		return false, fmt.Errorf("reading the log of pod %s/%s: %w", pod.Namespace, pod.Name, err)
 	}
 	return strings.Contains(string(data), word), nil
-}
-
-// readLogs reads the pods' logs concurrently (the LogReader bounds how many at once) and returns the pods that
-// printed the word. A read that fails counts as not done: the pod is read again at the next poll.
-func (r *Reconciler) readLogs(ctx context.Context, job *storageosv1.Job, pods []*corev1.Pod) []storageosv1.CompletedPod {
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	var done []storageosv1.CompletedPod
-	for _, pod := range pods {
-		wg.Go(func() {
-			found, err := r.Logs.Contains(ctx, pod, ContainerName, job.Spec.CompletionWord)
-			if err != nil {
-				ctrl.LoggerFrom(ctx).V(1).Info("Reading job pod logs", "pod", pod.Name, "error", err.Error())
-				return
-			}
-			if found {
-				mu.Lock()
-				done = append(done, storageosv1.CompletedPod{
-					Node: pod.Spec.NodeName, Pod: pod.Name, UID: string(pod.UID), RestartCount: restartCount(pod)})
-				mu.Unlock()
-			}
-		})
-	}
-	wg.Wait()
-	return done
 }

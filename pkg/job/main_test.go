@@ -17,7 +17,8 @@ import (
 
 var (
 	testEnv *envtest.Environment
-	logs    = &fakeLogs{text: map[string]string{}, reads: map[string]int{}, readsAfterWord: map[string]int{}}
+	logs    = &fakeLogs{text: map[string]string{}, reads: map[string]int{}, readsAfterWord: map[string]int{},
+		held: map[string]chan struct{}{}}
 	// metricsAddr is where the job-manager serves its metrics, over HTTPS behind authn/authz as in a pod.
 	metricsAddr string
 )
@@ -55,6 +56,7 @@ type fakeLogs struct {
 	text           map[string]string
 	reads          map[string]int // by pod UID
 	readsAfterWord map[string]int // reads of a pod (by UID) after its log held the word
+	held           map[string]chan struct{}
 }
 
 func logKey(pod *corev1.Pod) string {
@@ -66,17 +68,41 @@ func logKey(pod *corev1.Pod) string {
 }
 
 func (f *fakeLogs) Contains(_ context.Context, pod *corev1.Pod, container, word string) (bool, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
 	if container != job.ContainerName {
 		return false, nil
 	}
+	f.mu.Lock()
 	f.reads[string(pod.UID)]++
+	gate := f.held[string(pod.UID)]
+	f.mu.Unlock()
+	if gate != nil {
+		<-gate
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	found := strings.Contains(f.text[logKey(pod)], word)
 	if found {
 		f.readsAfterWord[string(pod.UID)]++
 	}
 	return found, nil
+}
+
+// hold makes reads of the pod's log wait until release is called, as a kubelet that takes the request and sends
+// nothing would.
+func (f *fakeLogs) hold(pod *corev1.Pod) (release func()) {
+	gate := make(chan struct{})
+	f.mu.Lock()
+	f.held[string(pod.UID)] = gate
+	f.mu.Unlock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			f.mu.Lock()
+			delete(f.held, string(pod.UID))
+			f.mu.Unlock()
+			close(gate)
+		})
+	}
 }
 
 func (f *fakeLogs) print(pod *corev1.Pod, line string) {

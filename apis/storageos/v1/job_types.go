@@ -76,10 +76,11 @@ type JobStatus struct {
 	// +optional
 	NodesTotal int32 `json:"nodesTotal"`
 
-	// CompletedPods are the pods seen to print completionWord. Their logs are not read again unless the pod
-	// is replaced or its container restarts, which must then print the word again.
-	// +listType=map
-	// +listMapKey=node
+	// CompletedPods are the pods seen to print completionWord, one per node, in node order. Their logs are not
+	// read again unless the pod is replaced or its container restarts, which must then print the word again.
+	// About 120 bytes a node: 600 kB at Kubernetes' 5,000 nodes, within etcd's 1.5 MB. Atomic, so that the API
+	// server's field management tracks the list as one field rather than 5,000 entries of four on every write.
+	// +listType=atomic
 	// +optional
 	CompletedPods []CompletedPod `json:"completedPods,omitempty"`
 

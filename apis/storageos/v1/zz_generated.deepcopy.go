@@ -801,6 +801,10 @@ func (in *StorageOSUpgradeStatus) DeepCopyInto(out *StorageOSUpgradeStatus) {
 		in, out := &in.PhaseStartTime, &out.PhaseStartTime
 		*out = (*in).DeepCopy()
 	}
+	if in.PhaseProgressTime != nil {
+		in, out := &in.PhaseProgressTime, &out.PhaseProgressTime
+		*out = (*in).DeepCopy()
+	}
 	if in.Cluster != nil {
 		in, out := &in.Cluster, &out.Cluster
 		*out = new(ClusterReference)

@@ -1,4 +1,4 @@
-package cluster
+package kube
 
 import (
 	"context"
@@ -10,13 +10,12 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/util/workqueue"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
-
-	"github.com/storageos/cluster-operator/pkg/names"
 )
 
-func TestChildEventsDelay(t *testing.T) {
+func TestBatchedEventsDelay(t *testing.T) {
 	const interval = 2 * time.Second
 	t0 := time.Date(2026, 12, 4, 6, 0, 0, 0, time.UTC)
 	a := reconcile.Request{NamespacedName: types.NamespacedName{Namespace: "storageos", Name: "a"}}
@@ -43,11 +42,11 @@ func TestChildEventsDelay(t *testing.T) {
 			[]step{{a, 0, 0}, {a, 0, interval}}},
 		{"an event at the instant a delayed reconcile runs gets one of its own",
 			[]step{{a, 0, 0}, {a, 100 * time.Millisecond, 1900 * time.Millisecond}, {a, interval, interval}}},
-		{"clusters are limited apart", []step{{a, 0, 0}, {b, 100 * time.Millisecond, 0}, {a, 200 * time.Millisecond, 1800 * time.Millisecond}}},
+		{"requests are limited apart", []step{{a, 0, 0}, {b, 100 * time.Millisecond, 0}, {a, 200 * time.Millisecond, 1800 * time.Millisecond}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			b := newChildEvents(interval)
+			b := NewBatchedEvents(interval)
 			for i, s := range tt.steps {
 				assert.Equal(t, tt.steps[i].want, b.delay(s.req, t0.Add(s.at)), "step %d at %s", i, s.at)
 			}
@@ -65,14 +64,18 @@ type recordingQueue struct {
 func (q *recordingQueue) Add(r reconcile.Request)                       { q.now = append(q.now, r) }
 func (q *recordingQueue) AddAfter(r reconcile.Request, _ time.Duration) { q.later = append(q.later, r) }
 
-// An update is one event: the object before and after it belongs to the same cluster, which is enqueued once,
+// An update is one event: the object before and after it belongs to the same owner, which is enqueued once,
 // not once at once and again an interval later.
-func TestChildEventsHandlerEnqueuesAnUpdateOnce(t *testing.T) {
-	pod := func(cluster string) *corev1.Pod {
+func TestBatchedEventsHandlerEnqueuesAnUpdateOnce(t *testing.T) {
+	const ownerLabel = "owner"
+	pod := func(owner string) *corev1.Pod {
 		return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "storageos-node-1", Namespace: "storageos",
-			Labels: map[string]string{names.LabelInstance: cluster, names.LabelClusterNamespace: "storageos"}}}
+			Labels: map[string]string{ownerLabel: owner}}}
 	}
-	h := newChildEvents(childEventInterval).handler(ownerOf)
+	ownerOf := func(_ context.Context, o client.Object) []reconcile.Request {
+		return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: o.GetNamespace(), Name: o.GetLabels()[ownerLabel]}}}
+	}
+	h := NewBatchedEvents(2 * time.Second).Handler(ownerOf)
 	q := &recordingQueue{}
 	h.Update(context.Background(), event.UpdateEvent{ObjectOld: pod("a"), ObjectNew: pod("a")}, q)
 	assert.Len(t, q.now, 1)
