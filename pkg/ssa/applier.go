@@ -24,9 +24,9 @@ import (
 )
 
 // Applier applies desired objects with server-side apply and does not send an object again while neither its
-// desired state nor the live object (its resourceVersion, as the cache sees it) has changed since the last
-// apply. The memory is only an optimisation: after a restart every object is applied once more, which is a
-// no-op on the server.
+// desired state nor the live object (as the cache sees it: liveVersion) has changed since the last apply. The
+// memory is only an optimisation: after a restart every object is applied once more, which is a no-op on the
+// server.
 type Applier struct {
 	client client.Client
 	// live reads around the cache, which only holds objects carrying our managed-by label.
@@ -42,8 +42,24 @@ type Applier struct {
 }
 
 type appliedState struct {
-	desiredHash     string
-	resourceVersion string
+	desiredHash, liveVersion string
+}
+
+// liveVersion is what of a live object, when it changes, may have taken it away from what was applied: its
+// generation and metadata for a kind whose spec edits bump the generation, so that status updates (a
+// DaemonSet's with each pod a Job or an upgrade starts, thousands on a large cluster) do not cost an apply
+// each; its resourceVersion for the others.
+func liveVersion(obj client.Object) (string, error) {
+	if obj.GetGeneration() == 0 {
+		return obj.GetResourceVersion(), nil
+	}
+	raw, err := json.Marshal([]any{obj.GetGeneration(), obj.GetLabels(), obj.GetAnnotations(), obj.GetOwnerReferences(),
+		obj.GetFinalizers(), obj.GetDeletionTimestamp()})
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256(raw)
+	return hex.EncodeToString(sum[:]), nil
 }
 
 // NotOursError means an object of the same name exists and was not created by this field owner: it is left
@@ -104,7 +120,11 @@ func (a *Applier) ApplyAdopting(ctx context.Context, obj client.Object) (sent, a
 	err = a.client.Get(ctx, client.ObjectKeyFromObject(obj), live)
 	switch {
 	case err == nil:
-		if known && prev.desiredHash == hash && prev.resourceVersion == live.GetResourceVersion() {
+		version, err := liveVersion(live)
+		if err != nil {
+			return false, false, err
+		}
+		if known && prev.desiredHash == hash && prev.liveVersion == version {
 			return false, false, nil
 		}
 	case !apierrors.IsNotFound(err):
@@ -149,8 +169,12 @@ func (a *Applier) ApplyAdopting(ctx context.Context, obj client.Object) (sent, a
 			return true, adopted, err
 		}
 	}
+	version, err := liveVersion(u)
+	if err != nil {
+		return true, adopted, err
+	}
 	a.mu.Lock()
-	a.last[key] = appliedState{desiredHash: hash, resourceVersion: u.GetResourceVersion()}
+	a.last[key] = appliedState{desiredHash: hash, liveVersion: version}
 	a.mu.Unlock()
 	return true, adopted, nil
 }

@@ -179,3 +179,44 @@ func TestPruneDeletesOnlyOurUnwantedObjects(t *testing.T) {
 	err = w.api.Get(ctx, client.ObjectKey{Namespace: "ns", Name: "unwanted-secret"}, &corev1.Secret{})
 	assert.True(t, apierrors.IsNotFound(err), "every listed kind is pruned: %v", err)
 }
+
+// What of a live object makes the next Apply send again: its spec (generation) and metadata for a kind with a
+// generation, not its status; anything, for a kind without one.
+func TestLiveVersion(t *testing.T) {
+	daemonSet := func(edit func(*appsv1.DaemonSet)) client.Object {
+		ds := &appsv1.DaemonSet{ObjectMeta: metav1.ObjectMeta{Name: "node", Namespace: "ns", Generation: 3, ResourceVersion: "100",
+			Labels: map[string]string{names.LabelManagedBy: owner}}}
+		edit(ds)
+		return ds
+	}
+	config := func(rv string) client.Object {
+		return &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "config", Namespace: "ns", ResourceVersion: rv}}
+	}
+	base := daemonSet(func(*appsv1.DaemonSet) {})
+	cases := []struct {
+		name   string
+		before client.Object
+		after  client.Object
+		same   bool
+	}{
+		{"a status update", base, daemonSet(func(ds *appsv1.DaemonSet) { ds.ResourceVersion = "101"; ds.Status.NumberReady = 5 }), true},
+		{"a spec edit", base, daemonSet(func(ds *appsv1.DaemonSet) { ds.ResourceVersion = "101"; ds.Generation = 4 }), false},
+		{"a label edited", base, daemonSet(func(ds *appsv1.DaemonSet) { ds.ResourceVersion = "101"; ds.Labels["x"] = "y" }), false},
+		{"an annotation added", base, daemonSet(func(ds *appsv1.DaemonSet) { ds.Annotations = map[string]string{"x": "y"} }), false},
+		{"an owner reference dropped", daemonSet(func(ds *appsv1.DaemonSet) {
+			ds.OwnerReferences = []metav1.OwnerReference{{Kind: "StorageOSCluster", Name: "c", UID: "u"}}
+		}), base, false},
+		{"deleted", base, daemonSet(func(ds *appsv1.DaemonSet) { now := metav1.Now(); ds.DeletionTimestamp = &now }), false},
+		{"no generation: unchanged", config("7"), config("7"), true},
+		{"no generation: any update", config("7"), config("8"), false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			before, err := liveVersion(tc.before)
+			require.NoError(t, err)
+			after, err := liveVersion(tc.after)
+			require.NoError(t, err)
+			assert.Equal(t, tc.same, before == after)
+		})
+	}
+}
