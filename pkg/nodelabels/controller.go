@@ -9,6 +9,9 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"sync"
+
+	"golang.org/x/sync/errgroup"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -171,18 +174,31 @@ func (r *Reconciler) sync(ctx context.Context, cluster *storageosv1.StorageOSClu
 	for i := range kubeNodes.Items {
 		byName[kubeNodes.Items[i].Name] = &kubeNodes.Items[i]
 	}
+	var mu sync.Mutex
 	var errs []error
+	var g errgroup.Group
+	g.SetLimit(nodeSyncs)
 	for _, node := range nodes {
 		kube, ok := byName[node.Name]
 		if !ok {
 			continue
 		}
-		if err := r.syncNode(ctx, api, kube, node); err != nil {
-			errs = append(errs, fmt.Errorf("node %s: %w", node.Name, err))
-		}
+		g.Go(func() error {
+			if err := r.syncNode(ctx, api, kube, node); err != nil {
+				mu.Lock()
+				errs = append(errs, fmt.Errorf("node %s: %w", node.Name, err))
+				mu.Unlock()
+			}
+			return nil
+		})
 	}
+	_ = g.Wait() // every node's error is in errs
 	return errs
 }
+
+// nodeSyncs is how many nodes one sync updates at once. Each is a StorageOS API call and a node annotation
+// write, tens of milliseconds apiece: one at a time, the first sync of a 5,000-node cluster took 8 minutes.
+const nodeSyncs = 8
 
 // syncNode makes one StorageOS node's labels follow its Kubernetes node's. AnnotationSynced names every key
 // about to be written before the write, and forgets the removed ones only after it: a failure in between may
