@@ -22,7 +22,7 @@ import (
 // same service account, tolerations and affinity, without host ports) takes from creation to every pod ready,
 // without the operator.
 // It is deleted again, and its pods waited for, so that it does not weigh on what follows.
-func daemonSetFloor(ctx context.Context, d *demo.Demo, namespace string, nodes int) (time.Duration, error) {
+func daemonSetFloor(ctx context.Context, d *demo.Demo, r *Report, namespace string, nodes int) (time.Duration, error) {
 	var node appsv1.DaemonSet
 	if err := d.Client.Get(ctx, types.NamespacedName{Namespace: namespace, Name: names.DaemonSet}, &node); err != nil {
 		return 0, err
@@ -44,7 +44,7 @@ func daemonSetFloor(ctx context.Context, d *demo.Demo, namespace string, nodes i
 	if err := d.Client.Create(ctx, floor); err != nil {
 		return 0, err
 	}
-	err := wait(ctx, 30*time.Minute, "the plain DaemonSet ready on every node", func() error {
+	err := r.wait(ctx, 30*time.Minute, "the plain DaemonSet ready on every node", func() error {
 		if err := d.Client.Get(ctx, client.ObjectKeyFromObject(floor), floor); err != nil {
 			return err
 		}
@@ -60,14 +60,14 @@ func daemonSetFloor(ctx context.Context, d *demo.Demo, namespace string, nodes i
 	if err := d.Client.Delete(ctx, floor, client.PropagationPolicy(metav1.DeletePropagationBackground)); err != nil {
 		return 0, err
 	}
-	return took, podsGone(ctx, d, "the plain DaemonSet's", client.InNamespace(namespace), client.MatchingLabels(labels))
+	return took, podsGone(ctx, d, r, "the plain DaemonSet's", client.InNamespace(namespace), client.MatchingLabels(labels))
 }
 
 // writesFloor is the time the API server takes for n writes of the kind an upgrade makes (merge patches of
 // workloads and creations of small objects), one after another from one client, as a manager's reconcile
 // makes them: here annotation patches of the applications (which change nothing they run) and ConfigMaps
 // created in a namespace of their own.
-func writesFloor(ctx context.Context, d *demo.Demo, apps []string, patchesPerApp, creates int) (time.Duration, error) {
+func writesFloor(ctx context.Context, d *demo.Demo, r *Report, apps []string, patchesPerApp, creates int) (time.Duration, error) {
 	const namespace = "scale-floor"
 	if err := d.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}}); err != nil {
 		return 0, err
@@ -94,7 +94,7 @@ func writesFloor(ctx context.Context, d *demo.Demo, apps []string, patchesPerApp
 		return 0, err
 	}
 	// Gone before the upgrade is measured: the namespace's deletion is work of the API server's too.
-	return took, wait(ctx, 10*time.Minute, "the floor's namespace deleted", func() error {
+	return took, r.wait(ctx, 10*time.Minute, "the floor's namespace deleted", func() error {
 		switch err := d.Client.Get(ctx, client.ObjectKeyFromObject(ns), ns); {
 		case apierrors.IsNotFound(err):
 			return nil

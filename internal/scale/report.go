@@ -16,6 +16,7 @@ import (
 type Report struct {
 	nodes, apps, cores int
 	appNames           []string
+	progress           io.Writer // where phase prints
 
 	create, daemonSetFloor time.Duration
 	ClusterStatusBytes     int
@@ -27,6 +28,7 @@ type Report struct {
 	webhookCalls           int
 	job, jobAfterLastWord  time.Duration
 	jobStatusBytes         int
+	JobRequests            map[string]demo.Requests // each manager's, from the Job's creation to its completion
 	upgrade, writesFloor   time.Duration
 	UpgradeRequests        map[string]demo.Requests
 	usage                  map[string]usage
@@ -77,6 +79,9 @@ func (r *Report) Print(w io.Writer) {
 		r.settling.Round(time.Second), r.SettledWindow)
 	for _, b := range demo.Binaries {
 		fmt.Fprintf(w, "  %-18s %s\n", b, byKind(r.Settled[b].ByKind))
+	}
+	if job, ok := r.JobRequests["job-manager"]; ok {
+		fmt.Fprintf(w, "cleanup Job: the job-manager's requests (%d, %d writes) by kind:\n  %s\n", job.Total, job.Writes, byKind(job.ByKind))
 	}
 	fmt.Fprintln(w, "upgrade requests by kind:")
 	for _, b := range demo.Binaries {

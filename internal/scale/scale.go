@@ -50,22 +50,19 @@ var (
 	AllSteps       = []Step{Create, DaemonSetFloor, Settled, Apps, WebhookBurst, CleanupJob, Upgrade}
 )
 
-// progress is where phase prints; Run sets it from its settings.
-var progress io.Writer = os.Stdout
-
 // Run runs steps on the demo's cluster (its sample StorageOSCluster applied, on nodes nodes) and reports the
 // figures and each manager's usage.
 func Run(ctx context.Context, d *demo.Demo, nodes int, s Settings, steps ...Step) (*Report, error) {
-	if s.Progress != nil {
-		progress = s.Progress
+	r := &Report{nodes: nodes, apps: s.Apps, cores: runtime.NumCPU(), progress: s.Progress}
+	if r.progress == nil {
+		r.progress = os.Stdout
 	}
-	r := &Report{nodes: nodes, apps: s.Apps, cores: runtime.NumCPU()}
 	for _, step := range steps {
 		start := time.Now()
 		if err := step.run(ctx, d, s, r); err != nil {
 			return r, fmt.Errorf("%s: %w", step.Name, err)
 		}
-		phase("%s: done in %s", step.Name, time.Since(start).Round(100*time.Millisecond))
+		r.phase("%s: done in %s", step.Name, time.Since(start).Round(100*time.Millisecond))
 	}
 	var err error
 	r.usage, err = managerUsage(d)
@@ -73,8 +70,8 @@ func Run(ctx context.Context, d *demo.Demo, nodes int, s Settings, steps ...Step
 }
 
 // phase prints a progress line.
-func phase(format string, args ...any) {
-	fmt.Fprintf(progress, "scale: "+format+"\n", args...)
+func (r *Report) phase(format string, args ...any) {
+	fmt.Fprintf(r.progress, "scale: "+format+"\n", args...)
 }
 
 // stop is a check's error that waiting longer cannot change (an upgrade that failed): wait returns it at once.
@@ -82,7 +79,7 @@ type stop struct{ error }
 
 // wait polls check every second, printing its state every 15 s, until it succeeds, fails with stop, or the
 // timeout passes.
-func wait(ctx context.Context, timeout time.Duration, what string, check func() error) error {
+func (r *Report) wait(ctx context.Context, timeout time.Duration, what string, check func() error) error {
 	deadline := time.Now().Add(timeout)
 	lastPrint := time.Now()
 	for {
@@ -98,7 +95,7 @@ func wait(ctx context.Context, timeout time.Duration, what string, check func() 
 			return fmt.Errorf("%s: not done after %s: %w", what, timeout, err)
 		}
 		if time.Since(lastPrint) > 15*time.Second {
-			phase("waiting for %s: %v", what, err)
+			r.phase("waiting for %s: %v", what, err)
 			lastPrint = time.Now()
 		}
 		select {

@@ -40,7 +40,7 @@ func measureCreate(ctx context.Context, d *demo.Demo, _ Settings, r *Report) err
 	r.create = available.LastTransitionTime.Sub(c.CreationTimestamp.Time)
 	status, err := json.Marshal(c.Status)
 	r.ClusterStatusBytes = len(status)
-	phase("cluster %s Running %s after its creation; its status is %d bytes", c.Status.Ready, r.create, len(status))
+	r.phase("cluster %s Running %s after its creation; its status is %d bytes", c.Status.Ready, r.create, len(status))
 	return err
 }
 
@@ -49,9 +49,9 @@ func measureDaemonSetFloor(ctx context.Context, d *demo.Demo, _ Settings, r *Rep
 	if err != nil {
 		return err
 	}
-	phase("floor: a plain DaemonSet of the StorageOS node pod template on the same %d nodes", r.nodes)
-	r.daemonSetFloor, err = daemonSetFloor(ctx, d, string(c.Spec.Namespace), r.nodes)
-	phase("floor: plain DaemonSet %d/%d ready after %s", r.nodes, r.nodes, r.daemonSetFloor.Round(100*time.Millisecond))
+	r.phase("floor: a plain DaemonSet of the StorageOS node pod template on the same %d nodes", r.nodes)
+	r.daemonSetFloor, err = daemonSetFloor(ctx, d, r, string(c.Spec.Namespace), r.nodes)
+	r.phase("floor: plain DaemonSet %d/%d ready after %s", r.nodes, r.nodes, r.daemonSetFloor.Round(100*time.Millisecond))
 	return err
 }
 
@@ -63,7 +63,7 @@ const quiet = 15 * time.Second
 // settled window, from the API server's audit log.
 func measureSettled(ctx context.Context, d *demo.Demo, s Settings, r *Report) error {
 	start := time.Now()
-	err := wait(ctx, 30*time.Minute, fmt.Sprintf("no manager write for %s", quiet), func() error {
+	err := r.wait(ctx, 30*time.Minute, fmt.Sprintf("no manager write for %s", quiet), func() error {
 		now := time.Now()
 		if now.Sub(start) < quiet {
 			return fmt.Errorf("watching for %s", quiet)
@@ -83,7 +83,7 @@ func measureSettled(ctx context.Context, d *demo.Demo, s Settings, r *Report) er
 		return err
 	}
 	r.settling = time.Since(start)
-	phase("settled: no manager wrote for %s (after %s); counting each manager's API requests for %s", quiet,
+	r.phase("settled: no manager wrote for %s (after %s); counting each manager's API requests for %s", quiet,
 		r.settling.Round(time.Second), s.Settled)
 	from := time.Now()
 	select {
@@ -99,7 +99,7 @@ func measureSettled(ctx context.Context, d *demo.Demo, s Settings, r *Report) er
 // createApps creates single-replica Deployments, each on a StorageOS claim of its own that the demo's
 // provisioner gives a volume, and waits until they are ready.
 func createApps(ctx context.Context, d *demo.Demo, s Settings, r *Report) error {
-	phase("creating %d StorageOS-backed applications", s.Apps)
+	r.phase("creating %d StorageOS-backed applications", s.Apps)
 	if err := d.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: appsNamespace}}); err != nil {
 		return err
 	}
@@ -114,7 +114,7 @@ func createApps(ctx context.Context, d *demo.Demo, s Settings, r *Report) error 
 		}
 		r.appNames = append(r.appNames, name)
 	}
-	err := wait(ctx, 30*time.Minute, "every application ready", func() error { return allReady(ctx, d, s.Apps) })
+	err := r.wait(ctx, 30*time.Minute, "every application ready", func() error { return allReady(ctx, d, s.Apps) })
 	r.appsReady = time.Since(start)
 	return err
 }
@@ -126,7 +126,7 @@ func measureWebhookBurst(ctx context.Context, d *demo.Demo, s Settings, r *Repor
 	if err != nil {
 		return err
 	}
-	phase("scheduler webhook: %d pods created at once", s.Burst)
+	r.phase("scheduler webhook: %d pods created at once", s.Burst)
 	_, app := demo.StorageOSApp(appsNamespace, r.appNames[0], 1)
 	template := app.Spec.Template.Spec
 	var wg sync.WaitGroup
@@ -151,13 +151,13 @@ func measureWebhookBurst(ctx context.Context, d *demo.Demo, s Settings, r *Repor
 	}
 	r.webhookP99, r.webhookCalls = quantile(0.99, before, after)
 	r.webhookP99 = r.webhookP99.Round(time.Millisecond) // interpolated within a histogram bucket: no finer
-	phase("scheduler webhook: p99 %s over %d admissions", r.webhookP99, r.webhookCalls)
+	r.phase("scheduler webhook: p99 %s over %d admissions", r.webhookP99, r.webhookCalls)
 	burst := client.MatchingLabels{"scale": "burst"}
 	if err := d.Client.DeleteAllOf(ctx, &corev1.Pod{}, client.InNamespace(appsNamespace), burst, client.GracePeriodSeconds(0)); err != nil {
 		return err
 	}
 	// Gone before the upgrade: bare pods on StorageOS volumes would hold it back.
-	return podsGone(ctx, d, "the burst's", client.InNamespace(appsNamespace), burst)
+	return podsGone(ctx, d, r, "the burst's", client.InNamespace(appsNamespace), burst)
 }
 
 // measureCleanupJob runs the seed's cleanup Job on every node: the time from its creation to completed, and
@@ -166,11 +166,12 @@ func measureCleanupJob(ctx context.Context, d *demo.Demo, _ Settings, r *Report)
 	job := &storageosv1.Job{ObjectMeta: metav1.ObjectMeta{Name: "scale-cleanup", Namespace: "default"},
 		Spec: storageosv1.JobSpec{Image: "darkowlzz/cleanup:v0.0.2", Args: []string{"/var/lib/storageos"},
 			MountPath: "/var/lib", HostPath: "/var/lib", CompletionWord: "done"}}
-	phase("cleanup Job on every node")
+	r.phase("cleanup Job on every node")
+	from := time.Now()
 	if err := d.Client.Create(ctx, job); err != nil {
 		return err
 	}
-	err := wait(ctx, 30*time.Minute, "the cleanup Job completed", func() error {
+	err := r.wait(ctx, 30*time.Minute, "the cleanup Job completed", func() error {
 		if err := d.Client.Get(ctx, client.ObjectKeyFromObject(job), job); err != nil {
 			return err
 		}
@@ -187,6 +188,9 @@ func measureCleanupJob(ctx context.Context, d *demo.Demo, _ Settings, r *Report)
 		return fmt.Errorf("no Complete condition: %+v", job.Status.Conditions)
 	}
 	r.job = complete.LastTransitionTime.Sub(job.CreationTimestamp.Time)
+	if r.JobRequests, err = d.OperatorRequests(from, time.Now()); err != nil {
+		return err
+	}
 	var pods corev1.PodList
 	if err := d.Client.List(ctx, &pods, client.InNamespace(job.Namespace), client.HasLabels{jobpkg.LabelJob}); err != nil {
 		return err
@@ -202,7 +206,7 @@ func measureCleanupJob(ctx context.Context, d *demo.Demo, _ Settings, r *Report)
 	r.jobAfterLastWord = complete.LastTransitionTime.Sub(lastWord)
 	status, err := json.Marshal(job.Status)
 	r.jobStatusBytes = len(status)
-	phase("cleanup Job completed %s after its creation, %s after the last pod's word; its status is %d bytes",
+	r.phase("cleanup Job completed %s after its creation, %s after the last pod's word; its status is %d bytes",
 		r.job, r.jobAfterLastWord, len(status))
 	if err != nil {
 		return err
@@ -211,7 +215,7 @@ func measureCleanupJob(ctx context.Context, d *demo.Demo, _ Settings, r *Report)
 		return err
 	}
 	// Its pods gone before the upgrade is measured.
-	return podsGone(ctx, d, "the cleanup Job's", client.InNamespace(job.Namespace), client.HasLabels{jobpkg.LabelJob})
+	return podsGone(ctx, d, r, "the cleanup Job's", client.InNamespace(job.Namespace), client.HasLabels{jobpkg.LabelJob})
 }
 
 // measureUpgrade runs the writes floor, then an offline upgrade of every node with every application scaled
@@ -220,20 +224,20 @@ func measureUpgrade(ctx context.Context, d *demo.Demo, s Settings, r *Report) er
 	var err error
 	if !s.NoFloors {
 		writes := 2*s.Apps + r.nodes // a scale down and up per application, a node pod replaced per node
-		phase("floor: %d writes of the upgrade's kind, one after another", writes)
-		if r.writesFloor, err = writesFloor(ctx, d, r.appNames, 2, r.nodes); err != nil {
+		r.phase("floor: %d writes of the upgrade's kind, one after another", writes)
+		if r.writesFloor, err = writesFloor(ctx, d, r, r.appNames, 2, r.nodes); err != nil {
 			return err
 		}
-		phase("floor: %d writes in %s", writes, r.writesFloor.Round(100*time.Millisecond))
+		r.phase("floor: %d writes in %s", writes, r.writesFloor.Round(100*time.Millisecond))
 	}
-	phase("upgrading every node to storageos/node:1.0.0")
+	r.phase("upgrading every node to storageos/node:1.0.0")
 	u := &storageosv1.StorageOSUpgrade{ObjectMeta: metav1.ObjectMeta{Name: "scale-upgrade", Namespace: demo.SampleNamespace},
 		Spec: storageosv1.StorageOSUpgradeSpec{NewImage: "storageos/node:1.0.0"}}
 	from := time.Now()
 	if err := d.Client.Create(ctx, u); err != nil {
 		return err
 	}
-	err = wait(ctx, 60*time.Minute, "the upgrade completed", func() error {
+	err = r.wait(ctx, 60*time.Minute, "the upgrade completed", func() error {
 		if err := d.Client.Get(ctx, client.ObjectKeyFromObject(u), u); err != nil {
 			return err
 		}
@@ -255,8 +259,8 @@ func measureUpgrade(ctx context.Context, d *demo.Demo, s Settings, r *Report) er
 
 // podsGone waits until no pod the options select is left: a phase's own pods, deleted, must not weigh on the
 // next phase's figures.
-func podsGone(ctx context.Context, d *demo.Demo, whose string, opts ...client.ListOption) error {
-	return wait(ctx, 30*time.Minute, whose+" pods gone", func() error {
+func podsGone(ctx context.Context, d *demo.Demo, r *Report, whose string, opts ...client.ListOption) error {
+	return r.wait(ctx, 30*time.Minute, whose+" pods gone", func() error {
 		var pods corev1.PodList
 		if err := d.Client.List(ctx, &pods, opts...); err != nil {
 			return err

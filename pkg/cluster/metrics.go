@@ -69,9 +69,11 @@ func emitCluster(o client.Object, e metrics.Emitter) {
 	}
 	// A status written before nodeCounts existed (by the previous version, until the first reconcile) is counted
 	// from its nodeHealthStatus, then complete: the offline count an alert waits on does not drop to 0.
-	n := healthCounts(s.NodeHealthStatus)
+	var n storageosv1.NodeCounts
 	if s.NodeCounts != nil {
 		n = *s.NodeCounts
+	} else {
+		n, _ = healthCounts(s.NodeHealthStatus)
 	}
 	for _, c := range []struct {
 		health storageosv1.NodeHealthState

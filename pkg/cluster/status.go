@@ -115,17 +115,16 @@ func largeCluster(o *observation) bool {
 // counts (and the metrics and alerts read from them) hold while the StorageOS API is not asked.
 func nodeCounts(s *scope) *storageosv1.NodeCounts {
 	if s.cluster.Status.NodeCounts == nil {
-		counts := healthCounts(s.cluster.Status.NodeHealthStatus)
+		counts, _ := healthCounts(s.cluster.Status.NodeHealthStatus)
 		s.cluster.Status.NodeCounts = &counts
 	}
 	return s.cluster.Status.NodeCounts
 }
 
-// healthCounts counts StorageOS nodes by health, and those not well. A health the API may add, or none, counts
-// as unknown, so that online, offline and unknown add up to the nodes the API reported.
-func healthCounts(health map[string]storageosv1.NodeHealth) storageosv1.NodeCounts {
-	var c storageosv1.NodeCounts
-	for _, h := range health {
+// healthCounts counts StorageOS nodes by health, and those not well, whom it names in order. A health the API
+// may add, or none, counts as unknown, so that online, offline and unknown add up to the nodes the API reported.
+func healthCounts(health map[string]storageosv1.NodeHealth) (c storageosv1.NodeCounts, unhealthy []string) {
+	for name, h := range health {
 		switch h.Health {
 		case storageosv1.NodeHealthOnline:
 			c.Online++
@@ -135,10 +134,12 @@ func healthCounts(health map[string]storageosv1.NodeHealth) storageosv1.NodeCoun
 			c.Unknown++
 		}
 		if nodeProblems(h) != "" {
-			c.Unhealthy++
+			unhealthy = append(unhealthy, name)
 		}
 	}
-	return c
+	c.Unhealthy = int32(len(unhealthy))
+	sort.Strings(unhealthy)
+	return c, unhealthy
 }
 
 // firstNames are the first NodeListMax of sorted names.
@@ -186,22 +187,16 @@ func setAPIStatus(s *scope, api apiObservation) {
 	case api.err != nil:
 		s.setCondition(ConditionAPIReady, metav1.ConditionFalse, ReasonAPIUnreachable, api.err.Error())
 	default:
-		health := map[string]storageosv1.NodeHealth{}
-		var unhealthy []string
+		health := make(map[string]storageosv1.NodeHealth, len(api.nodes))
 		for _, n := range api.nodes {
 			c := n.Components
-			h := storageosv1.NodeHealth{Health: storageosv1.NodeHealthState(n.Health),
+			health[n.Name] = storageosv1.NodeHealth{Health: storageosv1.NodeHealthState(n.Health),
 				DirectfsInitiator: c.DirectfsInitiator, Director: c.Director, KV: c.KV, KVWrite: c.KVWrite,
 				Nats: c.Nats, Presentation: c.Presentation, Rdb: c.Rdb}
-			health[n.Name] = h
-			if nodeProblems(h) != "" {
-				unhealthy = append(unhealthy, n.Name)
-			}
 		}
 		counts := nodeCounts(s)
-		fresh := healthCounts(health)
+		fresh, unhealthy := healthCounts(health)
 		counts.Online, counts.Offline, counts.Unknown, counts.Unhealthy = fresh.Online, fresh.Offline, fresh.Unknown, fresh.Unhealthy
-		sort.Strings(unhealthy)
 		problems := make([]string, 0, min(len(unhealthy), unhealthyNamed))
 		for _, name := range unhealthy[:min(len(unhealthy), unhealthyNamed)] {
 			problems = append(problems, name+": "+nodeProblems(health[name]))
