@@ -18,7 +18,7 @@ func main() {
 	opts.BindFlags(flag.CommandLine)
 	r := &upgrade.Reconciler{}
 	flag.DurationVar(&r.StepTimeout, "step-timeout", upgrade.DefaultStepTimeout,
-		"How long each upgrade step (image pull, pause, scale down, node roll, scale up) may take before the upgrade fails.")
+		"How long each upgrade step (image pull, pause, scale down, node roll, scale up) may go without progress before the upgrade fails.")
 	flag.DurationVar(&r.PollInterval, "poll-interval", upgrade.DefaultPollInterval,
 		"How soon a waiting upgrade step first looks again; the wait doubles while nothing changes, up to --max-poll-interval.")
 	flag.DurationVar(&r.MaxPollInterval, "max-poll-interval", upgrade.DefaultMaxPollInterval,

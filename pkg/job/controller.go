@@ -30,8 +30,10 @@ import (
 	"github.com/storageos/cluster-operator/pkg/ssa"
 )
 
-// maxConcurrentLogReads bounds the log reads of one job-manager, whatever the number of jobs and pods.
-const maxConcurrentLogReads = 16
+// maxConcurrentLogReads bounds the log reads of one job-manager, whatever the number of jobs and pods. At 16, a
+// 5,000-node Job's reads (0.3 s each, 1 s at p90, on a loaded API server) fell a minute behind pods that
+// started 34 a second.
+const maxConcurrentLogReads = 32
 
 // +kubebuilder:rbac:groups=storageos.com,resources=jobs,verbs=get;list;watch
 // +kubebuilder:rbac:groups=storageos.com,resources=jobs/status,verbs=get;update;patch
@@ -164,9 +166,16 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 	before := job.DeepCopy()
 	completedNow := false
 	defer func() {
-		// Locked on the Job as read: a reconcile that started from a stale cache is refused (the newer Job is
-		// reconciled again), so it cannot announce the completion a second time.
-		if err := kube.PatchStatus(ctx, r.Client, names.JobManager, before, job, client.MergeFromWithOptimisticLock{}); err != nil {
+		// The write that completes the Job is locked on the Job as read: a reconcile that started from a stale
+		// cache is refused (the newer Job is reconciled again), so it cannot announce the completion a second
+		// time. The others are not: on a large cluster each is hundreds of kB and the cache often lags the last
+		// one, and the done pods this process computes include every one it wrote before, so a write from a
+		// stale read loses nothing.
+		var lock []client.MergeFromOption
+		if completedNow {
+			lock = append(lock, client.MergeFromWithOptimisticLock{})
+		}
+		if err := kube.PatchStatus(ctx, r.Client, names.JobManager, before, job, lock...); err != nil {
 			reterr = errors.Join(reterr, kube.IgnoreConflict(err))
 			return
 		}
@@ -194,7 +203,10 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	var pods corev1.PodList
-	if err := r.Client.List(ctx, &pods, client.InNamespace(job.Namespace), client.MatchingLabels{LabelJob: job.Name}); err != nil {
+	// Only read, here and by the log reads queued (the cache replaces its objects, it does not change them): not
+	// copied, which on a large cluster would be thousands of pods per reconcile.
+	if err := r.Client.List(ctx, &pods, client.InNamespace(job.Namespace), client.MatchingLabels{LabelJob: job.Name},
+		client.UnsafeDisableDeepCopy); err != nil {
 		return ctrl.Result{}, err
 	}
 
@@ -210,6 +222,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 	}
 	completedNow = setStatus(job, ds, r.reads.progress(job, ds, pods.Items), fit)
 	if job.Status.Completed {
+		if before.Status.Completed {
+			// The status that says so is written: what this process remembers of the Job (thousands of pods
+			// on a large cluster) is not needed while no new pod appears.
+			r.reads.forget(req.NamespacedName)
+		}
 		return ctrl.Result{}, nil
 	}
 	return ctrl.Result{RequeueAfter: r.PollInterval}, nil

@@ -1,7 +1,6 @@
 package job
 
 import (
-	"cmp"
 	"context"
 	"maps"
 	"slices"
@@ -18,16 +17,12 @@ import (
 	storageosv1 "github.com/storageos/cluster-operator/apis/storageos/v1"
 )
 
-// maxQueuedLogReads bounds the log reads started and not finished, across all jobs: enough to keep every slot of
-// the LogReader busy while a reconcile runs, without a goroutine per pending pod on a cluster of thousands.
-const maxQueuedLogReads = 4 * maxConcurrentLogReads
-
 // logReads runs the reads of job pods' logs in the background and keeps what this process knows beyond the
 // status: the pods seen done whose record has not reached the status yet, when each pending pod was last read,
-// and which reads are under way. A reconcile never waits on a log: it starts the reads that are due and writes
-// what is known, and each read that finds the word reconciles its job again. On a large cluster, where pods start
-// faster than a round of reads completes, the status then follows each read as it finishes rather than the
-// slowest of a batch.
+// and which reads are under way or waiting for a slot. A reconcile never waits on a log: it queues the reads that
+// are due and writes what is known; a read that finishes starts the next one queued, and one that finds the word
+// reconciles its job. On a large cluster, where pods start faster than their logs can be read, the LogReader's
+// slots stay busy whatever the reconciles do, and the status follows each read as it finishes.
 //
 // None of it needs to survive a restart: the status records the pods done, and a new process reads the pending
 // pods' logs again.
@@ -37,21 +32,25 @@ type logReads struct {
 	interval time.Duration
 	// ctx is the manager's: reads stop with it.
 	ctx context.Context
-	// found receives the job of every read that found the word, or that freed room for reads left waiting.
+	// found receives the job of every read that found the word.
 	found chan event.GenericEvent
 
-	mu     sync.Mutex
-	jobs   map[types.NamespacedName]*jobReads
-	queued int // reads started and not finished, across all jobs
+	mu   sync.Mutex
+	jobs map[types.NamespacedName]*jobReads
+	// started counts the reads started and not finished, across all jobs: at most maxConcurrentLogReads, so
+	// that a pending pod waits in a queue rather than in a goroutine of its own.
+	started int
 }
 
 // jobReads is one job's part of logReads.
 type jobReads struct {
+	key      types.NamespacedName
+	word     string
 	seen     map[string]storageosv1.CompletedPod // by node
 	lastRead map[types.UID]time.Time             // pending pods only
 	reading  map[types.UID]bool
-	// waiting is set when pods were due but not read for want of room: a finished read reconciles the job again.
-	waiting bool
+	// queue holds the pods due for a read at the job's last reconcile that no read has started for yet.
+	queue []*corev1.Pod
 }
 
 func newLogReads(ctx context.Context, reader LogReader, interval time.Duration) *logReads {
@@ -59,36 +58,33 @@ func newLogReads(ctx context.Context, reader LogReader, interval time.Duration) 
 		found: make(chan event.GenericEvent), jobs: map[types.NamespacedName]*jobReads{}}
 }
 
-// progress classifies the job's pods by what the status and this process know, and starts reading the logs of
-// the pending pods that are due. The pods seen done are, from here on, exactly those classifyPods counts: pods
-// gone or restarted drop out.
+// progress classifies the job's pods by what the status and this process know, and queues reads of the
+// pending pods that are due. The pods seen done are, from here on, exactly those classifyPods counts: pods gone
+// or restarted drop out.
 func (l *logReads) progress(job *storageosv1.Job, ds *appsv1.DaemonSet, pods []corev1.Pod) progress {
 	key := client.ObjectKeyFromObject(job)
 	l.mu.Lock()
+	defer l.mu.Unlock()
 	jr := l.jobs[key]
 	if jr == nil {
-		jr = &jobReads{seen: map[string]storageosv1.CompletedPod{}, lastRead: map[types.UID]time.Time{},
+		jr = &jobReads{key: key, seen: map[string]storageosv1.CompletedPod{}, lastRead: map[types.UID]time.Time{},
 			reading: map[types.UID]bool{}}
 		l.jobs[key] = jr
 	}
+	jr.word = job.Spec.CompletionWord
 	p := classifyPods(job, ds, pods, slices.Collect(maps.Values(jr.seen)))
 	jr.seen = make(map[string]storageosv1.CompletedPod, len(p.done))
 	for _, d := range p.done {
 		jr.seen[d.Node] = d
 	}
-	due := l.due(jr, pods, p.toRead)
-	l.mu.Unlock()
-
-	for _, pod := range due {
-		go l.read(key, jr, pod, job.Spec.CompletionWord)
-	}
+	jr.queue = l.due(jr, pods, p.toRead)
+	l.startReads()
 	return p
 }
 
-// due picks the pending pods to read now and records them as read: not under way, not read within interval,
-// those never read first, as many as there is room for. The caller holds mu.
+// due is the pending pods to read: not under way, not read within interval, those never read first, then the
+// longest unread. Read times of pods no longer listed are dropped. The caller holds mu.
 func (l *logReads) due(jr *jobReads, listed []corev1.Pod, pending []*corev1.Pod) []*corev1.Pod {
-	// Read times of pods no longer listed are dropped.
 	reads := make(map[types.UID]time.Time, len(jr.lastRead))
 	for i := range listed {
 		if at, ok := jr.lastRead[listed[i].UID]; ok {
@@ -96,57 +92,68 @@ func (l *logReads) due(jr *jobReads, listed []corev1.Pod, pending []*corev1.Pod)
 		}
 	}
 	jr.lastRead = reads
-	now := time.Now()
 	var due []*corev1.Pod
 	for _, pod := range pending {
-		if last, ok := reads[pod.UID]; !jr.reading[pod.UID] && (!ok || now.Sub(last) >= l.interval) {
+		if l.isDue(jr, pod, time.Now()) {
 			due = append(due, pod)
 		}
 	}
-	// Never read (the zero time) first, then the longest unread.
 	slices.SortStableFunc(due, func(a, b *corev1.Pod) int { return reads[a.UID].Compare(reads[b.UID]) })
-	room := max(maxQueuedLogReads-l.queued, 0)
-	jr.waiting = len(due) > room
-	due = due[:min(len(due), room)]
-	for _, pod := range due {
-		reads[pod.UID] = now
-		jr.reading[pod.UID] = true
-	}
-	l.queued += len(due)
 	return due
 }
 
-// read reads one pod's log and records the pod as done when it holds the word. A read that fails counts as not
-// done: the pod is read again once due.
-func (l *logReads) read(key types.NamespacedName, jr *jobReads, pod *corev1.Pod, word string) {
+func (l *logReads) isDue(jr *jobReads, pod *corev1.Pod, now time.Time) bool {
+	last, ok := jr.lastRead[pod.UID]
+	return !jr.reading[pod.UID] && (!ok || now.Sub(last) >= l.interval)
+}
+
+// startReads starts reads from the jobs' queues while fewer than maxConcurrentLogReads are under way, a job at
+// a time in turn, so that a large job does not hold back a small one. The caller holds mu.
+func (l *logReads) startReads() {
+	now := time.Now()
+	for l.started < maxConcurrentLogReads {
+		startedOne := false
+		for _, jr := range l.jobs {
+			for len(jr.queue) > 0 && l.started < maxConcurrentLogReads {
+				pod := jr.queue[0]
+				jr.queue = jr.queue[1:]
+				if !l.isDue(jr, pod, now) {
+					continue // read since it was queued
+				}
+				jr.reading[pod.UID], jr.lastRead[pod.UID] = true, now
+				l.started++
+				startedOne = true
+				go l.read(jr, pod, jr.word)
+				break
+			}
+		}
+		if !startedOne {
+			return
+		}
+	}
+}
+
+// read reads one pod's log, records the pod as done when it holds the word, and starts the next read queued. A
+// read that fails counts as not done: the pod is read again once due.
+func (l *logReads) read(jr *jobReads, pod *corev1.Pod, word string) {
 	found, err := l.reader.Contains(l.ctx, pod, ContainerName, word)
 	if err != nil {
-		ctrl.LoggerFrom(l.ctx).V(1).Info("Reading job pod logs", "job", key, "pod", pod.Name, "error", err.Error())
+		ctrl.LoggerFrom(l.ctx).V(1).Info("Reading job pod logs", "job", jr.key, "pod", pod.Name, "error", err.Error())
 	}
-	l.mu.Lock()
-	l.queued--
-	delete(jr.reading, pod.UID)
 	found = found && err == nil
+	l.mu.Lock()
+	l.started--
+	delete(jr.reading, pod.UID)
 	if found {
 		jr.seen[pod.Spec.NodeName] = storageosv1.CompletedPod{
 			Node: pod.Spec.NodeName, Pod: pod.Name, UID: string(pod.UID), RestartCount: restartCount(pod)}
 		delete(jr.lastRead, pod.UID) // only pending pods are read
 	}
-	// Another job's pods may be waiting for room too: any job left waiting is reconciled.
-	var again []types.NamespacedName
-	if found && l.jobs[key] == jr {
-		again = append(again, key)
-	}
-	for k, other := range l.jobs {
-		if other.waiting {
-			other.waiting = false
-			again = append(again, k)
-		}
-	}
+	current := l.jobs[jr.key] == jr
+	l.startReads()
 	l.mu.Unlock()
-	slices.SortFunc(again, compareKeys)
-	for _, k := range slices.Compact(again) {
-		l.notify(k)
+	if found && current {
+		l.notify(jr.key)
 	}
 }
 
@@ -166,9 +173,4 @@ func (l *logReads) forget(key types.NamespacedName) {
 	l.mu.Lock()
 	delete(l.jobs, key)
 	l.mu.Unlock()
-}
-
-// compareKeys orders job keys, so that notifications go out in a stable order.
-func compareKeys(a, b types.NamespacedName) int {
-	return cmp.Or(cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
 }

@@ -78,7 +78,7 @@ type Reconciler struct {
 	Recorder recorder.EventRecorder
 	// API is how the StorageOS APIs are reached (the cluster's Service by default).
 	API storageos.Access
-	// StepTimeout bounds each step; a step that takes longer fails the upgrade.
+	// StepTimeout bounds how long each step may go without progress; a step that goes longer fails the upgrade.
 	StepTimeout time.Duration
 	// PollInterval is how soon a waiting step first looks again; while nothing changes, the wait between looks
 	// doubles up to MaxPollInterval (see backoff.go).
