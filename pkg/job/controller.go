@@ -172,7 +172,8 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 		// one, and the done pods this process computes include every one it wrote before, so a write from a
 		// stale read loses nothing.
 		var lock []client.MergeFromOption
-		if completedNow {
+		if job.Status.Completed != before.Status.Completed {
+			// Also when a node joins a completed Job: a patch from a stale read could leave completed true.
 			lock = append(lock, client.MergeFromWithOptimisticLock{})
 		}
 		if err := kube.PatchStatus(ctx, r.Client, names.JobManager, before, job, lock...); err != nil {

@@ -18,7 +18,7 @@ import (
 var (
 	testEnv *envtest.Environment
 	logs    = &fakeLogs{text: map[string]string{}, reads: map[string]int{}, readsAfterWord: map[string]int{},
-		held: map[string]chan struct{}{}}
+		held: map[string]chan struct{}{}, holding: map[string]int{}}
 	// metricsAddr is where the job-manager serves its metrics, over HTTPS behind authn/authz as in a pod.
 	metricsAddr string
 )
@@ -43,10 +43,12 @@ func startJobManager(env *envtest.Environment) (func(), error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := job.Setup(context.Background(), mgr, &job.Reconciler{Logs: logs, PollInterval: 500 * time.Millisecond}); err != nil {
+	// The manager's context, as in the binary: the log reads stop with it.
+	ctx, cancel := context.WithCancel(context.Background())
+	if err := job.Setup(ctx, mgr, &job.Reconciler{Logs: logs, PollInterval: 500 * time.Millisecond}); err != nil {
+		cancel()
 		return nil, err
 	}
-	ctx, cancel := context.WithCancel(context.Background())
 	return envtest.StartManager(ctx, cancel, mgr, "job-manager"), nil
 }
 
@@ -57,6 +59,7 @@ type fakeLogs struct {
 	reads          map[string]int // by pod UID
 	readsAfterWord map[string]int // reads of a pod (by UID) after its log held the word
 	held           map[string]chan struct{}
+	holding        map[string]int // reads waiting at a pod's gate, by UID
 }
 
 func logKey(pod *corev1.Pod) string {
@@ -74,12 +77,18 @@ func (f *fakeLogs) Contains(_ context.Context, pod *corev1.Pod, container, word 
 	f.mu.Lock()
 	f.reads[string(pod.UID)]++
 	gate := f.held[string(pod.UID)]
+	if gate != nil {
+		f.holding[string(pod.UID)]++
+	}
 	f.mu.Unlock()
 	if gate != nil {
 		<-gate
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if gate != nil {
+		f.holding[string(pod.UID)]--
+	}
 	found := strings.Contains(f.text[logKey(pod)], word)
 	if found {
 		f.readsAfterWord[string(pod.UID)]++
@@ -103,6 +112,13 @@ func (f *fakeLogs) hold(pod *corev1.Pod) (release func()) {
 			close(gate)
 		})
 	}
+}
+
+// heldReads is how many reads of the pod's log wait at its gate.
+func (f *fakeLogs) heldReads(pod *corev1.Pod) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.holding[string(pod.UID)]
 }
 
 func (f *fakeLogs) print(pod *corev1.Pod, line string) {

@@ -10,6 +10,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/event"
@@ -46,8 +47,8 @@ type logReads struct {
 type jobReads struct {
 	key      types.NamespacedName
 	word     string
-	seen     map[string]storageosv1.CompletedPod // by node
-	lastRead map[types.UID]time.Time             // pending pods only
+	seen     map[types.UID]storageosv1.CompletedPod
+	lastRead map[types.UID]time.Time // pending pods only
 	reading  map[types.UID]bool
 	// queue holds the pods due for a read at the job's last reconcile that no read has started for yet.
 	queue []*corev1.Pod
@@ -67,15 +68,15 @@ func (l *logReads) progress(job *storageosv1.Job, ds *appsv1.DaemonSet, pods []c
 	defer l.mu.Unlock()
 	jr := l.jobs[key]
 	if jr == nil {
-		jr = &jobReads{key: key, seen: map[string]storageosv1.CompletedPod{}, lastRead: map[types.UID]time.Time{},
+		jr = &jobReads{key: key, seen: map[types.UID]storageosv1.CompletedPod{}, lastRead: map[types.UID]time.Time{},
 			reading: map[types.UID]bool{}}
 		l.jobs[key] = jr
 	}
 	jr.word = job.Spec.CompletionWord
 	p := classifyPods(job, ds, pods, slices.Collect(maps.Values(jr.seen)))
-	jr.seen = make(map[string]storageosv1.CompletedPod, len(p.done))
+	jr.seen = make(map[types.UID]storageosv1.CompletedPod, len(p.done))
 	for _, d := range p.done {
-		jr.seen[d.Node] = d
+		jr.seen[types.UID(d.UID)] = d
 	}
 	jr.queue = l.due(jr, pods, p.toRead)
 	l.startReads()
@@ -95,7 +96,9 @@ func (l *logReads) due(jr *jobReads, listed []corev1.Pod, pending []*corev1.Pod)
 	var due []*corev1.Pod
 	for _, pod := range pending {
 		if l.isDue(jr, pod, time.Now()) {
-			due = append(due, pod)
+			// A copy of the pod alone (its maps and slices are the cache's, which only reads share): a pointer
+			// into the reconcile's list would keep all of it, thousands of pods, while the pod waits its turn.
+			due = append(due, ptr.To(*pod))
 		}
 	}
 	slices.SortStableFunc(due, func(a, b *corev1.Pod) int { return reads[a.UID].Compare(reads[b.UID]) })
@@ -145,7 +148,7 @@ func (l *logReads) read(jr *jobReads, pod *corev1.Pod, word string) {
 	l.started--
 	delete(jr.reading, pod.UID)
 	if found {
-		jr.seen[pod.Spec.NodeName] = storageosv1.CompletedPod{
+		jr.seen[pod.UID] = storageosv1.CompletedPod{
 			Node: pod.Spec.NodeName, Pod: pod.Name, UID: string(pod.UID), RestartCount: restartCount(pod)}
 		delete(jr.lastRead, pod.UID) // only pending pods are read
 	}

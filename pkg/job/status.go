@@ -24,9 +24,11 @@ type progress struct {
 // (in status, or seen done since) stays done while its pod is the same one with the same restart count: a
 // restarted task must print the word again. Pods not yet scheduled, terminating, or not the DaemonSet's are skipped.
 func classifyPods(job *storageosv1.Job, ds *appsv1.DaemonSet, pods []corev1.Pod, seen []storageosv1.CompletedPod) progress {
-	recorded := map[string]storageosv1.CompletedPod{}
+	// By node and pod: a record of a pod since replaced on its node (a late read of it, say) matches nothing.
+	type nodePod struct{ node, uid string }
+	recorded := map[nodePod]storageosv1.CompletedPod{}
 	for _, p := range slices.Concat(job.Status.CompletedPods, seen) {
-		recorded[p.Node] = p
+		recorded[nodePod{p.Node, p.UID}] = p
 	}
 	var out progress
 	for i := range pods {
@@ -41,7 +43,7 @@ func classifyPods(job *storageosv1.Job, ds *appsv1.DaemonSet, pods []corev1.Pod,
 			}
 			continue
 		}
-		if rec, ok := recorded[pod.Spec.NodeName]; ok && rec.UID == string(pod.UID) && rec.RestartCount == restartCount(pod) {
+		if rec, ok := recorded[nodePod{pod.Spec.NodeName, string(pod.UID)}]; ok && rec.RestartCount == restartCount(pod) {
 			out.done = append(out.done, rec)
 		} else if reason := failure(pod); reason != "" {
 			out.failing = append(out.failing, pod.Spec.NodeName+": "+reason)

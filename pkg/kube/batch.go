@@ -26,6 +26,9 @@ type BatchedEvents struct {
 	last map[reconcile.Request]time.Time
 }
 
+// batchedPrune is how many requests BatchedEvents remembers before it forgets those it no longer limits.
+const batchedPrune = 1024
+
 // NewBatchedEvents batches each request's events to one reconcile per interval.
 func NewBatchedEvents(interval time.Duration) *BatchedEvents {
 	return &BatchedEvents{interval: interval, last: map[reconcile.Request]time.Time{}}
@@ -38,6 +41,14 @@ func NewBatchedEvents(interval time.Duration) *BatchedEvents {
 func (b *BatchedEvents) delay(req reconcile.Request, now time.Time) time.Duration {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if len(b.last) > batchedPrune {
+		// Requests come and go (a Job per cleanup): forget those whose interval has long ended.
+		for r, at := range b.last {
+			if now.Sub(at) > b.interval {
+				delete(b.last, r)
+			}
+		}
+	}
 	last, seen := b.last[req]
 	switch {
 	case seen && last.After(now):

@@ -2,6 +2,7 @@ package kube
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -85,4 +86,20 @@ func TestBatchedEventsHandlerEnqueuesAnUpdateOnce(t *testing.T) {
 	h.Update(context.Background(), event.UpdateEvent{ObjectOld: pod("a"), ObjectNew: pod("b")}, q)
 	assert.Equal(t, []string{"a", "b"}, []string{q.now[0].Name, q.now[1].Name})
 	assert.Equal(t, "a", q.later[0].Name)
+}
+
+// Requests come and go (a Job per cleanup): once many are remembered, those whose interval has long ended are
+// forgotten, and a forgotten request is reconciled at once, as a new one is.
+func TestBatchedEventsForgetRequestsTheyNoLongerLimit(t *testing.T) {
+	b := NewBatchedEvents(time.Second)
+	t0 := time.Date(2026, 12, 4, 6, 0, 0, 0, time.UTC)
+	request := func(i int) reconcile.Request {
+		return reconcile.Request{NamespacedName: types.NamespacedName{Namespace: "jobs", Name: fmt.Sprint(i)}}
+	}
+	for i := range batchedPrune + 1 {
+		assert.Zero(t, b.delay(request(i), t0))
+	}
+	assert.Zero(t, b.delay(request(-1), t0.Add(2*time.Second)))
+	assert.Len(t, b.last, 1, "only the request of the last event is remembered")
+	assert.Zero(t, b.delay(request(0), t0.Add(2*time.Second)))
 }

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"sync"
 
 	"golang.org/x/sync/errgroup"
@@ -193,6 +194,8 @@ func (r *Reconciler) sync(ctx context.Context, cluster *storageosv1.StorageOSClu
 		})
 	}
 	_ = g.Wait() // every node's error is in errs
+	// In node order, so that the same failures read the same in the events and the log.
+	slices.SortFunc(errs, func(a, b error) int { return strings.Compare(a.Error(), b.Error()) })
 	return errs
 }
 

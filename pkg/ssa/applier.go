@@ -53,8 +53,9 @@ func liveVersion(obj client.Object) (string, error) {
 	if obj.GetGeneration() == 0 {
 		return obj.GetResourceVersion(), nil
 	}
-	raw, err := json.Marshal([]any{obj.GetGeneration(), obj.GetLabels(), obj.GetAnnotations(), obj.GetOwnerReferences(),
-		obj.GetFinalizers(), obj.GetDeletionTimestamp()})
+	// The UID: an object deleted and created again by someone else starts again at generation 1.
+	raw, err := json.Marshal([]any{obj.GetUID(), obj.GetGeneration(), obj.GetLabels(), obj.GetAnnotations(),
+		obj.GetOwnerReferences(), obj.GetFinalizers(), obj.GetDeletionTimestamp()})
 	if err != nil {
 		return "", err
 	}

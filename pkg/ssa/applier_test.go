@@ -206,6 +206,7 @@ func TestLiveVersion(t *testing.T) {
 		{"an owner reference dropped", daemonSet(func(ds *appsv1.DaemonSet) {
 			ds.OwnerReferences = []metav1.OwnerReference{{Kind: "StorageOSCluster", Name: "c", UID: "u"}}
 		}), base, false},
+		{"deleted and created again", base, daemonSet(func(ds *appsv1.DaemonSet) { ds.UID = "another" }), false},
 		{"deleted", base, daemonSet(func(ds *appsv1.DaemonSet) { now := metav1.Now(); ds.DeletionTimestamp = &now }), false},
 		{"no generation: unchanged", config("7"), config("7"), true},
 		{"no generation: any update", config("7"), config("8"), false},

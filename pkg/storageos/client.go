@@ -105,6 +105,9 @@ func New(endpoint string, creds Credentials, opts ...Option) *Client {
 	}
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	transport.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: c.roots}
+	// Callers make a few requests at once (the node label sync updates 8 nodes at a time): their connections
+	// are kept for the next ones rather than closed and set up again, TLS handshake and all.
+	transport.MaxIdleConnsPerHost = 16
 	c.http = &http.Client{
 		Transport: transport,
 		Timeout:   c.timeout,

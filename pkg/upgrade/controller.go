@@ -272,8 +272,8 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 		ctrl.LoggerFrom(ctx).Info("Upgrade step ended", "step", phase, "next", u.Status.Phase, "failure", out.failure)
 		return ctrl.Result{}, nil // the status write's watch event starts the next step
 	}
-	progressed := waitingFor(u) != waitingFor(before)
-	return ctrl.Result{RequeueAfter: nextLook(u, progressed, now.Time, r.PollInterval, r.MaxPollInterval, r.StepTimeout)}, nil
+	changed := waitingFor(u) != waitingFor(before)
+	return ctrl.Result{RequeueAfter: nextLook(u, changed, now.Time, r.PollInterval, r.MaxPollInterval, r.StepTimeout)}, nil
 }
 
 // steps are the flow, by the phase in which each runs.

@@ -271,7 +271,9 @@ func (r *Reconciler) pullImage(ctx context.Context, u *storageosv1.StorageOSUpgr
 		// Left over by an earlier upgrade: replace it.
 		return wait("removing an earlier upgrade's image pull Job"), r.deleteJob(ctx, job)
 	case !job.Status.Completed:
-		return wait("image pulled on %d of %d nodes", job.Status.NodesCompleted, job.Status.NodesTotal), nil
+		out := wait("image pulled on %d of %d nodes", job.Status.NodesCompleted, job.Status.NodesTotal)
+		out.pulled = counted(int(job.Status.NodesCompleted), int(job.Status.NodesTotal))
+		return out, nil
 	}
 	return advance(storageosv1.UpgradePhasePausing), nil
 }

@@ -126,6 +126,7 @@ func TestProgressOfATimedOutStep(t *testing.T) {
 	u.Status.Phase, u.Status.ClusterPaused = storageosv1.UpgradePhaseUpgrading, true
 	u.Status.PhaseStartTime = &metav1.Time{Time: now.Add(-time.Hour)}
 	u.Status.Progress = storageosv1.UpgradeProgress{Applications: 200, ApplicationsScaledDown: 200, Nodes: 100, NodesUpgraded: 39}
+	u.Status.PhaseProgress = 39 // the most nodes upgraded the step ever counted
 	out := wait("38 of 100 node pods run storageos/node:v2.6.0 and are ready")
 	out.nodes = counted(38, 100)
 	transition(u, storageosv1.UpgradePhaseUpgrading, out, now, 10*time.Minute)

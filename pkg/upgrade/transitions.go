@@ -24,6 +24,8 @@ type outcome struct {
 	// applications (scaled down of those to scale down) and nodes (upgraded of those to replace) are what the
 	// step counted on its look, for status.progress; nil when it did not count them.
 	applications, nodes *tally
+	// pulled counts the nodes that pulled the new image (the pull Job's), for the step timeout only.
+	pulled *tally
 	// events are emitted once the status the step decided is written, after the phase's announcement.
 	events []event
 }
@@ -43,8 +45,8 @@ type event struct {
 // applications back.
 func transition(u *storageosv1.StorageOSUpgrade, phase storageosv1.UpgradePhase, out outcome, now metav1.Time, stepTimeout time.Duration) *event {
 	if out.failure == "" && out.next == "" {
-		if progressed(phase, u.Status.Progress, out) {
-			u.Status.PhaseProgressTime = &now
+		if done, counts := work(phase, out); counts && done > u.Status.PhaseProgress {
+			u.Status.PhaseProgress, u.Status.PhaseProgressTime = done, &now
 		}
 		if since := stepClock(&u.Status); timesOut(phase) && since != nil && now.Sub(since.Time) > stepTimeout {
 			timedOut := fail("timed out after %s without progress: %s", stepTimeout, out.waiting)
@@ -61,7 +63,8 @@ func transition(u *storageosv1.StorageOSUpgrade, phase storageosv1.UpgradePhase,
 	case out.failure != "":
 		return failed(u, phase, out, now)
 	case out.next != "":
-		u.Status.Phase, u.Status.PhaseStartTime, u.Status.PhaseProgressTime = out.next, &now, nil
+		u.Status.Phase, u.Status.PhaseStartTime = out.next, &now
+		u.Status.PhaseProgress, u.Status.PhaseProgressTime = 0, nil
 		enter(u, out.next)
 		return announcement(u, out.next)
 	case active(phase):
@@ -93,6 +96,7 @@ func failed(u *storageosv1.StorageOSUpgrade, phase storageosv1.UpgradePhase, out
 		setCondition(u, ConditionProgressing, metav1.ConditionFalse, ReasonFailed, message)
 	}
 	u.Status.Phase, u.Status.PhaseStartTime = next, &now
+	u.Status.PhaseProgress, u.Status.PhaseProgressTime = 0, nil
 	return &event{corev1.EventTypeWarning, EventUpgradeFailed, "Fail", message + "; " + help}
 }
 
@@ -136,19 +140,28 @@ func announcement(u *storageosv1.StorageOSUpgrade, p storageosv1.UpgradePhase) *
 	return nil
 }
 
-// progressed reports whether a step's look counted more done than the look before it: more applications down
-// while scaling down, more nodes upgraded, fewer applications down while scaling back up.
-func progressed(phase storageosv1.UpgradePhase, before storageosv1.UpgradeProgress, out outcome) bool {
+// work is how much of its work a step's look counted done, as one figure that rises as the step gets on: nodes
+// that pulled the image, applications down, nodes upgraded, applications back up. A look that counts more than
+// the phase ever did (status.phaseProgress) is progress; a count that dips and recovers (a node pod's readiness
+// flapping, an application restored by someone and scaled down again) is not.
+func work(phase storageosv1.UpgradePhase, out outcome) (int32, bool) {
+	var t *tally
 	switch phase {
+	case storageosv1.UpgradePhasePullingImage:
+		t = out.pulled
 	case storageosv1.UpgradePhaseScalingDown:
-		return out.applications != nil && out.applications.done > before.ApplicationsScaledDown
+		t = out.applications
 	case storageosv1.UpgradePhaseUpgrading:
-		return out.nodes != nil && out.nodes.done > before.NodesUpgraded
+		t = out.nodes
 	case storageosv1.UpgradePhaseScalingUp:
-		return out.applications != nil && out.applications.done < before.ApplicationsScaledDown
-	default:
-		return false
+		if a := out.applications; a != nil {
+			return a.total - a.done, true // done counts the applications still down
+		}
 	}
+	if t == nil {
+		return 0, false
+	}
+	return t.done, true
 }
 
 // stepClock is when the current phase's step timeout runs from: its last progress, or else its start.

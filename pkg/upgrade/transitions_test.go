@@ -151,55 +151,62 @@ func TestRecordedElsewhere(t *testing.T) {
 }
 
 // A step times out after the step timeout without progress, not after the step timeout: a large cluster that
-// keeps scaling applications down or upgrading nodes is not cut short, and one that is stuck still fails.
+// keeps pulling the image, scaling applications down or upgrading nodes is not cut short, and one that is
+// stuck, or whose count only dips and recovers, still fails.
 func TestStepTimeoutCountsFromTheLastProgress(t *testing.T) {
 	now := metav1.Now()
 	const timeout = 10 * time.Minute
 	ago := func(d time.Duration) *metav1.Time { return &metav1.Time{Time: now.Add(-d)} }
-	withTally := func(out outcome, apps, nodes *tally) outcome {
-		out.applications, out.nodes = apps, nodes
+	counting := func(apps, nodes, pulled *tally) outcome {
+		out := wait("still at it")
+		out.applications, out.nodes, out.pulled = apps, nodes, pulled
 		return out
 	}
-	waiting := wait("still at it")
 	cases := []struct {
 		name         string
 		phase        storageosv1.UpgradePhase
+		best         int32 // status.phaseProgress
 		lastProgress *metav1.Time
-		before       storageosv1.UpgradeProgress
 		out          outcome
 		fails        bool
-		progressNow  bool
+		wantBest     int32
 	}{
-		{"more applications down is progress", storageosv1.UpgradePhaseScalingDown, nil,
-			storageosv1.UpgradeProgress{ApplicationsScaledDown: 300, Applications: 1000}, withTally(waiting, counted(332, 1000), nil), false, true},
-		{"a recent progress keeps a long step alive", storageosv1.UpgradePhaseScalingDown, ago(2 * time.Minute),
-			storageosv1.UpgradeProgress{ApplicationsScaledDown: 332, Applications: 1000}, withTally(waiting, counted(332, 1000), nil), false, false},
-		{"a step timeout without progress fails", storageosv1.UpgradePhaseScalingDown, ago(11 * time.Minute),
-			storageosv1.UpgradeProgress{ApplicationsScaledDown: 332, Applications: 1000}, withTally(waiting, counted(332, 1000), nil), true, false},
-		{"more nodes upgraded is progress", storageosv1.UpgradePhaseUpgrading, ago(11 * time.Minute),
-			storageosv1.UpgradeProgress{NodesUpgraded: 4000, Nodes: 5000}, withTally(waiting, nil, counted(4100, 5000)), false, true},
-		{"fewer nodes upgraded (one turned unready) is not", storageosv1.UpgradePhaseUpgrading, ago(11 * time.Minute),
-			storageosv1.UpgradeProgress{NodesUpgraded: 4000, Nodes: 5000}, withTally(waiting, nil, counted(3999, 5000)), true, false},
-		{"fewer applications down is progress while scaling back up", storageosv1.UpgradePhaseScalingUp, nil,
-			storageosv1.UpgradeProgress{ApplicationsScaledDown: 500, Applications: 1000}, withTally(waiting, counted(400, 1000), nil), false, true},
-		{"a step that counts nothing times out from its start", storageosv1.UpgradePhasePullingImage, nil,
-			storageosv1.UpgradeProgress{}, waiting, true, false},
+		{"more applications down than ever is progress", storageosv1.UpgradePhaseScalingDown, 300, nil,
+			counting(counted(332, 1000), nil, nil), false, 332},
+		{"a recent progress keeps a long step alive", storageosv1.UpgradePhaseScalingDown, 332, ago(2 * time.Minute),
+			counting(counted(332, 1000), nil, nil), false, 332},
+		{"a step timeout without progress fails", storageosv1.UpgradePhaseScalingDown, 332, ago(11 * time.Minute),
+			counting(counted(332, 1000), nil, nil), true, 0},
+		{"more nodes upgraded than ever is progress", storageosv1.UpgradePhaseUpgrading, 4000, ago(11 * time.Minute),
+			counting(nil, counted(4100, 5000), nil), false, 4100},
+		{"a count back where it was after a dip (a node pod's readiness flapping) is not", storageosv1.UpgradePhaseUpgrading, 4000,
+			ago(11 * time.Minute), counting(nil, counted(4000, 5000), nil), true, 0},
+		{"nor is one below it", storageosv1.UpgradePhaseUpgrading, 4000, ago(11 * time.Minute),
+			counting(nil, counted(3999, 5000), nil), true, 0},
+		{"more applications back up is progress while scaling up", storageosv1.UpgradePhaseScalingUp, 500, nil,
+			counting(counted(400, 1000), nil, nil), false, 600},
+		{"more nodes that pulled the image is progress", storageosv1.UpgradePhasePullingImage, 1000, ago(11 * time.Minute),
+			counting(nil, nil, counted(2000, 5000)), false, 2000},
+		{"a step that counts nothing times out from its start", storageosv1.UpgradePhasePausing, 0, nil,
+			wait("still at it"), true, 0},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			u := &storageosv1.StorageOSUpgrade{Spec: storageosv1.StorageOSUpgradeSpec{NewImage: "storageos/node:v2.6.0"}}
-			u.Status.Phase, u.Status.ClusterPaused, u.Status.Progress = tc.phase, true, tc.before
-			u.Status.PhaseStartTime, u.Status.PhaseProgressTime = ago(20*time.Minute), tc.lastProgress
+			u.Status.Phase, u.Status.ClusterPaused = tc.phase, true
+			u.Status.PhaseStartTime, u.Status.PhaseProgress, u.Status.PhaseProgressTime = ago(20*time.Minute), tc.best, tc.lastProgress
 			transition(u, tc.phase, tc.out, now, timeout)
 			failed := meta.FindStatusCondition(u.Status.Conditions, ConditionFailed)
 			if tc.fails {
 				require.NotNil(t, failed)
 				assert.Contains(t, failed.Message, "timed out after 10m0s without progress: still at it")
+				assert.Nil(t, u.Status.PhaseProgressTime, "Restoring starts without the failed step's progress")
 				return
 			}
 			assert.Nil(t, failed, "the step goes on")
 			assert.Equal(t, tc.phase, u.Status.Phase)
-			if tc.progressNow {
+			assert.Equal(t, tc.wantBest, u.Status.PhaseProgress)
+			if tc.wantBest > tc.best {
 				assert.Equal(t, now, *u.Status.PhaseProgressTime)
 			} else {
 				assert.Equal(t, tc.lastProgress, u.Status.PhaseProgressTime)

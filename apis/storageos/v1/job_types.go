@@ -78,8 +78,9 @@ type JobStatus struct {
 
 	// CompletedPods are the pods seen to print completionWord, one per node, in node order. Their logs are not
 	// read again unless the pod is replaced or its container restarts, which must then print the word again.
-	// About 120 bytes a node: 600 kB at Kubernetes' 5,000 nodes, within etcd's 1.5 MB. Atomic, so that the API
-	// server's field management tracks the list as one field rather than 5,000 entries of four on every write.
+	// 120 to 200 bytes a node, by the length of node and pod names: 0.6 to 1 MB at Kubernetes' 5,000 nodes,
+	// within etcd's 1.5 MB. Atomic, so that the API server's field management tracks the list as one field
+	// rather than 5,000 entries of four on every write.
 	// +listType=atomic
 	// +optional
 	CompletedPods []CompletedPod `json:"completedPods,omitempty"`

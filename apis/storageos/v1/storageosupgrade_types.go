@@ -365,10 +365,15 @@ type StorageOSUpgradeStatus struct {
 	// +optional
 	PhaseStartTime *metav1.Time `json:"phaseStartTime,omitempty"`
 
-	// PhaseProgressTime is when the current phase last counted more done: more applications scaled down, more
-	// nodes upgraded, more applications back up. A phase fails once it has gone the upgrade-manager's step
-	// timeout without progress (from its start until it first progresses), so that a large cluster that keeps
-	// progressing is not cut short and one that is stuck fails all the same.
+	// PhaseProgress is the most of its work the current phase has counted done: nodes that pulled the image,
+	// applications scaled down, nodes upgraded, applications back up.
+	// +optional
+	PhaseProgress int32 `json:"phaseProgress,omitempty"`
+
+	// PhaseProgressTime is when the current phase last counted more done than ever before (phaseProgress rose).
+	// A phase fails once it has gone the upgrade-manager's step timeout without progress (from its start until
+	// it first progresses), so that a large cluster that keeps progressing is not cut short, and one that is
+	// stuck, or whose count only dips and recovers, fails all the same.
 	// +optional
 	PhaseProgressTime *metav1.Time `json:"phaseProgressTime,omitempty"`
 
