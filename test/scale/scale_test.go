@@ -2,7 +2,7 @@
 
 // Package scale is make scale at a size CI can afford, as a regression guard on growth: what must not grow
 // with the number of nodes and applications (the cluster's status, each manager's requests when nothing
-// happens, the upgrade's reads and writes) is asserted at 200 nodes and 200 applications, beyond the 100 nodes
+// happens, the upgrade's reads and writes) is asserted at 150 nodes and 150 applications, beyond the 100 nodes
 // where the status starts counting rather than naming them. Wall-clock times are
 // make scale's to report, not asserted here.
 package scale
@@ -27,8 +27,8 @@ import (
 )
 
 const (
-	nodes = 200
-	apps  = 200
+	nodes = 150
+	apps  = 150
 	// statusLimit is what the cluster's status may take at any size (TestStatusStaysSmallAtAnySize holds it
 	// up to 5,000 nodes); etcd refuses an object over 1.5 MB.
 	statusLimit = 64 << 10
