@@ -93,9 +93,10 @@ func (l *logReads) due(jr *jobReads, listed []corev1.Pod, pending []*corev1.Pod)
 		}
 	}
 	jr.lastRead = reads
+	now := time.Now()
 	var due []*corev1.Pod
 	for _, pod := range pending {
-		if l.isDue(jr, pod, time.Now()) {
+		if l.isDue(jr, pod, now) {
 			// A copy of the pod alone (its maps and slices are the cache's, which only reads share): a pointer
 			// into the reconcile's list would keep all of it, thousands of pods, while the pod waits its turn.
 			due = append(due, ptr.To(*pod))
