@@ -1,3 +1,8 @@
+//go:build !mutation
+
+// The envtest suite of this package carries the constraint !mutation: make mutation (hack/mutation.sh) builds
+// the package with the tag mutation, so that each mutant is judged by the table tests alone, in seconds.
+
 package job_test
 
 import (

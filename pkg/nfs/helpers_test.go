@@ -1,3 +1,5 @@
+//go:build !mutation
+
 package nfs_test
 
 import (

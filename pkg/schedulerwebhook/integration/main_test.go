@@ -1,3 +1,8 @@
+//go:build !mutation
+
+// The envtest suite of this package carries the constraint !mutation: make mutation (hack/mutation.sh) builds
+// the package with the tag mutation, so that each mutant is judged by the table tests alone, in seconds.
+
 // Package integration runs the scheduler webhook behind a real kube-apiserver. It is apart from the
 // webhook package so that package's unit tests and fuzzing do not start a control plane.
 package integration
