@@ -74,10 +74,11 @@ lint: golangci-lint ## Run golangci-lint on both modules (and hack/bundle); lint
 	cd hack/bundle && $(GOLANGCI_LINT) run --config ../../.golangci.yml ./...
 
 .PHONY: test
-test: fmt vet lint controller-gen envtest-bins cluster-bins promtool prometheus ## Run every test against a real kube-apiserver (the first run builds it: ~20 min), the alert rules' promtool tests (make test-rules) among them, then make e2e.
+test: fmt vet lint controller-gen envtest-bins cluster-bins promtool prometheus gremlins ## Run every test against a real kube-apiserver (the first run builds it: ~20 min), the alert rules' promtool tests (make test-rules) among them, make mutation, then make e2e.
 	KUBEBUILDER_ASSETS="$(ENVTEST_DIR)" CONTROLLER_GEN="$(CONTROLLER_GEN)" PROMTOOL="$(PROMTOOL)" PROMETHEUS="$(PROMETHEUS)" $(GO) test $(GOTEST_FLAGS) ./...
 	$(GO) test -run '^$$' -fuzz FuzzHandler -fuzztime $(FUZZ_TIME) ./pkg/schedulerwebhook/
 	cd hack/bundle && $(GO) vet ./... && $(GO) test -count=1 ./...
+	$(MAKE) --no-print-directory mutation
 	$(MAKE) --no-print-directory e2e
 
 # test/prometheus runs promtool $PROMTOOL, by default bin/promtool-<PROMETHEUS_VERSION>, and fails if it is missing.
@@ -86,8 +87,8 @@ test-rules: promtool ## Check the alerts (config/prometheus/prometheus_rule.yaml
 	PROMTOOL="$(PROMTOOL)" $(GO) test -count=1 ./test/prometheus/
 
 .PHONY: mutation
-mutation: gremlins ## Mutation testing (gremlins) of the pure code: desired-state builders, the webhook's decision, volumes, status and progress; fails under 95% efficacy and lists the surviving mutants. Passing packages are cached in bin/mutation-cache until their code changes.
-	GREMLINS="$(GREMLINS)" hack/mutation.sh
+mutation: gremlins ## Mutation testing (gremlins) of the pure code: desired-state builders, the webhook's decision, volumes, status and progress; fails under 95% efficacy and lists the surviving mutants. Passing packages are cached in bin/mutation-cache until their code changes; PACKAGES='pkg/job pkg/nfs' runs only those.
+	GREMLINS="$(GREMLINS)" PACKAGES="$(PACKAGES)" hack/mutation.sh
 
 # make soak's defaults fit a laptop: 3 nodes (NODES from the command line or environment wins over make
 # scale's default of 100), 10 minutes, a seed from the clock (printed, to replay).

@@ -71,6 +71,8 @@ excluded() {
 failed=()
 for target in "${TARGETS[@]}"; do
 	pkg=${target%%:*} files=${target#*:}
+	# PACKAGES (space-separated) runs only those targets.
+	[ -z "${PACKAGES:-}" ] || [[ " $PACKAGES " == *" $pkg "* ]] || continue
 	[ "$files" = all ] && files=$(cd "$pkg" && ls -- *.go | grep -v '_test\.go$' | tr '\n' ' ')
 	k=$(key "$pkg" "$files")
 	report="$root/$CACHE/${pkg//\//_}-$k.txt"
@@ -80,18 +82,22 @@ for target in "${TARGETS[@]}"; do
 		continue
 	fi
 	echo "== $pkg ($files)"
-	args=(unleash --tags mutation --workers "$WORKERS" --timeout-coefficient 10
-		--threshold-efficacy "$THRESHOLD" --output-statuses lc)
+	# The timeout is generous (30 times the coverage run) because a mutant's test is compiled and linked first,
+	# on a machine that may be busy; a mutant that hangs its tests only costs that much.
+	args=(unleash --tags mutation --workers "$WORKERS" --timeout-coefficient 30 --output-statuses lc)
 	ex=$(excluded "$pkg" "$files")
 	[ -n "$ex" ] && args+=(--exclude-files "$ex")
 	# -count=1: gremlins sets each mutant's timeout from how long the coverage run took, so that run must not
 	# be a cached result. -vet=off: go test vets every mutant before running it, and vet is make lint's job.
-	if GOFLAGS="-count=1 -vet=off" "$GREMLINS" "${args[@]}" "./$pkg" >"$work/report.txt" 2>&1; then
-		cat "$work/report.txt"
+	status=0
+	GOFLAGS="-count=1 -vet=off" "$GREMLINS" "${args[@]}" "./$pkg" >"$work/report.txt" 2>&1 || status=$?
+	cat "$work/report.txt"
+	# gremlins v0.6.0 exits 0 whatever --threshold-efficacy says, so the threshold is checked here.
+	efficacy=$(sed -n 's/^Test efficacy: \([0-9.]*\)%$/\1/p' "$work/report.txt")
+	if [ "$status" -eq 0 ] && [ -n "$efficacy" ] && awk -v e="$efficacy" -v t="$THRESHOLD" 'BEGIN { exit !(e >= t) }'; then
 		cp "$work/report.txt" "$report"
 	else
-		cat "$work/report.txt"
-		failed+=("$pkg")
+		failed+=("$pkg (${efficacy:-no}% efficacy)")
 	fi
 done
 

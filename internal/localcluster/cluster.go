@@ -73,10 +73,11 @@ type Cluster struct {
 	o     Options
 	// http reaches the API server as admin, for /readyz.
 	http *http.Client
-	// apiserverArgs start the API server again on the same port and data.
-	apiserverArgs []string
 	// stopLogs ends the refreshing of the simulated pod log; logsDone says it has ended.
 	stopLogs, logsDone chan struct{}
+	// down are the nodes SetNodeReady took down, with their status before.
+	down   map[string]corev1.NodeStatus
+	downMu sync.Mutex
 	// AuditLog is the API server's audit log of Options.AuditUsers' requests; empty without them.
 	AuditLog string
 }
@@ -140,7 +141,7 @@ func (c *Cluster) startEtcd(clientPort, peerPort string) (string, error) {
 func (c *Cluster) startAPIServer(ctx context.Context, p *pki, etcdURL, port string) (err error) {
 	host := "https://127.0.0.1:" + port
 	c.step("kube-apiserver on %s", host)
-	c.apiserverArgs = []string{"--etcd-servers=" + etcdURL, "--bind-address=127.0.0.1", "--secure-port=" + port,
+	args := []string{"--etcd-servers=" + etcdURL, "--bind-address=127.0.0.1", "--secure-port=" + port,
 		"--tls-cert-file=" + p.serverCert, "--tls-private-key-file=" + p.serverKey, "--client-ca-file=" + p.caCert,
 		"--service-account-issuer=https://kubernetes.default.svc", "--service-account-key-file=" + p.serviceAccountPub,
 		"--service-account-signing-key-file=" + p.serviceAccountKey, "--service-cluster-ip-range=10.96.0.0/16",
@@ -151,10 +152,10 @@ func (c *Cluster) startAPIServer(ctx context.Context, p *pki, etcdURL, port stri
 			return err
 		}
 		c.AuditLog = filepath.Join(c.o.WorkDir, "audit.log")
-		c.apiserverArgs = append(c.apiserverArgs, "--audit-policy-file="+policy, "--audit-log-path="+c.AuditLog,
+		args = append(args, "--audit-policy-file="+policy, "--audit-log-path="+c.AuditLog,
 			"--audit-log-format=json", "--audit-log-maxbackup=0")
 	}
-	if err := c.run("kube-apiserver", c.apiserverArgs...); err != nil {
+	if err := c.run("kube-apiserver", args...); err != nil {
 		return err
 	}
 	c.Kubeconfig = filepath.Join(c.o.WorkDir, "kubeconfig")
@@ -263,13 +264,28 @@ func (c *Cluster) run(name string, args ...string) error {
 // stop waits for its clients' open watches to drain, which can take minutes) and starts it again on the same
 // address and etcd, and returns once it is ready. It reports how long the API was unavailable.
 func (c *Cluster) RestartAPIServer(ctx context.Context) (time.Duration, error) {
-	i := slices.IndexFunc(c.procs, func(p *proc.Process) bool { return p.Name == "kube-apiserver" && !p.Exited() })
+	return c.restart(ctx, "kube-apiserver")
+}
+
+// RestartEtcd kills etcd (SIGKILL) and starts it again on the same addresses and data, and returns once the
+// API server serves again. It reports how long the API was unavailable.
+func (c *Cluster) RestartEtcd(ctx context.Context) (time.Duration, error) {
+	return c.restart(ctx, "etcd")
+}
+
+// restart kills a control-plane component, starts it again with the same arguments and log, and waits for the
+// API server to be ready.
+func (c *Cluster) restart(ctx context.Context, name string) (time.Duration, error) {
+	i := slices.IndexFunc(c.procs, func(p *proc.Process) bool { return p.Name == name && !p.Exited() })
 	if i < 0 {
-		return 0, errors.New("kube-apiserver is not running")
+		return 0, fmt.Errorf("%s is not running", name)
 	}
 	start := time.Now()
-	c.procs[i].Kill()
-	p, err := proc.Start("kube-apiserver", filepath.Join(c.o.BinDir, "kube-apiserver"), c.apiserverArgs, nil, c.procs[i].LogPath)
+	old := c.procs[i]
+	old.Kill()
+	<-old.Done()
+	bin, args := old.Command()
+	p, err := proc.Start(name, bin, args, nil, old.LogPath)
 	if err != nil {
 		return 0, err
 	}
@@ -279,6 +295,103 @@ func (c *Cluster) RestartAPIServer(ctx context.Context) (time.Duration, error) {
 	c.procs[i] = p
 	err = c.waitReady(ctx, "kube-apiserver", 2*time.Minute, c.apiserverReady)
 	return time.Since(start), err
+}
+
+// SetNodeReady takes a simulated node down (NotReady) or brings it back, as a node whose kubelet stops and
+// starts again. Down: kwok stops managing it (no heartbeat, no Lease renewal, its pods left as they are) and
+// its Ready condition turns False, so Kubernetes marks its pods not ready and taints it. Back: its status is
+// Ready again with the addresses it had, kwok manages it again, and its running pods are ready again, which
+// is what a kubelet reports when it comes back (kwok readies only pods it starts).
+func (c *Cluster) SetNodeReady(ctx context.Context, name string, ready bool) error {
+	node := &corev1.Node{}
+	if err := c.Client.Get(ctx, client.ObjectKey{Name: name}, node); err != nil {
+		return err
+	}
+	if !ready {
+		c.downMu.Lock()
+		if c.down == nil {
+			c.down = map[string]corev1.NodeStatus{}
+		}
+		if _, ok := c.down[name]; !ok {
+			c.down[name] = *node.Status.DeepCopy()
+		}
+		c.downMu.Unlock()
+		// Unmanaged first: kwok would otherwise initialise a node that is not Ready at once.
+		base := node.DeepCopy()
+		delete(node.Annotations, FakeNodeAnnotation)
+		if err := c.Client.Patch(ctx, node, client.MergeFrom(base)); err != nil {
+			return err
+		}
+		return c.setReadyCondition(ctx, node, corev1.ConditionFalse, "KubeletNotReady")
+	}
+	c.downMu.Lock()
+	was, ok := c.down[name]
+	c.downMu.Unlock()
+	if ok && len(node.Status.Addresses) == 0 {
+		node.Status.Addresses = was.Addresses
+	}
+	if err := c.setReadyCondition(ctx, node, corev1.ConditionTrue, "KubeletReady"); err != nil {
+		return err
+	}
+	base := node.DeepCopy()
+	node.Annotations[FakeNodeAnnotation] = "fake"
+	if err := c.Client.Patch(ctx, node, client.MergeFrom(base)); err != nil {
+		return err
+	}
+	var pods corev1.PodList
+	if err := c.Client.List(ctx, &pods, client.MatchingFields{"spec.nodeName": name}); err != nil {
+		return err
+	}
+	for i := range pods.Items {
+		if err := readyAgain(ctx, c.Client, &pods.Items[i]); err != nil {
+			return err
+		}
+	}
+	c.downMu.Lock()
+	delete(c.down, name)
+	c.downMu.Unlock()
+	return nil
+}
+
+// setReadyCondition writes the node's Ready condition (and whatever else of its status the caller changed).
+func (c *Cluster) setReadyCondition(ctx context.Context, node *corev1.Node, status corev1.ConditionStatus, reason string) error {
+	base := node.DeepCopy()
+	now := metav1.Now()
+	for i := range node.Status.Conditions {
+		cond := &node.Status.Conditions[i]
+		if cond.Type != corev1.NodeReady {
+			continue
+		}
+		if cond.Status != status {
+			cond.LastTransitionTime = now
+		}
+		cond.Status, cond.Reason, cond.LastHeartbeatTime = status, reason, now
+		cond.Message = "set by the local cluster: " + reason
+	}
+	return c.Client.Status().Patch(ctx, node, client.MergeFrom(base))
+}
+
+// readyAgain marks a running pod's containers ready, as its kubelet does once back.
+func readyAgain(ctx context.Context, c client.Client, pod *corev1.Pod) error {
+	if pod.Status.Phase != corev1.PodRunning || pod.DeletionTimestamp != nil {
+		return nil
+	}
+	base := pod.DeepCopy()
+	changed := false
+	for i := range pod.Status.Conditions {
+		cond := &pod.Status.Conditions[i]
+		if (cond.Type == corev1.PodReady || cond.Type == corev1.ContainersReady) && cond.Status != corev1.ConditionTrue {
+			cond.Status, cond.LastTransitionTime, cond.Reason, cond.Message = corev1.ConditionTrue, metav1.Now(), "", ""
+			changed = true
+		}
+	}
+	for i := range pod.Status.ContainerStatuses {
+		pod.Status.ContainerStatuses[i].Ready = true
+	}
+	if !changed {
+		return nil
+	}
+	return client.IgnoreNotFound(c.Status().Patch(ctx, pod, client.MergeFrom(base)))
 }
 
 // waitReady polls check until it succeeds, the deadline passes or a component exits.

@@ -63,6 +63,9 @@ func Start(name, bin string, args, env []string, logPath string) (*Process, erro
 	return p, nil
 }
 
+// Command is the binary and arguments the process was started with, to start it again alike.
+func (p *Process) Command() (bin string, args []string) { return p.cmd.Path, p.cmd.Args[1:] }
+
 // Pid is the process's id, which is also its process group's.
 func (p *Process) Pid() int { return p.cmd.Process.Pid }
 
@@ -107,7 +110,13 @@ func (p *Process) Kill() {
 }
 
 // PeakRSS is the process's peak resident set size in bytes (VmHWM), while it runs.
-func (p *Process) PeakRSS() (int64, error) {
+func (p *Process) PeakRSS() (int64, error) { return p.memory("VmHWM") }
+
+// RSS is the process's resident set size in bytes (VmRSS), while it runs.
+func (p *Process) RSS() (int64, error) { return p.memory("VmRSS") }
+
+// memory reads a field of /proc/<pid>/status that is in kB.
+func (p *Process) memory(field string) (int64, error) {
 	f, err := os.Open(fmt.Sprintf("/proc/%d/status", p.Pid()))
 	if err != nil {
 		return 0, err
@@ -115,12 +124,12 @@ func (p *Process) PeakRSS() (int64, error) {
 	defer f.Close()
 	s := bufio.NewScanner(f)
 	for s.Scan() {
-		if rest, ok := strings.CutPrefix(s.Text(), "VmHWM:"); ok {
+		if rest, ok := strings.CutPrefix(s.Text(), field+":"); ok {
 			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
 			return kb << 10, err
 		}
 	}
-	return 0, errors.New("no VmHWM in /proc status")
+	return 0, fmt.Errorf("no %s in /proc status", field)
 }
 
 // userHZ is the unit of /proc/<pid>/stat's CPU times: Linux reports them in USER_HZ, 100 a second on the

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -144,10 +145,7 @@ func healthCounts(health map[string]storageosv1.NodeHealth) (c storageosv1.NodeC
 
 // firstNames are the first NodeListMax of sorted names.
 func firstNames(sorted []string) []string {
-	if len(sorted) <= storageosv1.NodeListMax {
-		return sorted
-	}
-	return sorted[:storageosv1.NodeListMax:storageosv1.NodeListMax]
+	return slices.Clip(sorted[:min(len(sorted), storageosv1.NodeListMax)])
 }
 
 // unhealthyNamed is how many unhealthy nodes the NodesHealthy condition names; the rest are counted.

@@ -272,7 +272,7 @@ func TestSpecStatus(t *testing.T) {
 func TestStatusStaysSmallAtAnySize(t *testing.T) {
 	alive := storageos.NodeComponents{DirectfsInitiator: "alive", Director: "alive", KV: "alive", KVWrite: "alive",
 		Nats: "alive", Presentation: "alive", Rdb: "alive"}
-	for _, n := range []int{3, storageosv1.NodeListMax, storageosv1.NodeListMax + 1, 1000, 5000} {
+	for _, n := range []int{3, storageosv1.NodeListMax, storageosv1.NodeListMax + 1, 250, 1000, 5000} {
 		t.Run(fmt.Sprintf("%d nodes", n), func(t *testing.T) {
 			o := healthy()
 			o.pods, o.api.nodes = nil, nil
@@ -325,6 +325,8 @@ func TestStatusStaysSmallAtAnySize(t *testing.T) {
 			assert.Less(t, len(cond.Message), 2048, "the condition names a few nodes and counts the rest")
 			if int(unhealthy) > unhealthyNamed {
 				assert.Contains(t, cond.Message, fmt.Sprintf("and %d more of %d StorageOS nodes", int(unhealthy)-unhealthyNamed, n))
+			} else {
+				assert.NotContains(t, cond.Message, "more of", "every unhealthy node is named: none to count")
 			}
 			size, err := json.Marshal(st)
 			require.NoError(t, err)

@@ -87,4 +87,5 @@ func TestJobWithoutHostPathMountsNothing(t *testing.T) {
 	require.Len(t, spec.Containers, 1)
 	assert.Empty(t, spec.Containers[0].VolumeMounts)
 	assert.Equal(t, []string{"/bin/sh", "-c", "echo pulled"}, spec.Containers[0].Command)
+	assert.Nil(t, spec.Affinity, "no nodeSelectorTerms: every node, no empty node affinity (which would match none)")
 }

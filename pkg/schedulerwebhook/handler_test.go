@@ -46,6 +46,18 @@ func TestHandlerSetsTheSchedulerName(t *testing.T) {
 	assert.Equal(t, "storageos-scheduler", resp.Patches[0].Value)
 }
 
+// A controller's pod (generateName, no namespace in the object) is in the request's namespace, where its claims
+// are looked up.
+func TestHandlerLooksUpClaimsInTheRequestsNamespace(t *testing.T) {
+	h := &Handler{Lister: newLister()}
+	pod := podWith(claim("data"))
+	pod.Namespace = ""
+	resp := h.Handle(context.Background(), request(admissionv1.Create, "Pod", mustJSON(t, pod)))
+	assert.True(t, resp.Allowed)
+	require.Len(t, resp.Patches, 1, "the claim app/data is found: the pod goes to the StorageOS scheduler")
+	assert.Equal(t, "storageos-scheduler", resp.Patches[0].Value)
+}
+
 func TestHandlerNeverDenies(t *testing.T) {
 	storageosPod := mustJSON(t, podWith(claim("data")))
 	cases := []struct {

@@ -19,8 +19,9 @@ func backoff(waited, base, maxDelay time.Duration) time.Duration {
 	if base <= 0 {
 		return maxDelay
 	}
+	// Doubling stops at waited, so it never overflows; the cap is applied once, after.
 	d := base
-	for d < maxDelay && 2*d <= waited {
+	for 2*d <= waited {
 		d *= 2
 	}
 	return max(min(d, maxDelay), base)
@@ -41,9 +42,9 @@ func nextLook(u *storageosv1.StorageOSUpgrade, progressed bool, now time.Time, b
 		d = base
 	}
 	if since := stepClock(&u.Status); timesOut(u.Status.Phase) && since != nil {
-		if left := since.Add(stepTimeout).Sub(now); left > 0 && left < d {
-			d = left
-		}
+		// No later than the deadline, nor sooner than base: a deadline that is (about) now is noticed at the
+		// next look, base from now.
+		d = min(d, max(since.Add(stepTimeout).Sub(now), base))
 	}
 	return d
 }

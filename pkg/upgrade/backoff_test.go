@@ -53,6 +53,9 @@ func TestNextLook(t *testing.T) {
 		{"restoring has no timeout", storageosv1.UpgradePhaseRestoring, stepTimeout - 5*time.Second, time.Hour, false, maxDelay},
 		{"an upgrade waiting to start counts from its creation", storageosv1.UpgradePhasePending, 0, 5 * time.Second, false, 4 * time.Second},
 		{"and has no timeout", storageosv1.UpgradePhasePending, 0, stepTimeout - time.Second, false, maxDelay},
+		{"a deadline closer than base: looks at base", storageosv1.UpgradePhaseUpgrading, stepTimeout - time.Second, time.Hour, false, base},
+		{"a deadline that is now: looks at base", storageosv1.UpgradePhaseUpgrading, stepTimeout, time.Hour, false, base},
+		{"a deadline as far as the backoff: the backoff", storageosv1.UpgradePhaseUpgrading, stepTimeout - maxDelay, time.Hour, false, maxDelay},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			u := &storageosv1.StorageOSUpgrade{ObjectMeta: metav1.ObjectMeta{CreationTimestamp: metav1.NewTime(now.Add(-tc.created))}}

@@ -189,6 +189,8 @@ func TestStepTimeoutCountsFromTheLastProgress(t *testing.T) {
 			counting(nil, nil, counted(2000, 5000)), false, 2000},
 		{"a step that counts nothing times out from its start", storageosv1.UpgradePhasePausing, 0, nil,
 			wait("still at it"), true, 0},
+		{"exactly the step timeout without progress is not yet over it", storageosv1.UpgradePhaseScalingDown, 332, ago(timeout),
+			counting(counted(332, 1000), nil, nil), false, 332},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -212,5 +214,26 @@ func TestStepTimeoutCountsFromTheLastProgress(t *testing.T) {
 				assert.Equal(t, tc.lastProgress, u.Status.PhaseProgressTime)
 			}
 		})
+	}
+}
+
+// The step clock runs from the step's last progress, but never from before the step began (a progress time left
+// from another step must not shorten this one's timeout).
+func TestStepClock(t *testing.T) {
+	start, before, after := metav1.NewTime(time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)),
+		metav1.NewTime(time.Date(2026, 12, 4, 11, 0, 0, 0, time.UTC)), metav1.NewTime(time.Date(2026, 12, 4, 13, 0, 0, 0, time.UTC))
+	for _, tc := range []struct {
+		name            string
+		started, latest *metav1.Time
+		want            *metav1.Time
+	}{
+		{"no progress yet: the step's start", &start, nil, &start},
+		{"progress since the start", &start, &after, &after},
+		{"a progress time from before the step began", &start, &before, &start},
+		{"a progress with no start recorded", nil, &after, &after},
+		{"neither", nil, nil, nil},
+	} {
+		st := &storageosv1.StorageOSUpgradeStatus{PhaseStartTime: tc.started, PhaseProgressTime: tc.latest}
+		assert.Equal(t, tc.want, stepClock(st), tc.name)
 	}
 }

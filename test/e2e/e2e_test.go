@@ -53,6 +53,7 @@ func TestOperatorOnASimulatedCluster(t *testing.T) {
 		{"fault: every webhook process killed", testWebhooksKilled},
 		{"fault: kube-apiserver restarted", testAPIServerRestarted},
 		{"fault: StorageOS API down", testStorageOSAPIDown},
+		{"soak: two minutes of seeded user actions and faults, every invariant held", testSoak},
 		{"secrets: no Secret value in any manager log, event or status", testNoSecretValueRevealed},
 		{"delete: nothing left", testDelete},
 		{"uninstall: nothing stuck", testUninstall},
