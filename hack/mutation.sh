@@ -33,6 +33,7 @@ TARGETS=(
 
 root=$(pwd)
 mkdir -p "$CACHE"
+CACHE=$(cd "$CACHE" && pwd)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 git ls-files -z --cached --others --exclude-standard | while IFS= read -r -d '' f; do
@@ -48,11 +49,15 @@ key() {
 	{
 		# The binary is named by its version (bin/gremlins-vX.Y.Z); its --version says only "dev".
 		echo "$(basename "$GREMLINS") $(go version) threshold=$THRESHOLD targets=$2"
-		sha256sum go.sum
+		sha256sum go.mod go.sum
 		go list -deps -test -tags mutation -f '{{if not .Standard}}{{.Dir}}{{end}}' "./$pkg" |
 			grep "^$work/src/" | sort -u | while read -r dir; do
-				find "$dir" -maxdepth 1 -type f -print0 | sort -z | xargs -0 sha256sum | sed "s|$work/src/||"
+				# The package's files, testdata (golden files) included; subpackages are hashed as their own deps.
+				find "$dir" \( -name '*.go' -o -path '*/testdata/*' \) -type f -print0 | sort -z | xargs -0 sha256sum |
+					sed "s|$work/src/||"
 			done
+		# Files the tests read from elsewhere in the repository (samples, webhook manifests).
+		find config -type f -print0 | sort -z | xargs -0 sha256sum
 	} | sha256sum | cut -c1-16
 }
 
@@ -69,13 +74,15 @@ excluded() {
 }
 
 failed=()
+ran=0
 for target in "${TARGETS[@]}"; do
 	pkg=${target%%:*} files=${target#*:}
 	# PACKAGES (space-separated) runs only those targets.
 	[ -z "${PACKAGES:-}" ] || [[ " $PACKAGES " == *" $pkg "* ]] || continue
+	ran=$((ran + 1))
 	[ "$files" = all ] && files=$(cd "$pkg" && ls -- *.go | grep -v '_test\.go$' | tr '\n' ' ')
 	k=$(key "$pkg" "$files")
-	report="$root/$CACHE/${pkg//\//_}-$k.txt"
+	report="$CACHE/${pkg//\//_}-$k.txt"
 	if [ -f "$report" ]; then
 		echo "== $pkg ($files): unchanged since a passing run"
 		grep -E '^(Killed|Timed out|Test efficacy|Mutator coverage)' "$report"
@@ -101,6 +108,10 @@ for target in "${TARGETS[@]}"; do
 	fi
 done
 
+if [ "$ran" -eq 0 ]; then
+	echo "mutation: PACKAGES=\"$PACKAGES\" names no target (targets: ${TARGETS[*]%%:*})" >&2
+	exit 1
+fi
 if [ ${#failed[@]} -gt 0 ]; then
 	echo "mutation: under ${THRESHOLD}% efficacy (or gremlins failed): ${failed[*]}" >&2
 	exit 1

@@ -322,19 +322,20 @@ func (c *Cluster) SetNodeReady(ctx context.Context, name string, ready bool) err
 		if err := c.Client.Patch(ctx, node, client.MergeFrom(base)); err != nil {
 			return err
 		}
-		return c.setReadyCondition(ctx, node, corev1.ConditionFalse, "KubeletNotReady")
+		return c.setReadyCondition(ctx, node, node.DeepCopy(), corev1.ConditionFalse, "KubeletNotReady")
 	}
 	c.downMu.Lock()
 	was, ok := c.down[name]
 	c.downMu.Unlock()
+	base := node.DeepCopy()
 	if ok && len(node.Status.Addresses) == 0 {
 		node.Status.Addresses = was.Addresses
 	}
-	if err := c.setReadyCondition(ctx, node, corev1.ConditionTrue, "KubeletReady"); err != nil {
+	if err := c.setReadyCondition(ctx, node, base, corev1.ConditionTrue, "KubeletReady"); err != nil {
 		return err
 	}
-	base := node.DeepCopy()
-	node.Annotations[FakeNodeAnnotation] = "fake"
+	base = node.DeepCopy()
+	metav1.SetMetaDataAnnotation(&node.ObjectMeta, FakeNodeAnnotation, "fake")
 	if err := c.Client.Patch(ctx, node, client.MergeFrom(base)); err != nil {
 		return err
 	}
@@ -353,9 +354,9 @@ func (c *Cluster) SetNodeReady(ctx context.Context, name string, ready bool) err
 	return nil
 }
 
-// setReadyCondition writes the node's Ready condition (and whatever else of its status the caller changed).
-func (c *Cluster) setReadyCondition(ctx context.Context, node *corev1.Node, status corev1.ConditionStatus, reason string) error {
-	base := node.DeepCopy()
+// setReadyCondition writes the node's Ready condition, and whatever else of its status the caller changed since
+// base.
+func (c *Cluster) setReadyCondition(ctx context.Context, node, base *corev1.Node, status corev1.ConditionStatus, reason string) error {
 	now := metav1.Now()
 	for i := range node.Status.Conditions {
 		cond := &node.Status.Conditions[i]

@@ -63,7 +63,8 @@ func Start(name, bin string, args, env []string, logPath string) (*Process, erro
 	return p, nil
 }
 
-// Command is the binary and arguments the process was started with, to start it again alike.
+// Command is the binary and arguments the process was started with (not its added environment), to start it
+// again alike.
 func (p *Process) Command() (bin string, args []string) { return p.cmd.Path, p.cmd.Args[1:] }
 
 // Pid is the process's id, which is also its process group's.

@@ -9,6 +9,7 @@ import (
 	"maps"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -67,9 +68,12 @@ func (s *soak) cleanUp(ctx context.Context) error {
 	if err := s.d.Client.Delete(ctx, ns); client.IgnoreNotFound(err) != nil {
 		return err
 	}
-	for deadline := time.Now().Add(leakBound); time.Now().Before(deadline); time.Sleep(watchEvery) {
+	for deadline := time.Now().Add(leakBound); time.Now().Before(deadline); {
 		if err := s.d.Client.Get(ctx, client.ObjectKeyFromObject(ns), ns); apierrors.IsNotFound(err) {
 			return nil
+		}
+		if err := sleep(ctx, watchEvery); err != nil {
+			return err
 		}
 	}
 	return fmt.Errorf("namespace %s still there %s after its delete", appsNamespace, leakBound)
@@ -101,13 +105,16 @@ func (s *soak) rotateSecret(ctx context.Context) error {
 	return nil
 }
 
-// rememberKeys adds the private keys of the webhook's certificate Secret to the values nothing may show.
+// rememberKeys adds the private keys of the webhook's certificate Secret to the values nothing may show: each
+// full line of their PEM bodies, as a log or event escapes a multi-line key's newlines and would hide it whole.
 func (s *soak) rememberKeys(secret *corev1.Secret) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, k := range []string{"ca.key", "tls.key"} {
-		if v := secret.Data[k]; len(v) > 0 {
-			s.secrets[string(v)] = "the webhook's " + k
+		for _, line := range strings.Split(string(secret.Data[k]), "\n") {
+			if len(line) >= 32 && !strings.HasPrefix(line, "-----") {
+				s.secrets[line] = "a line of the webhook's " + k
+			}
 		}
 	}
 }
@@ -163,7 +170,7 @@ func (s *soak) createJob(ctx context.Context) error {
 		return errors.Join(append(errs, err)...)
 	}
 	s.mu.Lock()
-	s.jobs[name] = &jobRecord{created: j.CreationTimestamp.Time}
+	s.jobs[name] = &jobRecord{}
 	s.mu.Unlock()
 	return errors.Join(errs...)
 }
@@ -196,7 +203,13 @@ func (s *soak) startUpgrade(ctx context.Context, st step) error {
 			return fmt.Errorf("%s is under way", name)
 		}
 		s.logf("  starting the previewed %s", name)
-		return s.d.Client.Patch(ctx, u, client.RawPatch(types.MergePatchType, []byte(`{"spec":{"preview":false}}`)))
+		if err := s.d.Client.Patch(ctx, u, client.RawPatch(types.MergePatchType, []byte(`{"spec":{"preview":false}}`))); err != nil {
+			return err
+		}
+		s.mu.Lock()
+		s.preview = false
+		s.mu.Unlock()
+		return nil
 	}
 	s.mu.Lock()
 	s.upgrades++
@@ -210,7 +223,7 @@ func (s *soak) startUpgrade(ctx context.Context, st step) error {
 	}
 	s.logf("  %s to %s (preview: %v)", u.Name, u.Spec.NewImage, u.Spec.Preview)
 	s.mu.Lock()
-	s.upgrade = u.Name
+	s.upgrade, s.preview = u.Name, u.Spec.Preview
 	s.mu.Unlock()
 	return nil
 }
@@ -357,6 +370,9 @@ func (s *soak) createPod(ctx context.Context, st step) error {
 			PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: name}}}}
 	}
 	if err := s.d.Client.Create(ctx, pod); err != nil {
+		if strings.Contains(err.Error(), "admission webhook") {
+			s.r.check(WebhookNeverDeny, fmt.Sprintf("pod %s refused: %v", name, err))
+		}
 		return err
 	}
 	s.mu.Lock()

@@ -32,10 +32,11 @@ func (s *soak) timeConvergence(ctx context.Context) {
 	}
 	now := time.Now()
 	s.mu.Lock()
-	for _, p := range s.pending {
+	// Only the faults that ended before this look: one ending while it ran has not been seen converged.
+	for _, p := range s.pending[:pending] {
 		s.r.converged(p.kind, now.Sub(p.since))
 	}
-	s.pending = nil
+	s.pending = s.pending[pending:]
 	s.mu.Unlock()
 }
 
@@ -56,6 +57,32 @@ func (s *soak) converged(ctx context.Context) error {
 			return fmt.Errorf("cluster condition %s not True", t)
 		}
 	}
+	if err := s.managersServing(ctx); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	upgrading := s.upgrade != "" && !s.preview
+	s.mu.Unlock()
+	switch {
+	case upgrading:
+		// The upgrade owns the cluster and the applications until it ends.
+		return nil
+	case c.Spec.Pause:
+		return errors.New("the cluster is paused with no upgrade under way")
+	}
+	if c.Status.ObservedGeneration != c.Generation {
+		return fmt.Errorf("cluster generation %d observed %d", c.Generation, c.Status.ObservedGeneration)
+	}
+	if err := s.childrenMatch(ctx, c); err != nil {
+		return err
+	}
+	return s.workloadsReady(ctx)
+}
+
+// managersServing: a leader for each leader-elected binary, and a webhook ready.
+func (s *soak) managersServing(ctx context.Context) error {
+	s.procMu.Lock()
+	defer s.procMu.Unlock()
 	for _, b := range demo.Binaries[:3] {
 		if _, err := s.d.Leader(ctx, b); err != nil {
 			return fmt.Errorf("%s: %w", b, err)
@@ -67,20 +94,7 @@ func (s *soak) converged(ctx context.Context) error {
 	if !webhookReady {
 		return errors.New("no scheduler-webhook ready")
 	}
-	s.mu.Lock()
-	upgrading := s.upgrade != ""
-	s.mu.Unlock()
-	if upgrading || c.Spec.Pause {
-		// The upgrade owns the cluster and the applications until it ends.
-		return nil
-	}
-	if c.Status.ObservedGeneration != c.Generation {
-		return fmt.Errorf("cluster generation %d observed %d", c.Generation, c.Status.ObservedGeneration)
-	}
-	if err := s.childrenMatch(ctx, c); err != nil {
-		return err
-	}
-	return s.workloadsReady(ctx)
+	return nil
 }
 
 // childrenMatch checks the children every spec edit of the soak changes, and the ones always there.
@@ -159,8 +173,12 @@ func (s *soak) workloadsReady(ctx context.Context) error {
 			return err
 		}
 		s.mu.Lock()
-		want := s.apps[name].replicas
+		a, ok := s.apps[name]
 		s.mu.Unlock()
+		if !ok {
+			continue // deleted meanwhile
+		}
+		want := a.replicas
 		if ptrValue(d.Spec.Replicas) != want || d.Status.ReadyReplicas != want || d.Status.UpdatedReplicas != want {
 			return fmt.Errorf("application %s: %d/%d ready", name, d.Status.ReadyReplicas, want)
 		}
@@ -206,7 +224,9 @@ func (s *soak) finish(ctx context.Context) {
 			s.logf("  waiting: %v", err)
 			lastSaid = time.Now()
 		}
-		time.Sleep(watchEvery)
+		if sleep(ctx, watchEvery) != nil {
+			break
+		}
 	}
 	violation := ""
 	if err != nil {
@@ -217,15 +237,16 @@ func (s *soak) finish(ctx context.Context) {
 	}
 	s.r.check(Converged, violation)
 	s.mu.Lock()
-	for _, p := range s.pending {
+	pending := s.pending
+	s.pending = nil
+	s.mu.Unlock()
+	for _, p := range pending {
 		if err != nil {
-			s.r.unconverged[p.kind]++
+			s.r.notConverged(p.kind)
 		} else {
 			s.r.converged(p.kind, time.Since(p.since))
 		}
 	}
-	s.pending = nil
-	s.mu.Unlock()
 }
 
 // settled is converged, with no upgrade under way, every Job completed and every deletion done.

@@ -3,6 +3,7 @@ package soak
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -21,6 +22,11 @@ import (
 // endChecks are the invariants checked once, at the end: applications, Jobs, deletions, the webhook, the logs,
 // events and statuses, memory.
 func (s *soak) endChecks(ctx context.Context) {
+	// The key issued after the last deletion of the webhook's Secret is one nothing may show either.
+	secret := &corev1.Secret{}
+	if err := s.d.Client.Get(ctx, client.ObjectKey{Namespace: demo.Namespace, Name: webhookCertSecret}, secret); err == nil {
+		s.rememberKeys(secret)
+	}
 	s.checkAppsRestored(ctx, "at the end")
 	s.checkLeaks(ctx, true)
 	s.checkJobEvents(ctx)
@@ -47,9 +53,14 @@ func (s *soak) checkJobEvents(ctx context.Context) {
 			completions[e.Regarding.Name] += n
 		}
 	}
-	for name, n := range completions {
+	s.mu.Lock()
+	for name := range s.completedJobs {
+		completions[name] += 0 // a Job seen complete must have announced it
+	}
+	s.mu.Unlock()
+	for _, name := range sortedKeys(completions) {
 		violation := ""
-		if n != 1 {
+		if n := completions[name]; n != 1 {
 			violation = fmt.Sprintf("Job %s announced its completion %d times", name, n)
 		}
 		s.r.check(JobOnce, violation)
@@ -90,17 +101,23 @@ func (s *soak) checkRefusedPods(ctx context.Context) {
 // storageos.com object for a Secret value, and the logs for panics, fatal errors and data races.
 func (s *soak) checkSecretsAndPanics(ctx context.Context) {
 	var texts []struct{ where, text string }
+	s.procMu.Lock()
+	var logs []string
 	for _, m := range s.managers() {
-		data, err := os.ReadFile(m.LogPath)
+		logs = append(logs, m.LogPath)
+	}
+	s.procMu.Unlock()
+	for _, logPath := range logs {
+		data, err := os.ReadFile(logPath)
 		if err != nil {
-			s.r.check(NoPanicOrRace, fmt.Sprintf("reading %s: %v", m.LogPath, err))
+			s.r.check(NoPanicOrRace, fmt.Sprintf("reading %s: %v", logPath, err))
 			continue
 		}
-		texts = append(texts, struct{ where, text string }{filepath.Base(m.LogPath), string(data)})
+		texts = append(texts, struct{ where, text string }{filepath.Base(logPath), string(data)})
 		for _, bad := range []string{"panic:", "fatal error:", "WARNING: DATA RACE"} {
 			violation := ""
 			if i := bytes.Index(data, []byte(bad)); i >= 0 {
-				violation = fmt.Sprintf("%s: %q (see %s)", m.Name, excerpt(string(data), i), m.LogPath)
+				violation = fmt.Sprintf("%s: %q (see %s)", filepath.Base(logPath), excerpt(string(data), i), logPath)
 			}
 			s.r.check(NoPanicOrRace, violation)
 		}
@@ -123,7 +140,8 @@ func (s *soak) checkSecretsAndPanics(ctx context.Context) {
 	for _, t := range texts {
 		violation := ""
 		for value, what := range secrets {
-			if strings.Contains(t.text, value) {
+			// As it is, or base64-encoded as in a Secret's data.
+			if strings.Contains(t.text, value) || strings.Contains(t.text, base64.StdEncoding.EncodeToString([]byte(value))) {
 				violation = fmt.Sprintf("%s shows %s", t.where, what)
 			}
 		}

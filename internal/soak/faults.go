@@ -23,6 +23,8 @@ func (s *soak) managers() []*demo.Manager {
 // killManager SIGKILLs one manager process, leader or not, and starts it again after a few seconds, as the
 // kubelet restarts a container.
 func (s *soak) killManager(st step) error {
+	s.procMu.Lock()
+	defer s.procMu.Unlock()
 	ms := s.managers()
 	m := ms[st.pick%len(ms)]
 	if m.Exited() {
@@ -81,13 +83,14 @@ func (s *soak) nodeNotReady(ctx context.Context, st step) error {
 		}
 	}
 	s.mu.Unlock()
+	// The way back is scheduled first: a node half taken down (kwok no longer managing it) must come back too.
+	s.until(NodeNotReady+" "+node, time.Duration(between(st.n, 20, 90))*time.Second, func(ctx context.Context) error {
+		return s.d.Cluster.SetNodeReady(ctx, node, true)
+	})
 	if err := s.d.Cluster.SetNodeReady(ctx, node, false); err != nil {
 		return err
 	}
 	s.logf("  %s NotReady", node)
-	s.until(NodeNotReady+" "+node, time.Duration(between(st.n, 20, 90))*time.Second, func(ctx context.Context) error {
-		return s.d.Cluster.SetNodeReady(ctx, node, true)
-	})
 	return nil
 }
 
@@ -167,6 +170,8 @@ func (s *soak) recover(ctx context.Context, now bool) {
 		s.logf("  %s ended", r.kind)
 		s.faultEnded(faultKind(r.kind))
 	}
+	s.procMu.Lock()
+	defer s.procMu.Unlock()
 	for _, m := range starts {
 		if err := m.Restart(); err != nil {
 			s.logf("  starting %s again: %v", m.Name, err)
@@ -188,6 +193,5 @@ func faultKind(recoveryKind string) string {
 func (s *soak) faultEnded(kind string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.lastFault = time.Now()
 	s.pending = append(s.pending, pendingConverge{kind: kind, since: time.Now()})
 }

@@ -53,6 +53,8 @@ func (r *Report) check(invariant, violation string) {
 	}
 }
 
+func (r *Report) notConverged(kind string) { r.mu.Lock(); r.unconverged[kind]++; r.mu.Unlock() }
+
 func (r *Report) converged(kind string, after time.Duration) {
 	r.mu.Lock()
 	r.converge[kind] = append(r.converge[kind], after)

@@ -45,6 +45,12 @@ type soak struct {
 	// clusterNamespace is where the sample cluster deploys StorageOS.
 	clusterNamespace string
 
+	// procMu serialises every use of the manager processes (kill, restart, lead and readiness checks, memory
+	// samples): the main loop and the watcher both act on them, and a restart replaces a Manager's process.
+	procMu sync.Mutex
+	// logMu serialises progress lines from the main loop and the watcher.
+	logMu sync.Mutex
+
 	mu sync.Mutex
 	// apps are the applications the driver made and has not deleted, by name, with the replicas it set.
 	apps map[string]*app
@@ -52,8 +58,10 @@ type soak struct {
 	jobs map[string]*jobRecord
 	// nfs are the NFSServers the driver made and has not deleted.
 	nfs map[string]bool
-	// upgrade is the driver's upgrade under way ("" for none); upgrades counts them, for names and images.
+	// upgrade is the driver's upgrade under way ("" for none), preview whether it only previews (it then pauses
+	// and replaces nothing); upgrades counts them, for names and images.
 	upgrade  string
+	preview  bool
 	upgrades int
 	// upgradeEnded is when the last upgrade ended: node pods replaced shortly after are still its work.
 	upgradeEnded time.Time
@@ -63,19 +71,18 @@ type soak struct {
 	seq int
 	// nodePods are the node pods' UIDs by node, as last seen.
 	nodePods map[string]string
-	// adminDeleted are node pods the driver deleted itself (none today; kept so that the invariant says why).
 	// pending are faults whose convergence is being timed, and leaks are deletions being followed.
 	pending []pendingConverge
 	leaks   []leakCheck
-	// secrets are values that no log, event or status may contain: every API password the soak set, and the
-	// webhook's private keys.
+	// secrets are values that no log, event or status may contain: every API password the soak set, and lines
+	// of the webhook's private keys.
 	secrets map[string]string
-	// killed are the manager processes the driver killed and will start again, by name, with when.
+	// completedJobs are every Job the watcher saw complete, deleted since or not.
+	completedJobs map[string]bool
+	// restarts are the manager processes the driver killed, with when to start each again.
 	restarts []restart
 	// recoveries end faults that last (an API outage, a NotReady node) at their time.
 	recoveries []recovery
-	// faultsAt is when the last fault ended.
-	lastFault time.Time
 }
 
 type app struct {
@@ -84,7 +91,6 @@ type app struct {
 }
 
 type jobRecord struct {
-	created   time.Time
 	completed bool
 }
 
@@ -128,7 +134,7 @@ func Run(ctx context.Context, d *demo.Demo, o Options) (*Report, error) {
 		o.Converge = 5 * time.Minute
 	}
 	s := &soak{d: d, o: o, r: newReport(o.Seed, o.Duration), start: time.Now(), apps: map[string]*app{}, jobs: map[string]*jobRecord{},
-		nfs: map[string]bool{}, nodePods: map[string]string{}, secrets: map[string]string{}}
+		nfs: map[string]bool{}, nodePods: map[string]string{}, secrets: map[string]string{}, completedJobs: map[string]bool{}}
 	if err := s.setUp(ctx); err != nil {
 		return s.r, err
 	}
@@ -242,6 +248,18 @@ func (s *soak) sleepUntil(ctx context.Context, t time.Time) error {
 	}
 }
 
+// sleep waits for d, or until ctx ends.
+func sleep(ctx context.Context, d time.Duration) error {
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(d):
+		return nil
+	}
+}
+
 func (s *soak) logf(format string, args ...any) {
+	s.logMu.Lock()
+	defer s.logMu.Unlock()
 	fmt.Fprintf(s.o.Progress, "soak %s: %s\n", time.Since(s.start).Round(time.Second), fmt.Sprintf(format, args...))
 }

@@ -19,9 +19,10 @@ func backoff(waited, base, maxDelay time.Duration) time.Duration {
 	if base <= 0 {
 		return maxDelay
 	}
-	// Doubling stops at waited, so it never overflows; the cap is applied once, after.
+	// Doubling stops at half of waited, so 2·d never overflows (waited may be huge: a step timed from a zero
+	// or long-past time); the cap is applied once, after.
 	d := base
-	for 2*d <= waited {
+	for d <= waited/2 {
 		d *= 2
 	}
 	return max(min(d, maxDelay), base)
@@ -31,7 +32,8 @@ func backoff(waited, base, maxDelay time.Duration) time.Duration {
 // timed from the step's start (an upgrade that has not started, from its creation). A look that saw something
 // change (progressed: the step's message differs, e.g. fewer pods left or more nodes ready) looks again after
 // base, as more is likely to follow; and a step that times out looks again no later than its deadline (the
-// step timeout after its last progress), so the timeout is noticed on time.
+// step timeout after its last progress), or base from now if that is later, so the timeout is noticed on
+// time.
 func nextLook(u *storageosv1.StorageOSUpgrade, progressed bool, now time.Time, base, maxDelay, stepTimeout time.Duration) time.Duration {
 	start := u.CreationTimestamp.Time
 	if u.Status.PhaseStartTime != nil {

@@ -1,6 +1,7 @@
 package upgrade
 
 import (
+	"math"
 	"testing"
 	"time"
 
@@ -30,6 +31,7 @@ func TestBackoff(t *testing.T) {
 	}
 	assert.Equal(t, base, backoff(time.Hour, base, time.Second), "never less than base")
 	assert.Equal(t, maxDelay, backoff(time.Hour, 0, maxDelay), "no base: the longest wait")
+	assert.Equal(t, maxDelay, backoff(time.Duration(math.MaxInt64), base, maxDelay), "a wait too long to double past")
 }
 
 // The schedule of looks comes from the status alone: the step's start, its timeout, and whether the look changed
