@@ -128,6 +128,10 @@ func Run(ctx context.Context, o Options, setup SetupFunc) int {
 		return 1
 	}
 	cfg.UserAgent = "storageos-" + o.Name
+	if err := waitForAPIServer(ctx, cfg, apiServerWait, log); err != nil {
+		log.Error(err, "The API server did not answer", "waited", apiServerWait)
+		return 1
+	}
 	mgr, err := New(cfg, o)
 	if err != nil {
 		log.Error(err, "Unable to set up the manager")
