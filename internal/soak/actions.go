@@ -126,7 +126,8 @@ var clusterEdits = [][2]string{
 	{`{"spec":{"disableTelemetry":true}}`, `{"spec":{"disableTelemetry":false}}`},
 	{`{"spec":{"disableFencing":true}}`, `{"spec":{"disableFencing":false}}`},
 	{`{"spec":{"disableScheduler":true}}`, `{"spec":{"disableScheduler":false}}`},
-	{`{"spec":{"csi":{"enableProvisionCreds":true}}}`, `{"spec":{"csi":{"enableProvisionCreds":false}}}`},
+	// CSI on with its provisioner credentials, and off again (the credentials need CSI: the schema says so).
+	{`{"spec":{"csi":{"enable":true,"enableProvisionCreds":true}}}`, `{"spec":{"csi":{"enable":false,"enableProvisionCreds":false}}}`},
 	{`{"spec":{"ingress":{"enable":true}}}`, `{"spec":{"ingress":{"enable":false}}}`},
 	{`{"spec":{"tolerations":[{"key":"soak","operator":"Exists"}]}}`, `{"spec":{"tolerations":null}}`},
 	{`{"spec":{"resources":{"requests":{"memory":"256Mi"}}}}`, `{"spec":{"resources":null}}`},
