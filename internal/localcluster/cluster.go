@@ -298,10 +298,11 @@ func (c *Cluster) restart(ctx context.Context, name string) (time.Duration, erro
 }
 
 // SetNodeReady takes a simulated node down (NotReady) or brings it back, as a node whose kubelet stops and
-// starts again. Down: kwok stops managing it (no heartbeat, no Lease renewal, its pods left as they are) and
-// its Ready condition turns False, so Kubernetes marks its pods not ready and taints it. Back: its status is
-// Ready again with the addresses it had, kwok manages it again, and its running pods are ready again, which
-// is what a kubelet reports when it comes back (kwok readies only pods it starts).
+// starts again. Down: kwok stops managing it (no heartbeat, no Lease renewal, no pod started or removed there)
+// and its Ready condition turns False, so Kubernetes taints it; its pods keep the status they had (after the
+// node monitor's grace period, longer than the soak's outages, Kubernetes would mark them not ready). Back: its
+// status is Ready again with the addresses it had, kwok manages it again, and any of its running pods marked
+// not ready meanwhile is ready again, as its kubelet would report (kwok readies only pods it starts).
 func (c *Cluster) SetNodeReady(ctx context.Context, name string, ready bool) error {
 	node := &corev1.Node{}
 	if err := c.Client.Get(ctx, client.ObjectKey{Name: name}, node); err != nil {

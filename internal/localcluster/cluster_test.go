@@ -2,11 +2,13 @@ package localcluster_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -16,6 +18,7 @@ import (
 
 	"github.com/storageos/cluster-operator/internal/localcluster"
 	"github.com/storageos/cluster-operator/internal/test/envtest"
+	"github.com/storageos/cluster-operator/pkg/kube"
 )
 
 // The local cluster runs real controllers and a scheduler over simulated nodes: a DaemonSet becomes 3/3
@@ -55,4 +58,45 @@ func TestADaemonSetRunsOnEverySimulatedNode(t *testing.T) {
 	log, err := clientset.CoreV1().Pods("default").GetLogs(pods.Items[0].Name, &corev1.PodLogOptions{Container: "c"}).DoRaw(ctx)
 	require.NoError(t, err, "pods/log is served")
 	require.Contains(t, string(log), "probe log")
+
+	// A node taken down and brought back (make soak's NotReady fault): down, it is NotReady and kwok no longer
+	// manages it; back, it has its addresses (kwok once wiped them, and its pods' logs could no longer be read)
+	// and its pod serves its log again.
+	onB := func() (*corev1.Pod, error) {
+		var pods corev1.PodList
+		if err := c.Client.List(ctx, &pods, client.InNamespace("default"), client.MatchingLabels(labels),
+			client.MatchingFields{"spec.nodeName": "node-b"}); err != nil || len(pods.Items) != 1 {
+			return nil, fmt.Errorf("pods on node-b: %v (%w)", len(pods.Items), err)
+		}
+		return &pods.Items[0], nil
+	}
+	require.NoError(t, c.SetNodeReady(ctx, "node-b", false))
+	node := &corev1.Node{}
+	require.NoError(t, c.Client.Get(ctx, client.ObjectKey{Name: "node-b"}, node))
+	assert.NotContains(t, node.Annotations, localcluster.FakeNodeAnnotation, "kwok no longer manages node-b")
+	time.Sleep(2 * time.Second) // long enough for kwok to have undone it, were it still managing the node
+	require.NoError(t, c.Client.Get(ctx, client.ObjectKey{Name: "node-b"}, node))
+	assert.False(t, nodeReady(node), "node-b stays NotReady")
+	require.NoError(t, c.SetNodeReady(ctx, "node-b", true))
+	require.NoError(t, c.Client.Get(ctx, client.ObjectKey{Name: "node-b"}, node))
+	assert.NotEmpty(t, node.Status.Addresses, "node-b keeps its addresses")
+	assert.Equal(t, "fake", node.Annotations[localcluster.FakeNodeAnnotation], "kwok manages node-b again")
+	require.Eventually(t, func() bool {
+		return c.Client.Get(ctx, client.ObjectKeyFromObject(ds), ds) == nil && ds.Status.NumberReady == 3
+	}, time.Minute, 200*time.Millisecond, "DaemonSet 3/3 ready again; last status %+v", &ds.Status)
+	p, err := onB()
+	require.NoError(t, err)
+	log, err = clientset.CoreV1().Pods("default").GetLogs(p.Name, &corev1.PodLogOptions{Container: "c"}).DoRaw(ctx)
+	require.NoError(t, err, "pods/log served for the pod on the node that came back")
+	assert.Contains(t, string(log), "probe log")
+	assert.True(t, kube.PodReady(p))
+}
+
+func nodeReady(n *corev1.Node) bool {
+	for _, c := range n.Status.Conditions {
+		if c.Type == corev1.NodeReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
 }

@@ -163,6 +163,13 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 		r.reads.forget(req.NamespacedName)
 		return ctrl.Result{}, nil // the garbage collector removes the DaemonSet and its pods
 	}
+	if job.Status.Completed {
+		// A Job completes once ("Job Completed. Safe to delete."): its status is its result. A pod replaced or a
+		// node joining afterwards neither reopens it nor announces it again (make soak found both), and its
+		// DaemonSet is left as it is.
+		r.reads.forget(req.NamespacedName)
+		return ctrl.Result{}, nil
+	}
 	before := job.DeepCopy()
 	completedNow := false
 	defer func() {
@@ -173,7 +180,6 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 		// stale read loses nothing.
 		var lock []client.MergeFromOption
 		if job.Status.Completed != before.Status.Completed {
-			// Also when a node joins a completed Job: a patch from a stale read could leave completed true.
 			lock = append(lock, client.MergeFromWithOptimisticLock{})
 		}
 		if err := kube.PatchStatus(ctx, r.Client, names.JobManager, before, job, lock...); err != nil {
@@ -223,11 +229,6 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 	}
 	completedNow = setStatus(job, ds, r.reads.progress(job, ds, pods.Items), fit)
 	if job.Status.Completed {
-		if before.Status.Completed {
-			// The status that says so is written: what this process remembers of the Job (thousands of pods
-			// on a large cluster) is not needed while no new pod appears.
-			r.reads.forget(req.NamespacedName)
-		}
 		return ctrl.Result{}, nil
 	}
 	return ctrl.Result{RequeueAfter: r.PollInterval}, nil

@@ -110,27 +110,41 @@ func TestNodesJoiningAndLeaving(t *testing.T) {
 	logs.print(c, "done")
 	eventuallyStatus(t, j, progress(3, 3, true), "all three")
 
-	// A node goes away: its pod and its record go, the job stays complete.
+	// Completion is final (make soak found completed Jobs reopened and announced twice): a node going away, or
+	// one joining, changes nothing of the result.
 	scheduleOn(t, ds, 2)
 	require.NoError(t, testEnv.Client.Delete(ctx, c))
-	st := eventuallyStatus(t, j, progress(2, 2, true), "two nodes left")
-	for _, p := range st.CompletedPods {
-		assert.NotEqual(t, "node-c", p.Node)
-	}
+	scheduleOn(t, ds, 4)
+	startPod(t, ds, "node-d")
+	time.Sleep(2 * time.Second) // reconciles of the pod and DaemonSet events, batched a second
+	st := eventuallyStatus(t, j, progress(3, 3, true), "still all three")
+	assert.Len(t, st.CompletedPods, 3)
+	assert.Equal(t, 1, testEnv.EventCounts(t, j.Namespace, j.Name)["JobCompleted: Job Completed. Safe to delete."])
 }
 
+// Until the Job completes, a restarted task must print the word again; once it has completed, a restart (or a
+// replaced pod) neither reopens it nor announces it again.
 func TestRestartedPodMustPrintTheWordAgain(t *testing.T) {
 	j := createJob(t, "restart")
 	ds := daemonSet(t, j)
-	scheduleOn(t, ds, 1)
+	scheduleOn(t, ds, 2)
 	pod := startPod(t, ds, "node-a")
 	logs.print(pod, "done")
-	eventuallyStatus(t, j, progress(1, 1, true), "done once")
+	eventuallyStatus(t, j, progress(1, 2, false), "done once")
 
 	setContainer(t, pod, 1, corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: metav1.Now()}})
-	eventuallyStatus(t, j, progress(0, 1, false), "a restart undoes it")
+	eventuallyStatus(t, j, progress(0, 2, false), "a restart undoes it")
 	logs.print(pod, "done")
-	eventuallyStatus(t, j, progress(1, 1, true), "until the new container prints the word")
+	eventuallyStatus(t, j, progress(1, 2, false), "until the new container prints the word")
+
+	other := startPod(t, ds, "node-b")
+	logs.print(other, "done")
+	eventuallyStatus(t, j, progress(2, 2, true), "complete")
+	setContainer(t, other, 1, corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: metav1.Now()}})
+	time.Sleep(2 * time.Second) // the reconciles of the pod's change, batched a second
+	eventuallyStatus(t, j, progress(2, 2, true), "a restart after completion changes nothing")
+	require.Eventually(t, func() bool { return hasEvent(t, j, "JobCompleted: Job Completed. Safe to delete.") }, timeout, tick)
+	assert.Equal(t, 1, testEnv.EventCounts(t, j.Namespace, j.Name)["JobCompleted: Job Completed. Safe to delete."])
 }
 
 func TestFailingPodsAreNamed(t *testing.T) {

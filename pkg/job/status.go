@@ -61,7 +61,10 @@ func classifyPods(job *storageosv1.Job, ds *appsv1.DaemonSet, pods []corev1.Pod,
 // fit, when the DaemonSet schedules no pod, says why (no node selected, none tolerated); nil when not known.
 func setStatus(job *storageosv1.Job, ds *appsv1.DaemonSet, p progress, fit *nodeFit) (justCompleted bool) {
 	st := &job.Status
-	wasComplete := st.Completed
+	if st.Completed {
+		// Completion is final: what happens to the pods afterwards changes nothing of the result.
+		return false
+	}
 	desired := ds.Status.DesiredNumberScheduled
 	observed := ds.Status.ObservedGeneration >= ds.Generation && ds.Generation > 0
 	// Sorted, so that the same progress in another order writes the same status.
@@ -90,7 +93,7 @@ func setStatus(job *storageosv1.Job, ds *appsv1.DaemonSet, p progress, fit *node
 	} else {
 		set(ConditionPodsHealthy, metav1.ConditionTrue, ReasonHealthy, "no job pod is failing")
 	}
-	return st.Completed && !wasComplete
+	return st.Completed
 }
 
 func containerStatus(pod *corev1.Pod, container string) *corev1.ContainerStatus {

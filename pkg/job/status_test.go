@@ -112,7 +112,6 @@ func TestSetStatus(t *testing.T) {
 	cases := []struct {
 		name          string
 		ds            *appsv1.DaemonSet
-		wasComplete   bool
 		progress      progress
 		fit           *nodeFit
 		wantCompleted bool
@@ -124,10 +123,6 @@ func TestSetStatus(t *testing.T) {
 			ds: testDaemonSet(2, 3, 3), progress: progress{done: []storageosv1.CompletedPod{doneOn("b", 0), doneOn("a", 0)}},
 			wantCompleted: true, wantJust: true,
 			wantComplete: metav1.Condition{Status: metav1.ConditionTrue, Reason: ReasonCompleted, Message: `all 2 nodes printed "done"`}},
-		{name: "complete already: no second event",
-			ds: testDaemonSet(2, 3, 3), wasComplete: true, progress: progress{done: []storageosv1.CompletedPod{doneOn("a", 0), doneOn("b", 0)}},
-			wantCompleted: true,
-			wantComplete:  metav1.Condition{Status: metav1.ConditionTrue, Reason: ReasonCompleted, Message: `all 2 nodes printed "done"`}},
 		{name: "some nodes done: in progress",
 			ds: testDaemonSet(3, 1, 1), progress: progress{done: []storageosv1.CompletedPod{doneOn("a", 0)}},
 			wantComplete: metav1.Condition{Status: metav1.ConditionFalse, Reason: ReasonInProgress, Message: "1/3 nodes done"}},
@@ -168,7 +163,7 @@ func TestSetStatus(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			job := &storageosv1.Job{ObjectMeta: metav1.ObjectMeta{Generation: 5},
-				Spec: storageosv1.JobSpec{CompletionWord: "done"}, Status: storageosv1.JobStatus{Completed: tc.wasComplete}}
+				Spec: storageosv1.JobSpec{CompletionWord: "done"}}
 			done := len(tc.progress.done)
 
 			assert.Equal(t, tc.wantJust, setStatus(job, tc.ds, tc.progress, tc.fit), "just completed")
@@ -225,4 +220,25 @@ func TestClassifyPodsNamesUnschedulablePods(t *testing.T) {
 	assert.Equal(t, []string{"pod-a (not scheduled: 0/3 nodes are available: 3 Insufficient cpu.)"}, got.failing)
 	assert.Empty(t, got.toRead)
 	assert.Empty(t, got.done)
+}
+
+// Completion is final (make soak found completed Jobs reopened, then announced a second time): once complete,
+// a pod replaced or restarted, a node joining or leaving, change nothing of the status, and nothing is announced.
+func TestACompletedJobStaysComplete(t *testing.T) {
+	job := &storageosv1.Job{ObjectMeta: metav1.ObjectMeta{Generation: 5}, Spec: storageosv1.JobSpec{CompletionWord: "done"}}
+	require.True(t, setStatus(job, testDaemonSet(2, 3, 3), progress{done: []storageosv1.CompletedPod{doneOn("a", 0), doneOn("b", 0)}}, nil))
+	completed := job.Status.DeepCopy()
+	for _, tc := range []struct {
+		name     string
+		ds       *appsv1.DaemonSet
+		progress progress
+	}{
+		{"a done pod replaced or restarted", testDaemonSet(2, 3, 3), progress{done: []storageosv1.CompletedPod{doneOn("a", 0)}}},
+		{"a node joined", testDaemonSet(3, 3, 3), progress{done: []storageosv1.CompletedPod{doneOn("a", 0), doneOn("b", 0)}}},
+		{"a node left", testDaemonSet(1, 3, 3), progress{done: []storageosv1.CompletedPod{doneOn("a", 0)}}},
+		{"a pod failing", testDaemonSet(2, 3, 3), progress{failing: []string{"b: CrashLoopBackOff"}}},
+	} {
+		assert.False(t, setStatus(job, tc.ds, tc.progress, nil), "%s: not announced again", tc.name)
+		assert.Equal(t, completed, &job.Status, tc.name)
+	}
 }
