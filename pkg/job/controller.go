@@ -173,16 +173,12 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Re
 	before := job.DeepCopy()
 	completedNow := false
 	defer func() {
-		// The write that completes the Job is locked on the Job as read: a reconcile that started from a stale
-		// cache is refused (the newer Job is reconciled again), so it cannot announce the completion a second
-		// time. The others are not: on a large cluster each is hundreds of kB and the cache often lags the last
-		// one, and the done pods this process computes include every one it wrote before, so a write from a
-		// stale read loses nothing.
-		var lock []client.MergeFromOption
-		if job.Status.Completed != before.Status.Completed {
-			lock = append(lock, client.MergeFromWithOptimisticLock{})
-		}
-		if err := kube.PatchStatus(ctx, r.Client, names.JobManager, before, job, lock...); err != nil {
+		// Every write is locked on the Job as read: a reconcile that started from a stale cache is refused (the
+		// newer Job's watch event reconciles it again). Unlocked, a reconcile that read the Job just before it
+		// completed could write its older progress over the completed status (completed stays true, the counts
+		// and the Complete condition go back), and a completed Job is never reconciled again to mend it. The
+		// price is a conflict whenever the cache lags this process's last write.
+		if err := kube.PatchStatus(ctx, r.Client, names.JobManager, before, job, client.MergeFromWithOptimisticLock{}); err != nil {
 			reterr = errors.Join(reterr, kube.IgnoreConflict(err))
 			return
 		}
