@@ -13,6 +13,7 @@ import (
 	storagev1 "k8s.io/api/storage/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -20,6 +21,7 @@ import (
 	"github.com/storageos/cluster-operator/internal/demo"
 	"github.com/storageos/cluster-operator/pkg/cluster/desired"
 	"github.com/storageos/cluster-operator/pkg/names"
+	"github.com/storageos/cluster-operator/pkg/schedulerwebhook"
 )
 
 // timeConvergence records, for every fault waiting for it, how long the cluster took to converge.
@@ -32,6 +34,8 @@ func (s *soak) timeConvergence(ctx context.Context) {
 	}
 	now := time.Now()
 	s.mu.Lock()
+	// finish may have taken the pending faults while this looked (it times them itself).
+	pending = min(pending, len(s.pending))
 	// Only the faults that ended before this look: one ending while it ran has not been seen converged.
 	for _, p := range s.pending[:pending] {
 		s.r.converged(p.kind, now.Sub(p.since))
@@ -58,6 +62,9 @@ func (s *soak) converged(ctx context.Context) error {
 		}
 	}
 	if err := s.managersServing(ctx); err != nil {
+		return err
+	}
+	if err := s.webhookMutates(ctx, c); err != nil {
 		return err
 	}
 	s.mu.Lock()
@@ -93,6 +100,34 @@ func (s *soak) managersServing(ctx context.Context) error {
 	})
 	if !webhookReady {
 		return errors.New("no scheduler-webhook ready")
+	}
+	return nil
+}
+
+// webhookMutates checks that the scheduler webhook answers admission: a pod with a StorageOS volume, created as
+// a dry run, comes back with the StorageOS scheduler while the cluster runs one. The webhook fails open, so one
+// that cannot be called (its certificate deleted and not yet replaced, say) admits pods unchanged, which no
+// refusal would show.
+func (s *soak) webhookMutates(ctx context.Context, c *storageosv1.StorageOSCluster) error {
+	if c.Spec.DisableScheduler {
+		return nil
+	}
+	class := string(c.Spec.StorageClassName)
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: appsNamespace, Name: "soak-webhook-probe"},
+		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "busybox"}},
+			Volumes: []corev1.Volume{{Name: "data", VolumeSource: corev1.VolumeSource{Ephemeral: &corev1.EphemeralVolumeSource{
+				VolumeClaimTemplate: &corev1.PersistentVolumeClaimTemplate{Spec: corev1.PersistentVolumeClaimSpec{
+					StorageClassName: &class,
+					AccessModes:      []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+					Resources: corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{
+						corev1.ResourceStorage: resource.MustParse("1Gi")}},
+				}}}}}}}}
+	if err := s.d.Client.Create(ctx, pod, client.DryRunAll); err != nil {
+		return fmt.Errorf("creating a StorageOS pod (dry run): %w", err)
+	}
+	if pod.Spec.SchedulerName != schedulerwebhook.SchedulerName {
+		return fmt.Errorf("a StorageOS pod admitted with scheduler %q, not %s: the scheduler webhook did not answer",
+			pod.Spec.SchedulerName, schedulerwebhook.SchedulerName)
 	}
 	return nil
 }

@@ -35,8 +35,10 @@ func (s *soak) endChecks(ctx context.Context) {
 	s.checkMemory()
 }
 
-// checkJobEvents: every Job the soak saw complete announced it once (the JobCompleted event), and every Job
-// still there completed.
+// checkJobEvents: no Job announced its completion (the JobCompleted event) more than once, and every Job still
+// there completed. Once is not required: an event is best-effort in Kubernetes (sent after the status write, so
+// lost when the job-manager is killed in between, and expired by the API server after an hour); pkg/job's
+// envtests check that it is sent. Completion itself is checked in the status, which never goes back.
 func (s *soak) checkJobEvents(ctx context.Context) {
 	var events eventsv1.EventList
 	if err := s.d.Client.List(ctx, &events, client.InNamespace(appsNamespace)); err != nil {
@@ -55,12 +57,12 @@ func (s *soak) checkJobEvents(ctx context.Context) {
 	}
 	s.mu.Lock()
 	for name := range s.completedJobs {
-		completions[name] += 0 // a Job seen complete must have announced it
+		completions[name] += 0 // counted as a check
 	}
 	s.mu.Unlock()
 	for _, name := range sortedKeys(completions) {
 		violation := ""
-		if n := completions[name]; n != 1 {
+		if n := completions[name]; n > 1 {
 			violation = fmt.Sprintf("Job %s announced its completion %d times", name, n)
 		}
 		s.r.check(JobOnce, violation)

@@ -147,16 +147,6 @@ func (s *soak) recover(ctx context.Context, now bool) {
 		}
 	}
 	s.recoveries = keep
-	var starts []*demo.Manager
-	waiting := s.restarts[:0]
-	for _, r := range s.restarts {
-		if now || time.Now().After(r.at) {
-			starts = append(starts, r.m)
-		} else {
-			waiting = append(waiting, r)
-		}
-	}
-	s.restarts = waiting
 	s.mu.Unlock()
 	for _, r := range due {
 		if err := r.undo(ctx); err != nil {
@@ -170,8 +160,23 @@ func (s *soak) recover(ctx context.Context, now bool) {
 		s.logf("  %s ended", r.kind)
 		s.faultEnded(faultKind(r.kind))
 	}
+	// The restarts due are taken under procMu, as restartExited looks at them: a killed manager is never both
+	// off the list and not yet started again while restartExited looks, so it is not taken for one that exited
+	// on its own.
 	s.procMu.Lock()
 	defer s.procMu.Unlock()
+	s.mu.Lock()
+	var starts []*demo.Manager
+	waiting := s.restarts[:0]
+	for _, r := range s.restarts {
+		if now || time.Now().After(r.at) {
+			starts = append(starts, r.m)
+		} else {
+			waiting = append(waiting, r)
+		}
+	}
+	s.restarts = waiting
+	s.mu.Unlock()
 	for _, m := range starts {
 		if err := m.Restart(); err != nil {
 			s.logf("  starting %s again: %v", m.Name, err)
