@@ -3,9 +3,10 @@
 // and at the end, and a report of what happened.
 //
 // A seed replays the same schedule: the same steps, in the same order, at the same times. The cluster's
-// answers (how fast a leader takes over, when a Job completes) vary from run to run, and what a step acts on is
-// chosen among the objects the driver made, so a replay meets the same faults in the same situations, not
-// byte for byte the same run.
+// answers (how fast a leader takes over, when a Job completes) vary from run to run, what a step acts on is
+// chosen among the objects the driver made, and some steps depend on how far the cluster got (an upgrade starts
+// only once the last one ended; only completed Jobs are deleted), so a replay meets the same faults in much the
+// same situations, not byte for byte the same run.
 package soak
 
 import (
@@ -175,8 +176,8 @@ func Run(ctx context.Context, d *demo.Demo, o Options) (*Report, error) {
 }
 
 // actionable is the step to take for kind: an edit or delete of a kind of object the driver has none of
-// creates one instead, so that no step is wasted early on. It depends only on the driver's own record, so a
-// seed still replays the same steps.
+// creates one instead, so that no step is wasted early on. It depends only on the driver's own record of what
+// it made, so a seed replays the same kinds of step as long as the cluster accepts the same creates.
 func (s *soak) actionable(kind string) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()

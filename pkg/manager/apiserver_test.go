@@ -51,3 +51,24 @@ func TestWaitForAPIServerGivesUpWithTheLastError(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "unable to handle the request", "the API server's answer, not only a timeout")
 }
+
+// An API server that accepts connections and never answers: the wait ends near its bound, each call cut off
+// within it (discovery's own default cuts a call off only after 32 s).
+func TestWaitForAPIServerEndsWhenItNeverAnswers(t *testing.T) {
+	hung := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { <-hung }))
+	t.Cleanup(srv.Close) // runs last: the handlers are released first
+	t.Cleanup(func() { close(hung) })
+	start := time.Now()
+	done := make(chan error, 1)
+	go func() {
+		done <- waitForAPIServer(context.Background(), &rest.Config{Host: srv.URL}, 3*time.Second, logr.Discard())
+	}()
+	select {
+	case err := <-done:
+		require.Error(t, err)
+		assert.Less(t, time.Since(start), 20*time.Second, "a call outlived the wait's 3 s bound")
+	case <-time.After(time.Minute):
+		t.Fatal("the wait for an API server that never answers did not end at its bound")
+	}
+}
