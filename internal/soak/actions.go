@@ -171,7 +171,7 @@ func (s *soak) createJob(ctx context.Context) error {
 		return errors.Join(append(errs, err)...)
 	}
 	s.mu.Lock()
-	s.jobs[name] = &jobRecord{}
+	s.jobs[name] = true
 	s.mu.Unlock()
 	return errors.Join(errs...)
 }
@@ -181,8 +181,8 @@ func (s *soak) jobNames(completed bool) []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []string
-	for name, j := range s.jobs {
-		if !completed || j.completed {
+	for name := range s.jobs {
+		if !completed || s.completedJobs[name] {
 			out = append(out, name)
 		}
 	}

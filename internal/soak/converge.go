@@ -289,8 +289,8 @@ func (s *soak) settled(ctx context.Context) error {
 	s.mu.Lock()
 	upgrade, leaks := s.upgrade, len(s.leaks)
 	var running []string
-	for name, j := range s.jobs {
-		if !j.completed {
+	for name := range s.jobs {
+		if !s.completedJobs[name] {
 			running = append(running, name)
 		}
 	}

@@ -69,7 +69,7 @@ func (s *soak) checkJobEvents(ctx context.Context) {
 	}
 	for _, name := range s.jobNames(false) {
 		s.mu.Lock()
-		done := s.jobs[name].completed
+		done := s.completedJobs[name]
 		s.mu.Unlock()
 		violation := ""
 		if !done {

@@ -134,14 +134,12 @@ func (s *soak) checkJobs(ctx context.Context) {
 			continue
 		}
 		s.mu.Lock()
-		rec := s.jobs[name]
 		violation := ""
-		if rec != nil {
-			if rec.completed && !j.Status.Completed {
+		if s.jobs[name] {
+			if s.completedJobs[name] && !j.Status.Completed {
 				violation = fmt.Sprintf("Job %s went from completed back to not completed", name)
 			}
-			rec.completed = rec.completed || j.Status.Completed
-			if rec.completed {
+			if j.Status.Completed {
 				s.completedJobs[name] = true
 			}
 		}

@@ -56,7 +56,7 @@ type soak struct {
 	// apps are the applications the driver made and has not deleted, by name, with the replicas it set.
 	apps map[string]*app
 	// jobs are the Jobs the driver made and has not deleted.
-	jobs map[string]*jobRecord
+	jobs map[string]bool
 	// nfs are the NFSServers the driver made and has not deleted.
 	nfs map[string]bool
 	// upgrade is the driver's upgrade under way ("" for none), preview whether it only previews (it then pauses
@@ -78,7 +78,7 @@ type soak struct {
 	// secrets are values that no log, event or status may contain: every API password the soak set, and lines
 	// of the webhook's private keys.
 	secrets map[string]string
-	// completedJobs are every Job the watcher saw complete, deleted since or not.
+	// completedJobs are every Job the watcher saw complete, deleted since or not: the one record of completion.
 	completedJobs map[string]bool
 	// restarts are the manager processes the driver killed, with when to start each again.
 	restarts []restart
@@ -89,10 +89,6 @@ type soak struct {
 type app struct {
 	replicas  int32
 	storageOS bool
-}
-
-type jobRecord struct {
-	completed bool
 }
 
 type pendingConverge struct {
@@ -134,7 +130,7 @@ func Run(ctx context.Context, d *demo.Demo, o Options) (*Report, error) {
 	if o.Converge == 0 {
 		o.Converge = 5 * time.Minute
 	}
-	s := &soak{d: d, o: o, r: newReport(o.Seed, o.Duration), start: time.Now(), apps: map[string]*app{}, jobs: map[string]*jobRecord{},
+	s := &soak{d: d, o: o, r: newReport(o.Seed, o.Duration), start: time.Now(), apps: map[string]*app{}, jobs: map[string]bool{},
 		nfs: map[string]bool{}, nodePods: map[string]string{}, secrets: map[string]string{}, completedJobs: map[string]bool{}}
 	if err := s.setUp(ctx); err != nil {
 		return s.r, err
@@ -241,10 +237,8 @@ func (s *soak) sleepUntil(ctx context.Context, t time.Time) error {
 		if wait <= 0 {
 			return nil
 		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(min(wait, time.Second)):
+		if err := sleep(ctx, min(wait, time.Second)); err != nil {
+			return err
 		}
 	}
 }
